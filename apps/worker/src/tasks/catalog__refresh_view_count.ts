@@ -1,0 +1,10 @@
+import { refreshViewCount } from '@keelson/catalog';
+import { defineTask } from '../defineTask.ts';
+
+export const catalog__refresh_view_count = defineTask(
+  'catalog__refresh_view_count',
+  async (payload, { em, helpers }) => {
+    const viewCount = await refreshViewCount(em, payload.productId);
+    helpers.logger.debug(`product ${payload.productId} view_count=${viewCount}`);
+  },
+);

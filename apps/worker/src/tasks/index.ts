@@ -1,0 +1,9 @@
+import type { TaskName } from '@keelson/jobs';
+import type { Task } from 'graphile-worker';
+import type { TaskDeps } from '../defineTask.ts';
+import { catalog__refresh_view_count } from './catalog__refresh_view_count.ts';
+
+/** Every task the worker runs; the type makes a contract without a handler a compile error. */
+export const taskFactories: { [N in TaskName]: (deps: TaskDeps) => Task<N> } = {
+  catalog__refresh_view_count,
+};

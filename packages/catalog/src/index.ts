@@ -1,0 +1,13 @@
+export { getProduct, listProducts, PRODUCT_VIEWED, recordProductView, refreshViewCount } from './catalog.ts';
+export {
+  cursorSchema,
+  type ListProductsInput,
+  listProductsInput,
+  type ProductDto,
+  type ProductKey,
+  type ProductPage,
+  productDto,
+  productKey,
+  productPage,
+  toPrefixQuery,
+} from './schemas.ts';

@@ -1,0 +1,71 @@
+/**
+ * `@keelson/client`: the typed client for TypeScript frontends (and Keelson's own tests).
+ * It imports only *types* from the router package, never server code.
+ */
+
+import type { AppRouter } from '@keelson/trpc';
+import {
+  createTRPCClient,
+  createWSClient,
+  httpBatchLink,
+  type Operation,
+  splitLink,
+  type TRPCClient,
+  TRPCClientError,
+  type TRPCLink,
+  wsLink,
+} from '@trpc/client';
+import superjson from 'superjson';
+
+export type { AppRouter, RouterInputs, RouterOutputs } from '@keelson/trpc';
+export { TRPCClientError };
+
+export interface ClientOptions {
+  /** Base URL of the API's tRPC endpoint, e.g. `http://localhost:3000/trpc`. */
+  url: string;
+  /**
+   * `http` (default): queries and mutations over batched HTTP, subscriptions over WebSocket.
+   * `ws`: everything over one WebSocket.
+   */
+  transport?: 'http' | 'ws';
+  /** Most calls per HTTP batch; keep it at or below the server's TRPC_MAX_BATCH_SIZE. Default: 50. */
+  maxBatchItems?: number;
+  /** Extra headers for every HTTP request (e.g. `authorization`). */
+  headers?: () => Record<string, string> | Promise<Record<string, string>>;
+  /** A custom `fetch` (tests, React Native). Default: the global one. */
+  fetch?: typeof fetch;
+}
+
+export type KeelsonClient = TRPCClient<AppRouter> & {
+  /** Closes the WebSocket, if one was opened. */
+  close(): Promise<void>;
+};
+
+function toWsUrl(url: string): string {
+  const u = new URL(url);
+  u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
+  return u.toString();
+}
+
+export function createClient(opts: ClientOptions): KeelsonClient {
+  // The WebSocket opens on first use only, so an HTTP-only client never holds a socket.
+  const wsClient = createWSClient({ url: toWsUrl(opts.url), lazy: { enabled: true, closeMs: 10_000 } });
+  const ws: TRPCLink<AppRouter> = wsLink({ client: wsClient, transformer: superjson });
+  const http: TRPCLink<AppRouter> = httpBatchLink({
+    url: opts.url,
+    transformer: superjson,
+    maxItems: opts.maxBatchItems ?? 50,
+    ...(opts.headers ? { headers: opts.headers } : {}),
+    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+  });
+  const links =
+    opts.transport === 'ws'
+      ? [ws]
+      : [splitLink({ condition: (op: Operation) => op.type === 'subscription', true: ws, false: http })];
+  const client = createTRPCClient<AppRouter>({ links });
+  return Object.assign(client, {
+    close: async () => {
+      await wsClient.close();
+    },
+  });
+}

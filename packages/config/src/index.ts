@@ -1,0 +1,138 @@
+/**
+ * The one module that reads `process.env`. Every app calls `loadConfig()` once in its `main.ts`
+ * and passes the typed result down; nothing else looks at the environment.
+ */
+import { z } from 'zod';
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const KiB = 1024;
+const MiB = 1024 * KiB;
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+
+/** Every variable Keelson reads, with its default and unit. README's configuration table mirrors this. */
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+
+  /** Interface the API binds to. Containers need `0.0.0.0`. */
+  HOST: z.string().min(1).default('127.0.0.1'),
+  /** API port; 0 picks a free one. */
+  PORT: int(0, 65535).default(3000),
+  /** `false`, `true` (trust every hop), a hop count, or a comma-separated list of addresses/CIDRs. */
+  TRUST_PROXY: z.string().default('false'),
+  /** Fastify `requestTimeout`, milliseconds. */
+  REQUEST_TIMEOUT_MS: int(1, 10 * MINUTE).default(30 * SECOND),
+  /** Largest accepted HTTP body, bytes. */
+  BODY_LIMIT_BYTES: int(1 * KiB, 100 * MiB).default(1 * MiB),
+  /** Largest accepted WebSocket message, bytes. */
+  WS_MAX_PAYLOAD_BYTES: int(1 * KiB, 100 * MiB).default(1 * MiB),
+  /** Most calls one tRPC HTTP batch may carry. */
+  TRPC_MAX_BATCH_SIZE: int(1, 1000).default(50),
+  /** How long a stopping process waits for in-flight work before giving up, milliseconds. */
+  SHUTDOWN_TIMEOUT_MS: int(0, 10 * MINUTE).default(8 * SECOND),
+
+  /** PostgreSQL connection string. Unset: `pnpm start` runs the embedded PostgreSQL. */
+  DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
+  /** Connections per process in the ORM's pool. */
+  DATABASE_POOL_MAX: int(1, 200).default(10),
+  /** Where the embedded PostgreSQL keeps its data (relative to the repository root). */
+  EMBEDDED_PG_DIR: z.string().min(1).default('.data/postgres'),
+  /** Port of the embedded PostgreSQL (loopback only). */
+  EMBEDDED_PG_PORT: int(1, 65535).default(54329),
+
+  /** Jobs one worker process runs at once. */
+  WORKER_CONCURRENCY: int(1, 100).default(5),
+  /** How often the worker polls for future-scheduled and retried jobs, milliseconds (new jobs arrive by LISTEN/NOTIFY). */
+  WORKER_POLL_INTERVAL_MS: int(100, 10 * MINUTE).default(2 * SECOND),
+
+  /** Email of the admin account `db:seed` creates in an empty database. */
+  SEED_ADMIN_EMAIL: z.email().default('admin@keelson.local'),
+  /** Its password; unset, a random one is generated and printed once. */
+  SEED_ADMIN_PASSWORD: z.string().min(12).max(256).optional(),
+});
+
+export type Env = z.infer<typeof schema>;
+
+export interface Config {
+  env: Env['NODE_ENV'];
+  logLevel: Env['LOG_LEVEL'];
+  http: {
+    host: string;
+    port: number;
+    trustProxy: boolean | number | string[];
+    requestTimeoutMs: number;
+    bodyLimitBytes: number;
+    wsMaxPayloadBytes: number;
+    maxBatchSize: number;
+  };
+  shutdownTimeoutMs: number;
+  database: {
+    /** Undefined only where the embedded PostgreSQL will provide one (`pnpm start`). */
+    url: string | undefined;
+    poolMax: number;
+    embedded: { dir: string; port: number };
+  };
+  worker: { concurrency: number; pollIntervalMs: number };
+  seed: { adminEmail: string; adminPassword: string | undefined };
+}
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+function parseTrustProxy(raw: string): Config['http']['trustProxy'] {
+  const value = raw.trim();
+  if (value === '' || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+}
+
+/**
+ * Validates the environment and returns the typed configuration. Throws a `ConfigError` naming
+ * every bad variable, so a misconfigured process stops at start-up rather than at first use.
+ */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = schema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return {
+    env: e.NODE_ENV,
+    logLevel: e.LOG_LEVEL,
+    http: {
+      host: e.HOST,
+      port: e.PORT,
+      trustProxy: parseTrustProxy(e.TRUST_PROXY),
+      requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+      bodyLimitBytes: e.BODY_LIMIT_BYTES,
+      wsMaxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
+      maxBatchSize: e.TRPC_MAX_BATCH_SIZE,
+    },
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    database: {
+      url: e.DATABASE_URL,
+      poolMax: e.DATABASE_POOL_MAX,
+      embedded: { dir: e.EMBEDDED_PG_DIR, port: e.EMBEDDED_PG_PORT },
+    },
+    worker: { concurrency: e.WORKER_CONCURRENCY, pollIntervalMs: e.WORKER_POLL_INTERVAL_MS },
+    seed: { adminEmail: e.SEED_ADMIN_EMAIL, adminPassword: e.SEED_ADMIN_PASSWORD },
+  };
+}
+
+/** The database URL, or a start-up error that tells the operator what to do. */
+export function requireDatabaseUrl(config: Config): string {
+  if (!config.database.url) {
+    throw new ConfigError(
+      'DATABASE_URL is not set. Set it to your PostgreSQL server, or run `pnpm start` to use the embedded PostgreSQL.',
+    );
+  }
+  return config.database.url;
+}

@@ -1,0 +1,13 @@
+export { AnalyticsEvent, entities, Product, User, type UserRole, userRoles } from './entities/index.ts';
+export { uuidv7 } from './ids.ts';
+export { migrate, type SchemaStatus, schemaStatus, WORKER_SCHEMA } from './migrate.ts';
+export {
+  createOrm,
+  type EntityManager,
+  type MikroORM,
+  migrationsPath,
+  type OrmOptions,
+  ormOptions,
+} from './orm.ts';
+export { dumpSchema } from './schemaDump.ts';
+export { demoProducts, needsAdmin, type SeedOptions, type SeedResult, seed } from './seed.ts';

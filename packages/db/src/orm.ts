@@ -1,0 +1,49 @@
+import { fileURLToPath } from 'node:url';
+import { Migrator } from '@mikro-orm/migrations';
+import { defineConfig, MikroORM, type Options } from '@mikro-orm/postgresql';
+import { entities } from './entities/index.ts';
+
+export const migrationsPath = fileURLToPath(new URL('./migrations', import.meta.url));
+
+export interface OrmOptions {
+  url: string;
+  poolMax?: number;
+  /** Log every SQL statement (MikroORM's `debug`). */
+  debug?: boolean;
+  /** A `pino`-style logger; MikroORM's own messages go to it at debug level. */
+  logger?: (message: string) => void;
+}
+
+/** MikroORM options for Keelson. Schema changes only ever come from committed migrations. */
+export function ormOptions(opts: OrmOptions): Options {
+  return defineConfig({
+    clientUrl: opts.url,
+    entities,
+    extensions: [Migrator],
+    pool: { min: 0, max: opts.poolMax ?? 10 },
+    // Every request and job forks its own EntityManager; touching the global one is a bug.
+    allowGlobalContext: false,
+    debug: opts.debug ?? false,
+    ...(opts.logger ? { logger: opts.logger } : {}),
+    // graphile-worker owns its schema and migrates it itself; keep it out of MikroORM's diffs.
+    schemaGenerator: { skipTables: [/^graphile_worker\./], skipViews: [/^graphile_worker\./] },
+    migrations: {
+      path: migrationsPath,
+      pathTs: migrationsPath,
+      glob: '!(*.d).ts',
+      emit: 'ts',
+      silent: true,
+      transactional: true,
+      allOrNothing: true,
+      // The snapshot is what `db:migration:create` diffs against; only that command rewrites it.
+      snapshotOnMigrate: false,
+      fileName: (timestamp, name) => `Migration${timestamp}${name ? `_${name}` : ''}`,
+    },
+  });
+}
+
+export function createOrm(opts: OrmOptions): Promise<MikroORM> {
+  return MikroORM.init(ormOptions(opts));
+}
+
+export type { EntityManager, MikroORM } from '@mikro-orm/postgresql';

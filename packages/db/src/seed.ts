@@ -1,0 +1,70 @@
+/**
+ * Seeds an empty database: one admin account and a demo catalogue. Safe to run again: it only adds what
+ * is missing, so `pnpm start` calls it on every launch.
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { Product } from './entities/Product.ts';
+import { User } from './entities/User.ts';
+
+export interface SeedOptions {
+  /** The admin to create when the database has none; omitted, no account is created. */
+  admin?: { email: string; name?: string; passwordHash: string } | undefined;
+}
+
+export interface SeedResult {
+  adminCreated: boolean;
+  productsCreated: number;
+}
+
+const materials = ['Oak', 'Walnut', 'Linen', 'Wool', 'Copper', 'Ceramic', 'Glass', 'Steel', 'Bamboo', 'Cotton'];
+const things = ['Desk Lamp', 'Mug', 'Notebook', 'Throw Blanket', 'Plant Pot', 'Serving Board'];
+
+/** 60 deterministic products: every material with every kind of thing. */
+export function demoProducts(): Array<{
+  slug: string;
+  name: string;
+  description: string;
+  priceCents: number;
+  stock: number;
+}> {
+  return materials.flatMap((material, m) =>
+    things.map((thing, t) => {
+      const name = `${material} ${thing}`;
+      return {
+        slug: name.toLowerCase().replaceAll(' ', '-'),
+        name,
+        description: `A ${thing.toLowerCase()} made of ${material.toLowerCase()}, from the Keelson demo catalogue.`,
+        priceCents: 900 + ((m * 7 + t * 13) % 40) * 250,
+        stock: (m * 3 + t * 5) % 25,
+      };
+    }),
+  );
+}
+
+/** Whether the database has no admin yet: the caller then hashes a password and passes it to `seed`. */
+export async function needsAdmin(em: EntityManager): Promise<boolean> {
+  return (await em.count(User, { role: 'admin' })) === 0;
+}
+
+export async function seed(em: EntityManager, opts: SeedOptions): Promise<SeedResult> {
+  return em.transactional(async (tx) => {
+    let adminCreated = false;
+    if (opts.admin && (await needsAdmin(tx))) {
+      tx.create(User, {
+        email: opts.admin.email.toLowerCase(),
+        name: opts.admin.name ?? 'Administrator',
+        role: 'admin',
+        passwordHash: opts.admin.passwordHash,
+      });
+      adminCreated = true;
+    }
+    let productsCreated = 0;
+    if ((await tx.count(Product, {})) === 0) {
+      for (const data of demoProducts()) {
+        tx.create(Product, { ...data, currency: 'USD' });
+        productsCreated++;
+      }
+    }
+    return { adminCreated, productsCreated };
+  });
+}

@@ -1,0 +1,55 @@
+/**
+ * The error catalogue: every failure Keelson reports on purpose has an application code here, and each
+ * code maps to exactly one tRPC code (and so one HTTP status). Domain packages throw `AppError`; the
+ * tRPC layer translates it in one place. Anything else thrown is a bug and reaches clients only as a
+ * generic INTERNAL_SERVER_ERROR with a request id.
+ *
+ * `docs/errors.md` documents every code; a test fails when one is missing there.
+ */
+import type { TRPC_ERROR_CODE_KEY } from '@trpc/server';
+
+interface CatalogueEntry {
+  /** The tRPC code the client sees; it decides the HTTP status. */
+  trpc: TRPC_ERROR_CODE_KEY;
+  /** The message a client sees when the thrower gives none. */
+  message: string;
+}
+
+export const errorCatalogue = {
+  VALIDATION_FAILED: { trpc: 'BAD_REQUEST', message: 'The input is not valid.' },
+  UNAUTHENTICATED: { trpc: 'UNAUTHORIZED', message: 'Sign in to do this.' },
+  FORBIDDEN: { trpc: 'FORBIDDEN', message: 'You are not allowed to do this.' },
+  PRODUCT_NOT_FOUND: { trpc: 'NOT_FOUND', message: 'No such product.' },
+  CONFLICT: { trpc: 'CONFLICT', message: 'The request conflicts with the current state.' },
+  RATE_LIMITED: { trpc: 'TOO_MANY_REQUESTS', message: 'Too many requests; try again later.' },
+  INTERNAL: { trpc: 'INTERNAL_SERVER_ERROR', message: 'Something went wrong on our side.' },
+} as const satisfies Record<string, CatalogueEntry>;
+
+export type AppErrorCode = keyof typeof errorCatalogue;
+
+export class AppError extends Error {
+  override name = 'AppError';
+  readonly code: AppErrorCode;
+  /** Safe to show to the client (no internals): which ids, which fields. */
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(
+    code: AppErrorCode,
+    options: { message?: string; details?: Record<string, unknown>; cause?: unknown } = {},
+  ) {
+    super(options.message ?? errorCatalogue[code].message, { cause: options.cause });
+    this.code = code;
+    this.details = options.details;
+  }
+
+  get trpcCode(): TRPC_ERROR_CODE_KEY {
+    return errorCatalogue[this.code].trpc;
+  }
+}
+
+/** Normalises anything thrown into an `Error`, keeping the original as `cause` (graphile-worker's `coerceError`). */
+export function coerceError(thrown: unknown): Error {
+  if (thrown instanceof Error) return thrown;
+  const message = typeof thrown === 'string' ? thrown : 'Non-error value thrown';
+  return new Error(message, { cause: thrown });
+}

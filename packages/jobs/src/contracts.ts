@@ -1,0 +1,59 @@
+/**
+ * Task contracts: one per background task, shared by the code that enqueues it (API, domain packages)
+ * and the worker that runs it.
+ *
+ * Glossary
+ * - identifier: `entity__action`, graphile-worker's task name.
+ * - payload: JSON validated by `payload` both when enqueued and when run (rows written by older code
+ *   outlive it, so the worker never trusts the type alone).
+ * - jobKey: de-duplicates queued jobs; with `replace`, a newer job with the same key replaces one that
+ *   has not started yet.
+ */
+import { z } from 'zod';
+
+export interface TaskContract<S extends z.ZodType = z.ZodType> {
+  identifier: string;
+  payload: S;
+  /** Attempts before the job is failed permanently. Default: 25 (graphile-worker's). */
+  maxAttempts?: number;
+  /** Named queue: jobs in one queue run one at a time, in order. Default: none (parallel). */
+  queue?: string;
+  /** Lower runs first. Default: 0. */
+  priority?: number;
+  /** Key derived from the payload, so duplicates collapse. Default: none. */
+  jobKey?: (payload: z.infer<S>) => string;
+  /** What a second job with the same key does. Default: `replace`. */
+  jobKeyMode?: 'replace' | 'preserve_run_at' | 'unsafe_dedupe';
+}
+
+function defineTask<const I extends string, S extends z.ZodType>(
+  contract: TaskContract<S> & { identifier: I },
+): TaskContract<S> & { identifier: I } {
+  return contract;
+}
+
+export const tasks = {
+  /**
+   * Recomputes a product's `view_count` from its `product_viewed` events. Idempotent (it recounts), so
+   * retries are safe and a burst of views collapses into one queued job per product.
+   */
+  catalog__refresh_view_count: defineTask({
+    identifier: 'catalog__refresh_view_count',
+    payload: z.object({ productId: z.uuid() }),
+    maxAttempts: 10,
+    jobKey: (p) => `catalog__refresh_view_count:${p.productId}`,
+    jobKeyMode: 'replace',
+  }),
+} as const;
+
+export type Tasks = typeof tasks;
+export type TaskName = keyof Tasks;
+export type TaskPayload<N extends TaskName> = z.infer<Tasks[N]['payload']>;
+export type TaskPayloads = { [N in TaskName]: TaskPayload<N> };
+
+declare global {
+  namespace GraphileWorker {
+    // Typed `addJob` and task handlers in graphile-worker's own API.
+    interface Tasks extends TaskPayloads {}
+  }
+}

@@ -1,0 +1,63 @@
+import type { EntityManager } from '@mikro-orm/core';
+import { type TaskName, type TaskPayload, tasks } from './contracts.ts';
+
+export interface EnqueueOptions {
+  /** When to run; default now. */
+  runAt?: Date;
+  /** Overrides the contract's `maxAttempts`. */
+  maxAttempts?: number;
+  /** Overrides the contract's `priority`. */
+  priority?: number;
+  /** Overrides the contract's job key. */
+  jobKey?: string;
+}
+
+export interface EnqueuedJob {
+  id: string;
+}
+
+export class EnqueueOutsideTransactionError extends Error {
+  override name = 'EnqueueOutsideTransactionError';
+}
+
+/**
+ * Adds a job in the caller's transaction: it becomes visible to workers only when that transaction
+ * commits, and vanishes with it on rollback, so a job never runs for a write that did not happen and
+ * a write never misses its job. The payload is validated against the task's contract first.
+ */
+// biome-ignore lint/complexity/useMaxParams: mirrors graphile-worker's addJob(task, payload, spec), plus the transaction it joins.
+export async function enqueue<N extends TaskName>(
+  em: EntityManager,
+  task: N,
+  payload: TaskPayload<N>,
+  options: EnqueueOptions = {},
+): Promise<EnqueuedJob> {
+  if (!em.isInTransaction()) {
+    throw new EnqueueOutsideTransactionError(
+      `enqueue('${task}') must run inside the transaction of the write that causes it (em.transactional).`,
+    );
+  }
+  const contract = tasks[task];
+  const valid = contract.payload.parse(payload);
+  const jobKey = options.jobKey ?? (contract.jobKey ? (contract.jobKey as (p: unknown) => string)(valid) : null);
+  const rows = await em.getConnection().execute<{ id: string }[]>(
+    `select id::text from graphile_worker.add_job(
+       identifier => ?, payload => ?::json, queue_name => ?, run_at => ?::timestamptz,
+       max_attempts => ?::smallint, job_key => ?, priority => ?::smallint, job_key_mode => ?)`,
+    [
+      contract.identifier,
+      JSON.stringify(valid),
+      contract.queue ?? null,
+      options.runAt?.toISOString() ?? null,
+      options.maxAttempts ?? contract.maxAttempts ?? null,
+      jobKey,
+      options.priority ?? contract.priority ?? null,
+      jobKey ? (contract.jobKeyMode ?? 'replace') : null,
+    ],
+    'all',
+    em.getTransactionContext(),
+  );
+  const id = rows[0]?.id;
+  if (!id) throw new Error(`graphile_worker.add_job returned no job for '${task}'`);
+  return { id };
+}

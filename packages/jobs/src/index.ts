@@ -1,0 +1,9 @@
+export {
+  type TaskContract,
+  type TaskName,
+  type TaskPayload,
+  type TaskPayloads,
+  type Tasks,
+  tasks,
+} from './contracts.ts';
+export { type EnqueuedJob, type EnqueueOptions, EnqueueOutsideTransactionError, enqueue } from './enqueue.ts';

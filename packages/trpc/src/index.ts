@@ -1,0 +1,9 @@
+import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
+import type { AppRouter } from './root.ts';
+
+export { type Context, type ContextDeps, type ContextLogger, createContext } from './context.ts';
+export { type AppRouter, appRouter } from './root.ts';
+export { createCallerFactory, INTERNAL_MESSAGE } from './trpc.ts';
+
+export type RouterInputs = inferRouterInputs<AppRouter>;
+export type RouterOutputs = inferRouterOutputs<AppRouter>;

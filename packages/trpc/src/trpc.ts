@@ -1,0 +1,87 @@
+/**
+ * `t` is defined once here; routers import the builders, never `initTRPC`.
+ */
+import { AppError, type AppErrorCode, errorCatalogue } from '@keelson/errors';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { initTRPC, TRPCError } from '@trpc/server';
+import superjson from 'superjson';
+import type { Context } from './context.ts';
+
+export const INTERNAL_MESSAGE = 'Internal server error';
+
+interface FieldIssue {
+  path: (string | number)[];
+  message: string;
+  code: string;
+}
+
+/** Issues of a failed input validation (zod, or any Standard Schema), in a form safe to send. */
+function validationIssues(cause: unknown): FieldIssue[] | null {
+  if (!cause || typeof cause !== 'object' || !('issues' in cause) || !Array.isArray(cause.issues)) return null;
+  return cause.issues.map((i: { path?: readonly unknown[]; message?: string; code?: string }) => ({
+    path: (i.path ?? []).map((p) => (typeof p === 'object' && p && 'key' in p ? String(p.key) : p)) as (
+      | string
+      | number
+    )[],
+    message: String(i.message ?? 'Invalid value'),
+    code: String(i.code ?? 'invalid'),
+  }));
+}
+
+const t = initTRPC.context<Context>().create({
+  transformer: superjson,
+  // Stacks never leave the server, whatever NODE_ENV says.
+  isDev: false,
+  errorFormatter({ shape, error, ctx }) {
+    const requestId = ctx?.requestId ?? null;
+    const appCode: AppErrorCode | null = error.cause instanceof AppError ? error.cause.code : null;
+    if (error.code === 'INTERNAL_SERVER_ERROR') {
+      // tRPC would otherwise send the raw cause's message: SQL, file paths, driver text.
+      return {
+        message: `${INTERNAL_MESSAGE} (request id ${requestId ?? 'unknown'})`,
+        code: shape.code,
+        data: {
+          code: shape.data.code,
+          httpStatus: shape.data.httpStatus,
+          path: shape.data.path,
+          requestId,
+          appCode: 'INTERNAL',
+        },
+      };
+    }
+    const issues = error.code === 'BAD_REQUEST' ? validationIssues(error.cause) : null;
+    return {
+      message: issues ? 'Invalid input' : shape.message,
+      code: shape.code,
+      data: {
+        code: shape.data.code,
+        httpStatus: shape.data.httpStatus,
+        path: shape.data.path,
+        requestId,
+        appCode: appCode ?? (issues ? 'VALIDATION_FAILED' : null),
+        details: error.cause instanceof AppError ? (error.cause.details ?? null) : null,
+        issues,
+      },
+    };
+  },
+});
+
+export const router = t.router;
+export const createCallerFactory = t.createCallerFactory;
+export const middleware = t.middleware;
+
+/**
+ * Every procedure gets its own forked EntityManager, and every `AppError` thrown below becomes the
+ * TRPCError the catalogue maps it to. Anything else stays an INTERNAL_SERVER_ERROR.
+ */
+const base = t.procedure.use(async ({ ctx, next }) => {
+  const em = ctx.orm.em.fork() as EntityManager;
+  const result = await next({ ctx: { em } });
+  if (!result.ok && result.error.cause instanceof AppError) {
+    const cause = result.error.cause;
+    throw new TRPCError({ code: errorCatalogue[cause.code].trpc, message: cause.message, cause });
+  }
+  return result;
+});
+
+export const publicProcedure = base;
