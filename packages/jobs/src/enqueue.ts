@@ -16,6 +16,10 @@ export interface EnqueuedJob {
   id: string;
 }
 
+const ADD_JOB = `select (graphile_worker.add_job(
+  identifier => ?, payload => ?::json, queue_name => ?, run_at => ?::timestamptz,
+  max_attempts => ?::smallint, job_key => ?, priority => ?::smallint, job_key_mode => ?)).id::text as id`;
+
 export class EnqueueOutsideTransactionError extends Error {
   override name = 'EnqueueOutsideTransactionError';
 }
@@ -40,24 +44,25 @@ export async function enqueue<N extends TaskName>(
   const contract = tasks[task];
   const valid = contract.payload.parse(payload);
   const jobKey = options.jobKey ?? (contract.jobKey ? (contract.jobKey as (p: unknown) => string)(valid) : null);
-  const rows = await em.getConnection().execute<{ id: string }[]>(
-    `select id::text from graphile_worker.add_job(
-       identifier => ?, payload => ?::json, queue_name => ?, run_at => ?::timestamptz,
-       max_attempts => ?::smallint, job_key => ?, priority => ?::smallint, job_key_mode => ?)`,
-    [
-      contract.identifier,
-      JSON.stringify(valid),
-      contract.queue ?? null,
-      options.runAt?.toISOString() ?? null,
-      options.maxAttempts ?? contract.maxAttempts ?? null,
-      jobKey,
-      options.priority ?? contract.priority ?? null,
-      jobKey ? (contract.jobKeyMode ?? 'replace') : null,
-    ],
-    'all',
-    em.getTransactionContext(),
-  );
-  const id = rows[0]?.id;
-  if (!id) throw new Error(`graphile_worker.add_job returned no job for '${task}'`);
-  return { id };
+  const params = [
+    contract.identifier,
+    JSON.stringify(valid),
+    contract.queue ?? null,
+    options.runAt?.toISOString() ?? null,
+    options.maxAttempts ?? contract.maxAttempts ?? null,
+    jobKey,
+    options.priority ?? contract.priority ?? null,
+    jobKey ? (contract.jobKeyMode ?? 'replace') : null,
+  ];
+  // add_job first releases the key from jobs already running, then upserts where the holder is not
+  // running. A worker can lock the keyed job between those two steps; add_job then returns nothing and
+  // the new job would be lost. Asking again sees the lock, moves the key, and inserts.
+  for (let attempt = 1; attempt <= 3; attempt++) {
+    const rows = await em
+      .getConnection()
+      .execute<{ id: string | null }[]>(ADD_JOB, params, 'all', em.getTransactionContext());
+    const id = rows[0]?.id;
+    if (id) return { id };
+  }
+  throw new Error(`graphile_worker.add_job returned no job for '${task}' three times`);
 }

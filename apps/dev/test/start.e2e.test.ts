@@ -1,0 +1,50 @@
+/**
+ * `pnpm start` as a new user runs it: no DATABASE_URL, so the embedded PostgreSQL starts, the schema is
+ * migrated and seeded, and the API and worker come up as two processes; SIGTERM stops everything.
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { closeClient, createClient } from '@keelson/client';
+import { freePort, startProcess } from '@keelson/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+describe('pnpm start (embedded default)', () => {
+  let dir: string;
+  let env: Record<string, string>;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'keelson-start-'));
+    env = {
+      EMBEDDED_PG_DIR: path.join(dir, 'pg'),
+      EMBEDDED_PG_PORT: String(await freePort()),
+      PORT: String(await freePort()),
+      LOG_LEVEL: 'warn',
+    };
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('starts API and worker on a fresh embedded database, answers catalog.list, and stops cleanly', async () => {
+    await using stack = startProcess('apps/dev/src/start.ts', env);
+    const [, url] = (await stack.waitFor(/API ready: (\S+)/, 60_000)) as [string, string];
+    expect(stack.output()).toMatch(/Created admin admin@keelson\.local with password: \S+ {2}\(shown once\)/);
+    expect(stack.output()).toContain('Created 60 demo products.');
+
+    const client = createClient({ url });
+    const page = await client.catalog.list.query({ limit: 100 });
+    expect(page.items).toHaveLength(60);
+    await closeClient(client);
+
+    const { code, ms } = await stack.stop('SIGTERM');
+    expect(code).toBe(0);
+    expect(ms).toBeLessThan(10_000);
+  });
+
+  it('keeps the data between runs and seeds nothing twice', async () => {
+    await using stack = startProcess('apps/dev/src/start.ts', env);
+    await stack.waitFor(/API ready/, 60_000);
+    expect(stack.output()).not.toContain('Created');
+    expect((await stack.stop('SIGINT')).code).toBe(0);
+  });
+});

@@ -1,0 +1,37 @@
+import { ConfigError, loadConfig, requireDatabaseUrl } from '@keelson/config';
+import { describe, expect, it } from 'vitest';
+
+describe('loadConfig', () => {
+  it('has a working default for everything but the database', () => {
+    const config = loadConfig({});
+    expect(config.http).toMatchObject({ host: '127.0.0.1', port: 3000, trustProxy: false, maxBatchSize: 50 });
+    expect(config.http.requestTimeoutMs).toBeGreaterThan(0);
+    expect(config.database.url).toBeUndefined();
+    expect(() => requireDatabaseUrl(config)).toThrow(/DATABASE_URL is not set/);
+  });
+
+  it('names every invalid variable', () => {
+    expect(() => loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', WORKER_CONCURRENCY: '0' })).toThrow(
+      ConfigError,
+    );
+    try {
+      loadConfig({ PORT: 'eighty', DATABASE_URL: 'mysql://x', WORKER_CONCURRENCY: '0' });
+    } catch (err) {
+      const message = (err as Error).message;
+      for (const name of ['PORT', 'DATABASE_URL', 'WORKER_CONCURRENCY']) expect(message).toContain(name);
+    }
+  });
+
+  it.each([
+    ['false', false],
+    ['true', true],
+    ['2', 2],
+    ['10.0.0.0/8, 127.0.0.1', ['10.0.0.0/8', '127.0.0.1']],
+  ])('parses TRUST_PROXY=%s', (raw, expected) => {
+    expect(loadConfig({ TRUST_PROXY: raw }).http.trustProxy).toEqual(expected);
+  });
+
+  it('rejects a short seeded admin password', () => {
+    expect(() => loadConfig({ SEED_ADMIN_PASSWORD: 'short' })).toThrow(/SEED_ADMIN_PASSWORD/);
+  });
+});

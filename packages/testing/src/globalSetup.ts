@@ -1,0 +1,53 @@
+/**
+ * Runs once per `vitest run`: finds a PostgreSQL server (TEST_DATABASE_URL, or a throw-away embedded one)
+ * and migrates a template database that every test file clones.
+ */
+import { chmod, mkdtemp } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { type EmbeddedDatabase, startEmbeddedPostgres } from '@keelson/db/embedded';
+import { createTemplateDatabase } from '@keelson/db/testing';
+import type { TestProject } from 'vitest/node';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    /** Maintenance-database URL of the server the tests use. */
+    adminUrl: string;
+    /** Name of the migrated template database. */
+    templateDatabase: string;
+  }
+}
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port')),
+      );
+    });
+  });
+}
+
+export default async function setup(project: TestProject): Promise<() => Promise<void>> {
+  let embedded: EmbeddedDatabase | undefined;
+  let adminUrl = process.env.TEST_DATABASE_URL;
+  if (!adminUrl) {
+    // mkdtemp makes the folder 0700; opened up so the unprivileged `postgres` user (when running as root) can reach it.
+    const dir = await mkdtemp(path.join(tmpdir(), 'keelson-test-pg-'));
+    await chmod(dir, 0o755);
+    embedded = await startEmbeddedPostgres({ dir: path.join(dir, 'data'), port: await freePort(), persistent: false });
+    adminUrl = embedded.adminUrl;
+  }
+  const template = await createTemplateDatabase(adminUrl);
+  project.provide('adminUrl', adminUrl);
+  project.provide('templateDatabase', template.name);
+  return async () => {
+    await template.drop();
+    await embedded?.stop();
+  };
+}

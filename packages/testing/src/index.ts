@@ -1,0 +1,107 @@
+/**
+ * Helpers for Keelson's own tests (and a template for apps built on Keelson): a private database per
+ * test file, the real API on port 0 called through the real client, and the worker.
+ */
+import { type App, buildApp } from '@keelson/api';
+import { closeClient, createClient, type KeelsonClient } from '@keelson/client';
+import { type Config, loadConfig } from '@keelson/config';
+import { createOrm, type MikroORM } from '@keelson/db';
+import { createTestDatabase, type TestDatabase } from '@keelson/db/testing';
+import pg from 'pg';
+import pino, { type Logger } from 'pino';
+import { inject } from 'vitest';
+
+export { freePort } from './globalSetup.ts';
+
+/** Logs are silent in tests unless TEST_LOG_LEVEL asks for them. */
+export function testLogger(): Logger {
+  return pino({ level: testConfig().logLevel });
+}
+
+/** Configuration as the apps would load it, with test-friendly overrides on top. */
+export function testConfig(overrides: Record<string, string> = {}): Config {
+  return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', PORT: '0', ...overrides });
+}
+
+/** A migrated database of this test file's own, cloned from the run's template. */
+export function testDatabase(): Promise<TestDatabase> {
+  return createTestDatabase({ adminUrl: inject('adminUrl'), template: inject('templateDatabase') });
+}
+
+/** Runs SQL directly, outside the ORM: for assertions on what actually reached the database. */
+export async function sql<R extends pg.QueryResultRow = Record<string, unknown>>(
+  url: string,
+  text: string,
+  values: unknown[] = [],
+): Promise<R[]> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    return (await client.query<R>(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+export interface TestApi extends AsyncDisposable {
+  db: TestDatabase;
+  orm: MikroORM;
+  app: App;
+  config: Config;
+  /** `http://127.0.0.1:<port>` */
+  baseUrl: string;
+  /** The real client over batched HTTP. */
+  client: KeelsonClient;
+  /** A client of its own, for a given transport or options. */
+  newClient(opts?: { transport?: 'http' | 'ws'; maxBatchItems?: number }): KeelsonClient;
+  close(): Promise<void>;
+}
+
+/** The real API on port 0 with its own database. `await using api = await startTestApi()`. */
+export async function startTestApi(
+  opts: { config?: Record<string, string>; db?: TestDatabase } = {},
+): Promise<TestApi> {
+  const db = opts.db ?? (await testDatabase());
+  const config = testConfig({ DATABASE_URL: db.url, ...opts.config });
+  const orm = await createOrm({ url: db.url, poolMax: config.database.poolMax });
+  const app = await buildApp({ config, orm, logger: testLogger() });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const address = app.server.address();
+  if (!address || typeof address !== 'object') throw new Error('API is not listening');
+  const baseUrl = `http://127.0.0.1:${address.port}`;
+  const clients: KeelsonClient[] = [];
+  const newClient = (o: { transport?: 'http' | 'ws'; maxBatchItems?: number } = {}) => {
+    const c = createClient({ url: `${baseUrl}/trpc`, ...o });
+    clients.push(c);
+    return c;
+  };
+  const client = newClient();
+  const close = async () => {
+    await Promise.all(clients.map(closeClient));
+    await app.close();
+    await orm.close(true);
+    if (!opts.db) await db.drop();
+  };
+  return { db, orm, app, config, baseUrl, client, newClient, close, [Symbol.asyncDispose]: close };
+}
+
+export interface QueuedJob {
+  id: string;
+  task: string;
+  payload: unknown;
+  key: string | null;
+  attempts: number;
+  max_attempts: number;
+  last_error: string | null;
+}
+
+/** graphile-worker's jobs with their payloads (its public `jobs` view leaves payloads out). */
+export function queuedJobs(url: string): Promise<QueuedJob[]> {
+  return sql<QueuedJob>(
+    url,
+    `select j.id::text, t.identifier as task, j.payload, j.key, j.attempts, j.max_attempts, j.last_error
+     from graphile_worker._private_jobs j join graphile_worker._private_tasks t on t.id = j.task_id
+     order by j.id`,
+  );
+}
+export { eventually, type RunningProcess, repoRoot, startProcess } from './processes.ts';

@@ -1,0 +1,122 @@
+import { createOrm, type MikroORM, seed } from '@keelson/db';
+import { queuedJobs, sql, testDatabase, testLogger } from '@keelson/testing';
+import { appRouter, createCallerFactory, createContext } from '@keelson/trpc';
+import { TRPCError } from '@trpc/server';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
+const createCaller = createCallerFactory(appRouter);
+
+describe('catalog procedures (createCaller)', () => {
+  let db: Awaited<ReturnType<typeof testDatabase>>;
+  let orm: MikroORM;
+  let caller: ReturnType<typeof createCaller>;
+
+  beforeAll(async () => {
+    db = await testDatabase();
+    orm = await createOrm({ url: db.url, poolMax: 4 });
+    await seed(orm.em.fork(), {});
+    caller = createCaller(createContext({ orm, logger: testLogger() }, { requestId: 'test' }));
+  });
+  afterAll(async () => {
+    await orm.close(true);
+    await db.drop();
+  });
+
+  it('pages through every active product exactly once, newest first', async () => {
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page: Awaited<ReturnType<typeof caller.catalog.list>> = await caller.catalog.list({ limit: 7, cursor });
+      expect(page.items.length).toBeLessThanOrEqual(7);
+      seen.push(...page.items.map((p) => p.id));
+      cursor = page.nextCursor;
+      pages++;
+    } while (cursor);
+    const [{ count }] = (await sql<{ count: string }>(db.url, 'select count(*) from product where active')) as [
+      { count: string },
+    ];
+    expect(seen).toHaveLength(Number(count));
+    expect(new Set(seen).size).toBe(seen.length);
+    expect([...seen].sort().reverse()).toEqual(seen);
+    expect(pages).toBe(Math.ceil(Number(count) / 7));
+  });
+
+  it('defaults to 20 items', async () => {
+    expect((await caller.catalog.list({})).items).toHaveLength(20);
+  });
+
+  it('searches name and description by word prefix, ignoring punctuation', async () => {
+    const page = await caller.catalog.list({ q: 'oak lam', limit: 100 });
+    expect(page.items.map((p) => p.name)).toEqual(['Oak Desk Lamp']);
+    const byDescription = await caller.catalog.list({ q: 'made of copper', limit: 100 });
+    expect(byDescription.items).toHaveLength(6);
+    expect((await caller.catalog.list({ q: "'); drop table product; --", limit: 100 })).items).toEqual([]);
+    expect((await caller.catalog.list({ q: '   ', limit: 100 })).items).toHaveLength(60);
+  });
+
+  it('keeps search results stable across pages', async () => {
+    const first = await caller.catalog.list({ q: 'mug', limit: 4 });
+    const second = await caller.catalog.list({ q: 'mug', limit: 4, cursor: first.nextCursor });
+    const ids = [...first.items, ...second.items].map((p) => p.id);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(ids).toHaveLength(8);
+  });
+
+  it('gets a product by id and by slug', async () => {
+    const { items } = await caller.catalog.list({ limit: 1 });
+    const product = items[0]!;
+    expect(await caller.catalog.get({ id: product.id })).toEqual(product);
+    expect(await caller.catalog.get({ slug: product.slug })).toEqual(product);
+  });
+
+  it('answers NOT_FOUND for unknown and inactive products', async () => {
+    await expect(caller.catalog.get({ slug: 'no-such-thing' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    const { items } = await caller.catalog.list({ limit: 1 });
+    const product = items[0]!;
+    await sql(db.url, 'update product set active = false where id = $1', [product.id]);
+    try {
+      await expect(caller.catalog.get({ id: product.id })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      const all = await caller.catalog.list({ limit: 100 });
+      expect(all.items.map((p) => p.id)).not.toContain(product.id);
+    } finally {
+      await sql(db.url, 'update product set active = true where id = $1', [product.id]);
+    }
+  });
+
+  it.each([
+    [{ limit: 0 }, 'limit'],
+    [{ limit: 101 }, 'limit'],
+    [{ limit: 2.5 }, 'limit'],
+    [{ cursor: 'not-a-cursor' }, 'cursor'],
+    [{ q: 'x'.repeat(201) }, 'q'],
+  ])('rejects %j with BAD_REQUEST naming %s', async (input, field) => {
+    const err = await caller.catalog.list(input as never).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TRPCError);
+    expect(err).toMatchObject({ code: 'BAD_REQUEST' });
+    const issues = ((err as TRPCError).cause as unknown as { issues: { path: string[] }[] }).issues;
+    expect(issues.map((i) => i.path[0])).toContain(field);
+  });
+
+  it('records a view and its roll-up job in one transaction; an unknown product changes nothing', async () => {
+    const { items } = await caller.catalog.list({ limit: 1 });
+    const product = items[0]!;
+    const { jobId } = await caller.catalog.recordView({ id: product.id });
+    const job = (await queuedJobs(db.url)).find((j) => j.id === jobId);
+    expect(job).toMatchObject({ task: 'catalog__refresh_view_count', payload: { productId: product.id } });
+
+    const before = await sql(
+      db.url,
+      'select (select count(*) from analytics_event) e, (select count(*) from graphile_worker.jobs) j',
+    );
+    await expect(caller.catalog.recordView({ id: '01a1fc83-fefb-7ec8-8e30-000000000000' })).rejects.toMatchObject({
+      code: 'NOT_FOUND',
+    });
+    await expect(caller.catalog.recordView({ id: 'nope' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+    const after = await sql(
+      db.url,
+      'select (select count(*) from analytics_event) e, (select count(*) from graphile_worker.jobs) j',
+    );
+    expect(after).toEqual(before);
+  });
+});
