@@ -55,6 +55,9 @@ const schema = z.object({
 
 export type Env = z.infer<typeof schema>;
 
+/** The names of every variable read, for documentation checks. */
+export const configVariables = Object.keys(schema.shape) as (keyof Env)[];
+
 export interface Config {
   env: Env['NODE_ENV'];
   logLevel: Env['LOG_LEVEL'];

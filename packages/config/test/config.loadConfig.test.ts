@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, requireDatabaseUrl } from '@keelson/config';
+import { ConfigError, configVariables, loadConfig, requireDatabaseUrl } from '@keelson/config';
 import { describe, expect, it } from 'vitest';
 
 describe('loadConfig', () => {
@@ -33,5 +33,13 @@ describe('loadConfig', () => {
 
   it('rejects a short seeded admin password', () => {
     expect(() => loadConfig({ SEED_ADMIN_PASSWORD: 'short' })).toThrow(/SEED_ADMIN_PASSWORD/);
+  });
+});
+
+describe('README configuration table', () => {
+  it('documents every variable', async () => {
+    const { readFile } = await import('node:fs/promises');
+    const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
+    for (const name of configVariables) expect(readme, name).toContain(`| \`${name}\` |`);
   });
 });
