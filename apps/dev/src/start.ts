@@ -52,7 +52,7 @@ async function stop(exitCode: number): Promise<void> {
   for (const child of children.values()) child.kill('SIGTERM');
   const killTimer = setTimeout(() => {
     for (const child of children.values()) child.kill('SIGKILL');
-  }, config.shutdownTimeoutMs + 1000);
+  }, config.shutdownTimeoutMs + 1000); // each child exits by itself within shutdownTimeoutMs
   await Promise.all(exited);
   clearTimeout(killTimer);
   if (db.embedded) log('stopping PostgreSQL...');

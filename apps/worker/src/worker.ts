@@ -66,7 +66,9 @@ export function createWorker(deps: WorkerDeps): KeelsonWorker {
         logger: graphileLogger(logger),
         // main.ts owns signals: it stops the runner, then closes the ORM, then exits.
         noHandleSignals: true,
-        preset: { worker: { gracefulShutdownAbortTimeout: config.shutdownTimeoutMs } },
+        // Jobs still running this long after SIGTERM are failed (and so retried later), leaving the
+        // rest of the shutdown budget for that bookkeeping before main.ts's hard exit.
+        preset: { worker: { gracefulShutdownAbortTimeout: Math.floor(config.shutdownTimeoutMs * 0.75) } },
       });
       runner.promise.then(resolveDone, rejectDone);
       logger.info({ concurrency: config.worker.concurrency, tasks: Object.keys(taskList) }, 'worker started');

@@ -1,39 +1,30 @@
 import { readFileSync } from 'node:fs';
-import { createOrm, dumpSchema, type MikroORM, schemaStatus, uuidv7 } from '@keelson/db';
-import { sql, testDatabase } from '@keelson/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dumpSchema, schemaStatus, uuidv7 } from '@keelson/db';
+import { sql, useTestOrm } from '@keelson/testing';
+import { describe, expect, it } from 'vitest';
 
 const committed = readFileSync(new URL('../schema.sql', import.meta.url), 'utf8');
 
 describe('migrations', () => {
-  let db: Awaited<ReturnType<typeof testDatabase>>;
-  let orm: MikroORM;
-  beforeAll(async () => {
-    db = await testDatabase();
-    orm = await createOrm({ url: db.url, poolMax: 2 });
-  });
-  afterAll(async () => {
-    await orm.close(true);
-    await db.drop();
-  });
+  const t = useTestOrm();
 
   it('produce exactly the committed schema dump (run `pnpm db:schema:dump` after adding one)', async () => {
-    expect(await dumpSchema(db.url)).toBe(committed);
+    expect(await dumpSchema(t.db.url)).toBe(committed);
   });
 
   it('leave nothing pending, graphile-worker included', async () => {
-    expect(await schemaStatus(orm)).toEqual({ pending: [], workerSchema: true });
+    expect(await schemaStatus(t.orm)).toEqual({ pending: [], workerSchema: true });
   });
 
   it('match the entities: the ORM would change nothing (run `pnpm db:migration:create` otherwise)', async () => {
-    const diff = await orm.schema.getUpdateSchemaSQL({ wrap: false });
+    const diff = await t.orm.schema.getUpdateSchemaSQL({ wrap: false });
     expect(diff.trim()).toBe('');
   });
 
   it('enforce the money and stock invariants in the database itself', async () => {
     const insert = (price: number, stock: number) =>
       sql(
-        db.url,
+        t.db.url,
         `insert into product (id, slug, name, price_cents, stock, created_at, updated_at) values ($1, $2, 'x', $3, $4, now(), now())`,
         [uuidv7(), `s-${price}-${stock}`, price, stock],
       );

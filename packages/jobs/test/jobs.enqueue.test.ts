@@ -1,30 +1,20 @@
-import { createOrm, type MikroORM } from '@keelson/db';
 import { EnqueueOutsideTransactionError, enqueue } from '@keelson/jobs';
-import { queuedJobs, sql, testDatabase } from '@keelson/testing';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { queuedJobs, sql, useTestOrm } from '@keelson/testing';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { ZodError } from 'zod';
 
 const PRODUCT = '01a1fc83-fefb-7ec8-8e30-7824fab62800';
 
 describe('enqueue', () => {
-  let db: Awaited<ReturnType<typeof testDatabase>>;
-  let orm: MikroORM;
+  const t = useTestOrm();
   const jobs = async () =>
-    (await queuedJobs(db.url)).map(({ task, payload, key, max_attempts }) => ({ task, payload, key, max_attempts }));
-  beforeAll(async () => {
-    db = await testDatabase();
-    orm = await createOrm({ url: db.url, poolMax: 2 });
-  });
-  afterAll(async () => {
-    await orm.close(true);
-    await db.drop();
-  });
+    (await queuedJobs(t.db.url)).map(({ task, payload, key, max_attempts }) => ({ task, payload, key, max_attempts }));
   beforeEach(async () => {
-    await sql(db.url, 'delete from graphile_worker._private_jobs');
+    await sql(t.db.url, 'delete from graphile_worker._private_jobs');
   });
 
   it('adds the job when the transaction commits, with the contract defaults', async () => {
-    await orm.em.fork().transactional((tx) => enqueue(tx, 'catalog__refresh_view_count', { productId: PRODUCT }));
+    await t.orm.em.fork().transactional((tx) => enqueue(tx, 'catalog__refresh_view_count', { productId: PRODUCT }));
     expect(await jobs()).toEqual([
       {
         task: 'catalog__refresh_view_count',
@@ -37,7 +27,7 @@ describe('enqueue', () => {
 
   it('adds nothing when the transaction rolls back', async () => {
     await expect(
-      orm.em.fork().transactional(async (tx) => {
+      t.orm.em.fork().transactional(async (tx) => {
         await enqueue(tx, 'catalog__refresh_view_count', { productId: PRODUCT });
         throw new Error('the write failed');
       }),
@@ -46,7 +36,7 @@ describe('enqueue', () => {
   });
 
   it('collapses jobs with the same key into one', async () => {
-    await orm.em.fork().transactional(async (tx) => {
+    await t.orm.em.fork().transactional(async (tx) => {
       await enqueue(tx, 'catalog__refresh_view_count', { productId: PRODUCT });
       await enqueue(tx, 'catalog__refresh_view_count', { productId: PRODUCT });
     });
@@ -54,14 +44,14 @@ describe('enqueue', () => {
   });
 
   it('refuses to run outside a transaction', async () => {
-    await expect(enqueue(orm.em.fork(), 'catalog__refresh_view_count', { productId: PRODUCT })).rejects.toThrow(
+    await expect(enqueue(t.orm.em.fork(), 'catalog__refresh_view_count', { productId: PRODUCT })).rejects.toThrow(
       EnqueueOutsideTransactionError,
     );
   });
 
   it('validates the payload against the contract before writing', async () => {
     await expect(
-      orm.em.fork().transactional((tx) => enqueue(tx, 'catalog__refresh_view_count', { productId: 'not-a-uuid' })),
+      t.orm.em.fork().transactional((tx) => enqueue(tx, 'catalog__refresh_view_count', { productId: 'not-a-uuid' })),
     ).rejects.toThrow(ZodError);
     expect(await jobs()).toEqual([]);
   });

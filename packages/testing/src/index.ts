@@ -7,15 +7,16 @@ import { closeClient, createClient, type KeelsonClient } from '@keelson/client';
 import { type Config, loadConfig } from '@keelson/config';
 import { createOrm, type MikroORM } from '@keelson/db';
 import { createTestDatabase, type TestDatabase } from '@keelson/db/testing';
+import { createLogger } from '@keelson/runtime';
 import pg from 'pg';
-import pino, { type Logger } from 'pino';
-import { inject } from 'vitest';
+import type { Logger } from 'pino';
+import { afterAll, beforeAll, inject } from 'vitest';
 
 export { freePort } from './globalSetup.ts';
 
 /** Logs are silent in tests unless TEST_LOG_LEVEL asks for them. */
 export function testLogger(): Logger {
-  return pino({ level: testConfig().logLevel });
+  return createLogger({ name: 'keelson-test', level: testConfig().logLevel });
 }
 
 /** Configuration as the apps would load it, with test-friendly overrides on top. */
@@ -105,3 +106,20 @@ export function queuedJobs(url: string): Promise<QueuedJob[]> {
   );
 }
 export { eventually, type RunningProcess, repoRoot, startProcess } from './processes.ts';
+
+/**
+ * A database and an ORM of this test file's own, for the file's lifetime (vitest hooks). Read the
+ * properties inside tests, not at module level: they are set in `beforeAll`.
+ */
+export function useTestOrm(opts: { poolMax?: number } = {}): { readonly db: TestDatabase; readonly orm: MikroORM } {
+  const state = {} as { db: TestDatabase; orm: MikroORM };
+  beforeAll(async () => {
+    state.db = await testDatabase();
+    state.orm = await createOrm({ url: state.db.url, poolMax: opts.poolMax ?? 4 });
+  });
+  afterAll(async () => {
+    await state.orm?.close(true);
+    await state.db?.drop();
+  });
+  return state;
+}

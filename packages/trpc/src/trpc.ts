@@ -33,33 +33,29 @@ const t = initTRPC.context<Context>().create({
   // Stacks never leave the server, whatever NODE_ENV says.
   isDev: false,
   errorFormatter({ shape, error, ctx }) {
-    const requestId = ctx?.requestId ?? null;
-    const appCode: AppErrorCode | null = error.cause instanceof AppError ? error.cause.code : null;
+    const base = {
+      code: shape.data.code,
+      httpStatus: shape.data.httpStatus,
+      path: shape.data.path,
+      requestId: ctx?.requestId ?? null,
+    };
     if (error.code === 'INTERNAL_SERVER_ERROR') {
       // tRPC would otherwise send the raw cause's message: SQL, file paths, driver text.
       return {
-        message: `${INTERNAL_MESSAGE} (request id ${requestId ?? 'unknown'})`,
+        message: `${INTERNAL_MESSAGE} (request id ${base.requestId ?? 'unknown'})`,
         code: shape.code,
-        data: {
-          code: shape.data.code,
-          httpStatus: shape.data.httpStatus,
-          path: shape.data.path,
-          requestId,
-          appCode: 'INTERNAL',
-        },
+        data: { ...base, appCode: 'INTERNAL' as AppErrorCode, details: null, issues: null },
       };
     }
+    const appError = error.cause instanceof AppError ? error.cause : null;
     const issues = error.code === 'BAD_REQUEST' ? validationIssues(error.cause) : null;
     return {
       message: issues ? 'Invalid input' : shape.message,
       code: shape.code,
       data: {
-        code: shape.data.code,
-        httpStatus: shape.data.httpStatus,
-        path: shape.data.path,
-        requestId,
-        appCode: appCode ?? (issues ? 'VALIDATION_FAILED' : null),
-        details: error.cause instanceof AppError ? (error.cause.details ?? null) : null,
+        ...base,
+        appCode: appError?.code ?? (issues ? ('VALIDATION_FAILED' as AppErrorCode) : null),
+        details: appError?.details ?? null,
         issues,
       },
     };

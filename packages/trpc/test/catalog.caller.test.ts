@@ -1,25 +1,18 @@
-import { createOrm, type MikroORM, seed } from '@keelson/db';
-import { queuedJobs, sql, testDatabase, testLogger } from '@keelson/testing';
+import { seed } from '@keelson/db';
+import { queuedJobs, sql, testLogger, useTestOrm } from '@keelson/testing';
 import { appRouter, createCallerFactory, createContext } from '@keelson/trpc';
 import { TRPCError } from '@trpc/server';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 
 const createCaller = createCallerFactory(appRouter);
 
 describe('catalog procedures (createCaller)', () => {
-  let db: Awaited<ReturnType<typeof testDatabase>>;
-  let orm: MikroORM;
+  const t = useTestOrm();
   let caller: ReturnType<typeof createCaller>;
 
   beforeAll(async () => {
-    db = await testDatabase();
-    orm = await createOrm({ url: db.url, poolMax: 4 });
-    await seed(orm.em.fork(), {});
-    caller = createCaller(createContext({ orm, logger: testLogger() }, { requestId: 'test' }));
-  });
-  afterAll(async () => {
-    await orm.close(true);
-    await db.drop();
+    await seed(t.orm.em.fork(), {});
+    caller = createCaller(createContext({ orm: t.orm, logger: testLogger() }, { requestId: 'test' }));
   });
 
   it('pages through every active product exactly once, newest first', async () => {
@@ -33,7 +26,7 @@ describe('catalog procedures (createCaller)', () => {
       cursor = page.nextCursor;
       pages++;
     } while (cursor);
-    const [{ count }] = (await sql<{ count: string }>(db.url, 'select count(*) from product where active')) as [
+    const [{ count }] = (await sql<{ count: string }>(t.db.url, 'select count(*) from product where active')) as [
       { count: string },
     ];
     expect(seen).toHaveLength(Number(count));
@@ -74,13 +67,13 @@ describe('catalog procedures (createCaller)', () => {
     await expect(caller.catalog.get({ slug: 'no-such-thing' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     const { items } = await caller.catalog.list({ limit: 1 });
     const product = items[0]!;
-    await sql(db.url, 'update product set active = false where id = $1', [product.id]);
+    await sql(t.db.url, 'update product set active = false where id = $1', [product.id]);
     try {
       await expect(caller.catalog.get({ id: product.id })).rejects.toMatchObject({ code: 'NOT_FOUND' });
       const all = await caller.catalog.list({ limit: 100 });
       expect(all.items.map((p) => p.id)).not.toContain(product.id);
     } finally {
-      await sql(db.url, 'update product set active = true where id = $1', [product.id]);
+      await sql(t.db.url, 'update product set active = true where id = $1', [product.id]);
     }
   });
 
@@ -102,11 +95,11 @@ describe('catalog procedures (createCaller)', () => {
     const { items } = await caller.catalog.list({ limit: 1 });
     const product = items[0]!;
     const { jobId } = await caller.catalog.recordView({ id: product.id });
-    const job = (await queuedJobs(db.url)).find((j) => j.id === jobId);
+    const job = (await queuedJobs(t.db.url)).find((j) => j.id === jobId);
     expect(job).toMatchObject({ task: 'catalog__refresh_view_count', payload: { productId: product.id } });
 
     const before = await sql(
-      db.url,
+      t.db.url,
       'select (select count(*) from analytics_event) e, (select count(*) from graphile_worker.jobs) j',
     );
     await expect(caller.catalog.recordView({ id: '01a1fc83-fefb-7ec8-8e30-000000000000' })).rejects.toMatchObject({
@@ -114,7 +107,7 @@ describe('catalog procedures (createCaller)', () => {
     });
     await expect(caller.catalog.recordView({ id: 'nope' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     const after = await sql(
-      db.url,
+      t.db.url,
       'select (select count(*) from analytics_event) e, (select count(*) from graphile_worker.jobs) j',
     );
     expect(after).toEqual(before);
