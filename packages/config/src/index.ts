@@ -2,6 +2,8 @@
  * The one module that reads `process.env`. Every app calls `loadConfig()` once in its `main.ts`
  * and passes the typed result down; nothing else looks at the environment.
  */
+import { existsSync, readFileSync } from 'node:fs';
+import { parseEnv } from 'node:util';
 import { z } from 'zod';
 
 const SECOND = 1000;
@@ -83,6 +85,17 @@ export interface Config {
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
+  constructor(message: string) {
+    super(message);
+    // An operator needs the message, not a stack trace into the config module.
+    this.stack = `${this.name}: ${message}`;
+  }
+}
+
+/** The process environment over the variables of `./.env` when there is one (the environment wins). */
+export function readEnvironment(envFile = '.env'): Record<string, string | undefined> {
+  const fromFile = existsSync(envFile) ? parseEnv(readFileSync(envFile, 'utf8')) : {};
+  return { ...fromFile, ...process.env };
 }
 
 function parseTrustProxy(raw: string): Config['http']['trustProxy'] {
@@ -100,7 +113,7 @@ function parseTrustProxy(raw: string): Config['http']['trustProxy'] {
  * Validates the environment and returns the typed configuration. Throws a `ConfigError` naming
  * every bad variable, so a misconfigured process stops at start-up rather than at first use.
  */
-export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+export function loadConfig(env: Record<string, string | undefined> = readEnvironment()): Config {
   const parsed = schema.safeParse(env);
   if (!parsed.success) {
     const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
