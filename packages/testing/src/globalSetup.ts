@@ -2,7 +2,7 @@
  * Runs once per `vitest run`: finds a PostgreSQL server (TEST_DATABASE_URL, or a throw-away embedded one)
  * and migrates a template database that every test file clones.
  */
-import { chmod, mkdtemp } from 'node:fs/promises';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -35,10 +35,12 @@ export function freePort(): Promise<number> {
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   let embedded: EmbeddedDatabase | undefined;
+  let tempDir: string | undefined;
   let adminUrl = process.env.TEST_DATABASE_URL;
   if (!adminUrl) {
     // mkdtemp makes the folder 0700; opened up so the unprivileged `postgres` user (when running as root) can reach it.
     const dir = await mkdtemp(path.join(tmpdir(), 'keelson-test-pg-'));
+    tempDir = dir;
     await chmod(dir, 0o755);
     embedded = await startEmbeddedPostgres({ dir: path.join(dir, 'data'), port: await freePort(), persistent: false });
     adminUrl = embedded.adminUrl;
@@ -49,5 +51,6 @@ export default async function setup(project: TestProject): Promise<() => Promise
   return async () => {
     await template.drop();
     await embedded?.stop();
+    if (tempDir) await rm(tempDir, { recursive: true, force: true });
   };
 }

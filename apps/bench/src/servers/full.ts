@@ -1,0 +1,24 @@
+/** The real API, built exactly as `apps/api` builds it; only logging is off (see docs/benchmarks.md). */
+import type { AddressInfo } from 'node:net';
+import { buildApp } from '@keelson/api';
+import { loadConfig } from '@keelson/config';
+import { createOrm } from '@keelson/db';
+import pino from 'pino';
+import { announce, serverArgs } from './child.ts';
+
+const { databaseUrl, poolMax } = serverArgs();
+const config = loadConfig({
+  NODE_ENV: 'production',
+  LOG_LEVEL: 'silent',
+  DATABASE_URL: databaseUrl,
+  DATABASE_POOL_MAX: String(poolMax),
+  PORT: '0',
+});
+const orm = await createOrm({ url: databaseUrl, poolMax: config.database.poolMax });
+const app = await buildApp({ config, orm, logger: pino({ level: config.logLevel }) });
+await app.listen({ host: '127.0.0.1', port: 0 });
+
+announce((app.server.address() as AddressInfo).port, async () => {
+  await app.close();
+  await orm.close();
+});
