@@ -26,7 +26,13 @@ try {
 const childEnv = { ...process.env, DATABASE_URL: db.url };
 const children = new Map<string, ChildProcess>();
 function startChild(name: string, entry: string): void {
-  const child = spawn(process.execPath, [path.join(repoRoot, entry)], { env: childEnv, stdio: 'inherit' });
+  // A process group of its own: a Ctrl-C in the terminal reaches only this process, which then stops the
+  // API and worker once each (not twice, which they would take as "exit now") and PostgreSQL last.
+  const child = spawn(process.execPath, [path.join(repoRoot, entry)], {
+    env: childEnv,
+    stdio: 'inherit',
+    detached: true,
+  });
   children.set(name, child);
   child.on('exit', (code, signal) => {
     children.delete(name);

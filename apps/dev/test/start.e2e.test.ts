@@ -41,10 +41,13 @@ describe('pnpm start (embedded default)', () => {
     expect(ms).toBeLessThan(10_000);
   });
 
-  it('keeps the data between runs and seeds nothing twice', async () => {
-    await using stack = startProcess('apps/dev/src/start.ts', env);
+  it('keeps the data between runs, seeds nothing twice, and survives a terminal Ctrl-C', async () => {
+    await using stack = startProcess('apps/dev/src/start.ts', env, { detached: true });
     await stack.waitFor(/API ready/, 60_000);
     expect(stack.output()).not.toContain('Created');
-    expect((await stack.stop('SIGINT')).code).toBe(0);
+    // Ctrl-C signals the whole foreground process group; the stack must still stop in order.
+    const { code } = await stack.stop('SIGINT', { group: true });
+    expect(code).toBe(0);
+    expect(stack.output()).not.toMatch(/second signal|terminating connection|Unhandled/);
   });
 });

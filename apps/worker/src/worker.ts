@@ -34,7 +34,9 @@ function graphileLogger(logger: Logger): GraphileLogger {
     });
     return (level, message, meta) => {
       const method = level === 'warning' ? 'warn' : level === 'error' ? 'error' : level === 'debug' ? 'debug' : 'info';
-      child[method](meta ?? {}, message);
+      // graphile-worker's meta can hold whole pg clients and job rows; keep the error, drop the rest.
+      const error = meta && 'error' in meta ? meta.error : undefined;
+      child[method](error ? { err: error } : {}, message);
     };
   });
 }

@@ -65,6 +65,18 @@ describe('worker process', () => {
     expect(job.last_error).toContain('Invalid payload for catalog__refresh_view_count');
   });
 
+  it('keeps serving after every database connection is cut (a PostgreSQL restart or failover)', async () => {
+    const cut = await sql(
+      api.db.url,
+      'select pg_terminate_backend(pid) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()',
+    );
+    expect(cut.length).toBeGreaterThan(0);
+    const product = await eventually(() => api.client.catalog.get.query({ slug: 'copper-mug' }).catch(() => null));
+    await api.client.catalog.recordView.mutate({ id: product.id });
+    await eventually(async () => (await viewCount(product.id)) === 1);
+    expect(worker.child.exitCode).toBeNull();
+  });
+
   it('stops on SIGTERM with exit code 0', async () => {
     const { code, ms } = await worker.stop('SIGTERM');
     expect(code).toBe(0);

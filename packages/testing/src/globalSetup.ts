@@ -42,7 +42,16 @@ export default async function setup(project: TestProject): Promise<() => Promise
     const dir = await mkdtemp(path.join(tmpdir(), 'keelson-test-pg-'));
     tempDir = dir;
     await chmod(dir, 0o755);
-    embedded = await startEmbeddedPostgres({ dir: path.join(dir, 'data'), port: await freePort(), persistent: false });
+    try {
+      embedded = await startEmbeddedPostgres({
+        dir: path.join(dir, 'data'),
+        port: await freePort(),
+        persistent: false,
+      });
+    } catch (err) {
+      await rm(dir, { recursive: true, force: true });
+      throw err;
+    }
     adminUrl = embedded.adminUrl;
   }
   const template = await createTemplateDatabase(adminUrl);

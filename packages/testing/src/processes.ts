@@ -9,19 +9,30 @@ export interface RunningProcess extends AsyncDisposable {
   output(): string;
   /** Resolves when the output matches, rejects on exit or timeout. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
-  /** Sends a signal and resolves with the exit code and how long the exit took. */
-  stop(signal?: NodeJS.Signals): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
+  /**
+   * Sends a signal and resolves with the exit code and how long the exit took. With `group`, the signal
+   * goes to the whole process group, as a terminal's Ctrl-C does (needs `detached` at start).
+   */
+  stop(
+    signal?: NodeJS.Signals,
+    opts?: { group?: boolean },
+  ): Promise<{ code: number | null; signal: NodeJS.Signals | null; ms: number }>;
 }
 
 /**
  * Starts one of Keelson's entry points (`apps/worker/src/main.ts`, ...) as a real process with the
  * given environment on top of the inherited one (minus DATABASE_URL, so nothing leaks in by accident).
  */
-export function startProcess(entry: string, env: Record<string, string>): RunningProcess {
+export function startProcess(
+  entry: string,
+  env: Record<string, string>,
+  opts: { detached?: boolean } = {},
+): RunningProcess {
   const { DATABASE_URL: _ignored, ...inherited } = process.env;
   const child = spawn(process.execPath, [path.join(repoRoot, entry)], {
     env: { ...inherited, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
+    detached: opts.detached ?? false,
   });
   let out = '';
   const waiters = new Set<() => void>();
@@ -35,9 +46,12 @@ export function startProcess(entry: string, env: Record<string, string>): Runnin
     child.once('exit', (code, signal) => resolve({ code, signal })),
   );
 
-  const stop = async (signal: NodeJS.Signals = 'SIGTERM') => {
+  const stop = async (signal: NodeJS.Signals = 'SIGTERM', o: { group?: boolean } = {}) => {
     const started = performance.now();
-    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+    if (child.exitCode === null && child.signalCode === null) {
+      if (o.group && child.pid) process.kill(-child.pid, signal);
+      else child.kill(signal);
+    }
     const result = await exited;
     return { ...result, ms: performance.now() - started };
   };
