@@ -17,15 +17,63 @@ create table app_user (
   email character varying(320) not null,
   name character varying(200) not null,
   role text default 'customer'::text not null,
-  password_hash text not null,
+  password_hash text,
   created_at timestamp with time zone not null,
-  updated_at timestamp with time zone not null
+  updated_at timestamp with time zone not null,
+  email_verified_at timestamp with time zone,
+  disabled_at timestamp with time zone
 );
 -- constraint app_user_email_unique: UNIQUE (email)
 -- constraint app_user_pkey: PRIMARY KEY (id)
 -- constraint app_user_role_check: CHECK ((role = ANY (ARRAY['customer'::text, 'admin'::text])))
 CREATE UNIQUE INDEX app_user_email_unique ON public.app_user USING btree (email);
 CREATE UNIQUE INDEX app_user_pkey ON public.app_user USING btree (id);
+
+create table auth_session (
+  id uuid not null,
+  token_hash character varying(64) not null,
+  user_id uuid not null,
+  expires_at timestamp with time zone not null,
+  absolute_expires_at timestamp with time zone not null,
+  created_at timestamp with time zone not null,
+  last_used_at timestamp with time zone not null,
+  user_agent character varying(512),
+  ip character varying(64)
+);
+-- constraint auth_session_pkey: PRIMARY KEY (id)
+-- constraint auth_session_token_hash_unique: UNIQUE (token_hash)
+-- constraint auth_session_user_id_foreign: FOREIGN KEY (user_id) REFERENCES app_user(id) ON DELETE CASCADE
+CREATE UNIQUE INDEX auth_session_pkey ON public.auth_session USING btree (id);
+CREATE UNIQUE INDEX auth_session_token_hash_unique ON public.auth_session USING btree (token_hash);
+CREATE INDEX auth_session_user_id_index ON public.auth_session USING btree (user_id);
+
+create table auth_throttle (
+  bucket character varying(32) not null,
+  key character varying(320) not null,
+  hits integer default 0 not null,
+  window_started_at timestamp with time zone not null,
+  blocked_until timestamp with time zone
+);
+-- constraint auth_throttle_pkey: PRIMARY KEY (bucket, key)
+CREATE UNIQUE INDEX auth_throttle_pkey ON public.auth_throttle USING btree (bucket, key);
+
+create table auth_token (
+  id uuid not null,
+  kind text not null,
+  token_hash character varying(64) not null,
+  user_id uuid not null,
+  email character varying(320),
+  expires_at timestamp with time zone not null,
+  used_at timestamp with time zone,
+  created_at timestamp with time zone not null
+);
+-- constraint auth_token_kind_check: CHECK ((kind = ANY (ARRAY['verify_email'::text, 'reset_password'::text])))
+-- constraint auth_token_pkey: PRIMARY KEY (id)
+-- constraint auth_token_token_hash_unique: UNIQUE (token_hash)
+-- constraint auth_token_user_id_foreign: FOREIGN KEY (user_id) REFERENCES app_user(id) ON DELETE CASCADE
+CREATE UNIQUE INDEX auth_token_pkey ON public.auth_token USING btree (id);
+CREATE UNIQUE INDEX auth_token_token_hash_unique ON public.auth_token USING btree (token_hash);
+CREATE INDEX auth_token_user_id_index ON public.auth_token USING btree (user_id);
 
 create table mikro_orm_migrations (
   id integer default nextval('mikro_orm_migrations_id_seq'::regclass) not null,

@@ -3,13 +3,16 @@
  * on port 0; `main.ts` only reads config, listens and handles signals.
  */
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import websocket from '@fastify/websocket';
 import type { Config } from '@keelson/config';
 import { type MikroORM, schemaStatus } from '@keelson/db';
+import { AppError } from '@keelson/errors';
 import { appRouter, createContext } from '@keelson/trpc';
 import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
+import { httpRequestInfo, wsRequestInfo } from './requestInfo.ts';
 
 export interface AppDeps {
   config: Config;
@@ -56,7 +59,22 @@ export async function buildApp(deps: AppDeps) {
     options: { maxPayload: config.http.wsMaxPayloadBytes },
   });
 
-  const contextDeps = { orm, logger };
+  // WebSocket upgrades carry cookies across sites too (cross-site WebSocket hijacking): a browser's
+  // upgrade must come from an allowed origin. Clients that send no Origin (servers, apps) are not browsers.
+  const { allowedOrigins } = config.auth;
+  app.addHook('onRequest', async (req, reply) => {
+    const origin = req.headers.origin;
+    if (req.headers.upgrade?.toLowerCase() === 'websocket' && origin && !allowedOrigins.includes(origin)) {
+      return reply.code(403).send({ error: 'Origin not allowed', requestId: req.id });
+    }
+  });
+
+  const sessions = {
+    idleTimeoutMs: config.auth.sessionIdleTimeoutMs,
+    maxAgeMs: config.auth.sessionMaxAgeMs,
+    cookieSecure: config.auth.cookieSecure,
+  };
+  const contextDeps = { orm, logger, sessions };
   await app.register(fastifyTRPCPlugin, {
     prefix: '/trpc',
     useWSS: true,
@@ -64,11 +82,21 @@ export async function buildApp(deps: AppDeps) {
       router: appRouter,
       maxBatchSize: config.http.maxBatchSize,
       keepAlive: { enabled: true, pingMs: 30_000, pongWaitMs: 5_000 },
-      createContext: ({ req }) => {
+      createContext: ({ req, res, info }) => {
         // Over HTTP `req` is Fastify's request; a WebSocket connection passes the raw upgrade request.
-        const requestId = 'id' in req && typeof req.id === 'string' ? req.id : randomUUID();
-        const reqLogger = 'log' in req ? (req.log as Logger) : logger.child({ reqId: requestId });
-        return createContext(contextDeps, { requestId, logger: reqLogger });
+        if ('id' in req && 'log' in req) {
+          return createContext(contextDeps, httpRequestInfo({ sessions, allowedOrigins }, req, res));
+        }
+        const requestId = randomUUID();
+        const request = wsRequestInfo({ sessions, requestId }, req as IncomingMessage, info.connectionParams);
+        return createContext(contextDeps, { ...request, logger: logger.child({ reqId: requestId }) });
+      },
+      responseMeta: ({ errors }) => {
+        // Throttled calls tell clients when to come back.
+        const retry = errors
+          .map((e) => (e.cause instanceof AppError ? e.cause.details?.retryAfterSeconds : undefined))
+          .find((v): v is number => typeof v === 'number');
+        return retry ? { headers: { 'retry-after': String(retry) } } : {};
       },
       onError: ({ error, path, type, ctx }) => {
         if (error.code === 'INTERNAL_SERVER_ERROR') {

@@ -1,16 +1,21 @@
 import type { MikroORM } from '@keelson/db';
+import type { Mailer } from '@keelson/email';
 import { type TaskName, type TaskPayload, tasks } from '@keelson/jobs';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { JobHelpers, Task } from 'graphile-worker';
 
 export interface TaskDeps {
   orm: MikroORM;
+  mailer: Mailer;
+  /** Base of links in emails. */
+  publicUrl: string;
 }
 
 export interface TaskContext {
   /** A fresh EntityManager for this job alone. */
   em: EntityManager;
   helpers: JobHelpers;
+  deps: TaskDeps;
 }
 
 export type TaskHandler<N extends TaskName> = (payload: TaskPayload<N>, ctx: TaskContext) => Promise<void>;
@@ -37,6 +42,6 @@ export function defineTask<N extends TaskName>(name: N, handler: TaskHandler<N>)
       ]);
       throw new InvalidPayloadError(`Invalid payload for ${name}: ${parsed.error.message}`);
     }
-    await handler(parsed.data as TaskPayload<N>, { em: deps.orm.em.fork() as EntityManager, helpers });
+    await handler(parsed.data as TaskPayload<N>, { em: deps.orm.em.fork() as EntityManager, helpers, deps });
   };
 }

@@ -3,6 +3,7 @@
  */
 import type { Config } from '@keelson/config';
 import { type MikroORM, WORKER_SCHEMA } from '@keelson/db';
+import { createMailer, type Mailer } from '@keelson/email';
 import { Logger as GraphileLogger, type Runner, run, type TaskList } from 'graphile-worker';
 import type { Logger } from 'pino';
 import { taskFactories } from './tasks/index.ts';
@@ -13,6 +14,8 @@ export interface WorkerDeps {
   logger: Logger;
   /** The PostgreSQL URL graphile-worker connects to (the same database as the ORM). */
   databaseUrl: string;
+  /** Default: SMTP_URL, or .eml files in MAIL_DIR. */
+  mailer?: Mailer;
 }
 
 export interface KeelsonWorker {
@@ -43,8 +46,10 @@ function graphileLogger(logger: Logger): GraphileLogger {
 
 export function createWorker(deps: WorkerDeps): KeelsonWorker {
   const { config, orm, logger } = deps;
+  const mailer = deps.mailer ?? createMailer(config.mail);
+  const taskDeps = { orm, mailer, publicUrl: config.auth.publicUrl };
   const taskList = Object.fromEntries(
-    Object.entries(taskFactories).map(([name, factory]) => [name, factory({ orm })]),
+    Object.entries(taskFactories).map(([name, factory]) => [name, factory(taskDeps)]),
   ) as TaskList;
   let runner: Runner | undefined;
   let resolveDone: () => void = () => {};
@@ -77,6 +82,7 @@ export function createWorker(deps: WorkerDeps): KeelsonWorker {
     },
     async stop() {
       if (runner) await runner.stop();
+      mailer.close();
     },
   };
 }

@@ -1,1 +1,39 @@
+export {
+  changeEmail,
+  changePassword,
+  issueEmailToken,
+  logIn,
+  logOut,
+  RESET_PASSWORD_TTL_MS,
+  type RequestMeta,
+  requestPasswordReset,
+  resendVerification,
+  resetPassword,
+  type SignedIn,
+  signUp,
+  toAuthUser,
+  updateProfile,
+  VERIFY_EMAIL_TTL_MS,
+  verifyEmail,
+} from './accounts.ts';
+export { disableUser, enableUser, getUser, listUsers, revokeUserSessions, setRole } from './admin.ts';
+export { isCommonPassword } from './commonPasswords.ts';
+export { isTrustedOrigin } from './csrf.ts';
 export { hashPassword, verifyPassword } from './password.ts';
+export * from './schemas.ts';
+export {
+  type AuthUser,
+  blankSessionCookie,
+  invalidateUserSessions,
+  listSessions,
+  readBearerToken,
+  readSessionCookie,
+  revokeSession,
+  type SessionConfig,
+  type SessionInfo,
+  sessionCookie,
+  type ValidSession,
+  validateSession,
+} from './sessions.ts';
+export { rules as throttleRules } from './throttle.ts';
+export { hashToken } from './tokens.ts';

@@ -8,9 +8,15 @@ import { z } from 'zod';
 
 const SECOND = 1000;
 const MINUTE = 60 * SECOND;
+const DAY = 24 * 60 * MINUTE;
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
+const splitList = (v: string) =>
+  v
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 /** Every variable Keelson reads, with its default and unit. README's configuration table mirrors this. */
@@ -49,6 +55,27 @@ const schema = z.object({
   /** How often the worker polls for future-scheduled and retried jobs, milliseconds (new jobs arrive by LISTEN/NOTIFY). */
   WORKER_POLL_INTERVAL_MS: int(100, 10 * MINUTE).default(2 * SECOND),
 
+  /** Where users reach the app (links in emails, cookie prefix); default http://HOST:PORT. */
+  PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
+  /** Origins (besides PUBLIC_URL's) allowed to send cookie-authenticated mutations and WebSocket upgrades. */
+  ALLOWED_ORIGINS: z
+    .string()
+    .default('')
+    .refine(
+      (v) => splitList(v).every((o) => URL.canParse(o)),
+      'expected comma-separated origins like https://shop.example',
+    ),
+  /** A session unused this long expires (renewed as it is used), milliseconds. */
+  SESSION_IDLE_TIMEOUT_MS: int(MINUTE, 90 * DAY).default(1 * DAY),
+  /** A session expires this long after log-in whatever its use, milliseconds. */
+  SESSION_MAX_AGE_MS: int(MINUTE, 365 * DAY).default(30 * DAY),
+  /** SMTP server for outgoing mail (`smtp://user:pass@host:port`); unset, mail is written to MAIL_DIR. */
+  SMTP_URL: z.url({ protocol: /^smtps?$/ }).optional(),
+  /** Sender of outgoing mail. */
+  MAIL_FROM: z.string().min(3).default('Keelson <no-reply@keelson.local>'),
+  /** Where mail goes as .eml files when SMTP_URL is unset. */
+  MAIL_DIR: z.string().min(1).default('.data/mail'),
+
   /** Email of the admin account `db:seed` creates in an empty database. */
   SEED_ADMIN_EMAIL: z.email().default('admin@keelson.local'),
   /** Its password; unset, a random one is generated and printed once. */
@@ -80,6 +107,17 @@ export interface Config {
     embedded: { dir: string; port: number };
   };
   worker: { concurrency: number; pollIntervalMs: number };
+  auth: {
+    /** Origin users reach the app at, e.g. `https://shop.example` (no trailing slash). */
+    publicUrl: string;
+    /** Origins allowed to send cookie-authenticated mutations; always includes publicUrl's. */
+    allowedOrigins: string[];
+    sessionIdleTimeoutMs: number;
+    sessionMaxAgeMs: number;
+    /** `Secure` cookies everywhere but development and test over plain HTTP. */
+    cookieSecure: boolean;
+  };
+  mail: { smtpUrl: string | undefined; from: string; dir: string };
   seed: { adminEmail: string; adminPassword: string | undefined };
 }
 
@@ -103,10 +141,7 @@ function parseTrustProxy(raw: string): Config['http']['trustProxy'] {
   if (value === '' || value === 'false') return false;
   if (value === 'true') return true;
   if (/^\d+$/.test(value)) return Number(value);
-  return value
-    .split(',')
-    .map((s) => s.trim())
-    .filter(Boolean);
+  return splitList(value);
 }
 
 /**
@@ -120,6 +155,13 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
     throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
   }
   const e = parsed.data;
+  const publicUrl = (e.PUBLIC_URL ?? `http://${e.HOST === '0.0.0.0' ? '127.0.0.1' : e.HOST}:${e.PORT}`).replace(
+    /\/+$/,
+    '',
+  );
+  if (e.SESSION_MAX_AGE_MS < e.SESSION_IDLE_TIMEOUT_MS) {
+    throw new ConfigError('Invalid configuration:\n  SESSION_MAX_AGE_MS: must be at least SESSION_IDLE_TIMEOUT_MS');
+  }
   return {
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
@@ -139,6 +181,14 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
       embedded: { dir: e.EMBEDDED_PG_DIR, port: e.EMBEDDED_PG_PORT },
     },
     worker: { concurrency: e.WORKER_CONCURRENCY, pollIntervalMs: e.WORKER_POLL_INTERVAL_MS },
+    auth: {
+      publicUrl,
+      allowedOrigins: [new URL(publicUrl).origin, ...splitList(e.ALLOWED_ORIGINS).map((o) => new URL(o).origin)],
+      sessionIdleTimeoutMs: e.SESSION_IDLE_TIMEOUT_MS,
+      sessionMaxAgeMs: e.SESSION_MAX_AGE_MS,
+      cookieSecure: publicUrl.startsWith('https:') || e.NODE_ENV === 'production',
+    },
+    mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM, dir: e.MAIL_DIR },
     seed: { adminEmail: e.SEED_ADMIN_EMAIL, adminPassword: e.SEED_ADMIN_PASSWORD },
   };
 }

@@ -1,4 +1,16 @@
-export { AnalyticsEvent, entities, Product, User, type UserRole, userRoles } from './entities/index.ts';
+export {
+  AnalyticsEvent,
+  AuthToken,
+  type AuthTokenKind,
+  authTokenKinds,
+  entities,
+  Product,
+  Session,
+  Throttle,
+  User,
+  type UserRole,
+  userRoles,
+} from './entities/index.ts';
 export { uuidv7 } from './ids.ts';
 export { migrate, type SchemaStatus, schemaStatus, WORKER_SCHEMA } from './migrate.ts';
 export {

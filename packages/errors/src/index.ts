@@ -17,9 +17,16 @@ interface CatalogueEntry {
 
 export const errorCatalogue = {
   VALIDATION_FAILED: { trpc: 'BAD_REQUEST', message: 'The input is not valid.' },
+  WEAK_PASSWORD: { trpc: 'BAD_REQUEST', message: 'This password is too common; choose another.' },
+  INVALID_TOKEN: { trpc: 'BAD_REQUEST', message: 'This link is invalid, used or expired.' },
   UNAUTHENTICATED: { trpc: 'UNAUTHORIZED', message: 'Sign in to do this.' },
+  INVALID_CREDENTIALS: { trpc: 'UNAUTHORIZED', message: 'Wrong email or password.' },
   FORBIDDEN: { trpc: 'FORBIDDEN', message: 'You are not allowed to do this.' },
+  CSRF_REJECTED: { trpc: 'FORBIDDEN', message: 'Cross-site request refused.' },
   PRODUCT_NOT_FOUND: { trpc: 'NOT_FOUND', message: 'No such product.' },
+  USER_NOT_FOUND: { trpc: 'NOT_FOUND', message: 'No such user.' },
+  SESSION_NOT_FOUND: { trpc: 'NOT_FOUND', message: 'No such session.' },
+  EMAIL_TAKEN: { trpc: 'CONFLICT', message: 'An account with this email already exists.' },
   CONFLICT: { trpc: 'CONFLICT', message: 'The request conflicts with the current state.' },
   RATE_LIMITED: { trpc: 'TOO_MANY_REQUESTS', message: 'Too many requests; try again later.' },
   INTERNAL: { trpc: 'INTERNAL_SERVER_ERROR', message: 'Something went wrong on our side.' },

@@ -44,6 +44,21 @@ export const tasks = {
     jobKey: (p) => `catalog__refresh_view_count:${p.productId}`,
     jobKeyMode: 'replace',
   }),
+  /**
+   * Emails a link that verifies `email` for the user (a new account, or a change of address). The
+   * worker makes the token, so no live token ever sits in a job row.
+   */
+  email__verify_address: defineTask({
+    identifier: 'email__verify_address',
+    payload: z.object({ userId: z.uuid(), email: z.email() }),
+    maxAttempts: 10,
+  }),
+  /** Emails a password-reset link (token made by the worker, valid one hour, single use). */
+  email__password_reset: defineTask({
+    identifier: 'email__password_reset',
+    payload: z.object({ userId: z.uuid() }),
+    maxAttempts: 10,
+  }),
 } as const;
 
 export type Tasks = typeof tasks;

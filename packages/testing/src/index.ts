@@ -8,6 +8,7 @@ import { type Config, loadConfig } from '@keelson/config';
 import { createOrm, type MikroORM } from '@keelson/db';
 import { createTestDatabase, type TestDatabase } from '@keelson/db/testing';
 import { createLogger } from '@keelson/runtime';
+import { type Context, createContext } from '@keelson/trpc';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { afterAll, beforeAll, inject } from 'vitest';
@@ -122,4 +123,27 @@ export function useTestOrm(opts: { poolMax?: number } = {}): { readonly db: Test
     await state.db?.drop();
   });
   return state;
+}
+
+/** A tRPC context for `createCaller`, as an anonymous (or, with a token, signed-in) bearer client. */
+export function testContext(orm: MikroORM, opts: { token?: string; ip?: string } = {}): Context {
+  const config = testConfig();
+  return createContext(
+    {
+      orm,
+      logger: testLogger(),
+      sessions: {
+        idleTimeoutMs: config.auth.sessionIdleTimeoutMs,
+        maxAgeMs: config.auth.sessionMaxAgeMs,
+        cookieSecure: false,
+      },
+    },
+    {
+      requestId: 'test',
+      credential: opts.token ? { token: opts.token, source: 'bearer' } : null,
+      trustedOrigin: false,
+      ip: opts.ip ?? '127.0.0.1',
+      userAgent: 'vitest',
+    },
+  );
 }

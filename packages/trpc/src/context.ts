@@ -1,4 +1,12 @@
+import {
+  blankSessionCookie,
+  type SessionConfig,
+  sessionCookie,
+  type ValidSession,
+  validateSession,
+} from '@keelson/auth';
 import type { MikroORM } from '@keelson/db';
+import type { EntityManager } from '@mikro-orm/postgresql';
 
 /** What a procedure needs to log; pino's Logger fits, and so does anything with these methods. */
 export interface ContextLogger {
@@ -10,19 +18,66 @@ export interface ContextLogger {
 export interface ContextDeps {
   orm: MikroORM;
   logger: ContextLogger;
+  sessions: SessionConfig;
+}
+
+/** How the caller presented itself, as the transport adapter saw it. */
+export interface RequestInfo {
+  requestId: string;
+  logger?: ContextLogger;
+  /** The session token and where it came from: a cookie, `Authorization: Bearer`, or WebSocket connectionParams. */
+  credential: { token: string; source: 'cookie' | 'bearer' | 'connectionParams' } | null;
+  /** The request passed the CSRF origin check (same-origin fetch metadata or an allowed Origin). */
+  trustedOrigin: boolean;
+  ip: string | null;
+  userAgent: string | null;
+  /** Adds a Set-Cookie header to the HTTP response; absent over WebSocket. */
+  setCookie?: (cookie: string) => void;
 }
 
 /**
  * Per-request context. The EntityManager is not here: a middleware forks one per procedure call, so the
- * calls of one HTTP batch never share an identity map.
+ * calls of one HTTP batch never share an identity map. The session is looked up on first use only, so
+ * public procedures (the catalogue) never pay for it.
  */
 export interface Context {
   orm: MikroORM;
   logger: ContextLogger;
   /** Correlates the client's error message with logs and traces. */
   requestId: string;
+  sessions: SessionConfig;
+  request: RequestInfo;
+  /** The caller's valid session, or null. Memoised per request. */
+  session(): Promise<ValidSession | null>;
+  /** Sets (or, with null, clears) the session cookie for browser clients. */
+  setSessionCookie(token: string | null): void;
 }
 
-export function createContext(deps: ContextDeps, req: { requestId: string; logger?: ContextLogger }): Context {
-  return { orm: deps.orm, logger: req.logger ?? deps.logger, requestId: req.requestId };
+export function createContext(deps: ContextDeps, request: RequestInfo): Context {
+  let session: Promise<ValidSession | null> | undefined;
+  const setSessionCookie = (token: string | null) =>
+    request.setCookie?.(token ? sessionCookie(deps.sessions, token) : blankSessionCookie(deps.sessions));
+  const resolve = async (): Promise<ValidSession | null> => {
+    const credential = request.credential;
+    if (!credential) return null;
+    const valid = await validateSession(deps.orm.em.fork() as EntityManager, deps.sessions, credential.token);
+    if (credential.source === 'cookie') {
+      // A renewed session gets a cookie with the new expiry; a dead one gets its cookie cleared.
+      if (!valid) setSessionCookie(null);
+      else if (valid.session.fresh) setSessionCookie(credential.token);
+    }
+    return valid;
+  };
+  return {
+    orm: deps.orm,
+    logger: request.logger ?? deps.logger,
+    requestId: request.requestId,
+    sessions: deps.sessions,
+    request,
+    session: () => {
+      session ??= resolve();
+      return session;
+    },
+    setSessionCookie,
+  };
 }

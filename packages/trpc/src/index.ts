@@ -1,7 +1,7 @@
 import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import type { AppRouter } from './root.ts';
 
-export { type Context, type ContextDeps, type ContextLogger, createContext } from './context.ts';
+export { type Context, type ContextDeps, type ContextLogger, createContext, type RequestInfo } from './context.ts';
 export { type AppRouter, appRouter } from './root.ts';
 export { createCallerFactory, INTERNAL_MESSAGE } from './trpc.ts';
 

@@ -70,7 +70,13 @@ export const middleware = t.middleware;
  * Every procedure gets its own forked EntityManager, and every `AppError` thrown below becomes the
  * TRPCError the catalogue maps it to. Anything else stays an INTERNAL_SERVER_ERROR.
  */
-const base = t.procedure.use(async ({ ctx, next }) => {
+const base = t.procedure.use(async ({ ctx, next, type }) => {
+  // CSRF: a browser attaches cookies to cross-site requests by itself, so a cookie-authenticated
+  // mutation must come from our own origin. Bearer tokens and connectionParams are never automatic.
+  if (type === 'mutation' && ctx.request.credential?.source === 'cookie' && !ctx.request.trustedOrigin) {
+    const cause = new AppError('CSRF_REJECTED');
+    throw new TRPCError({ code: 'FORBIDDEN', message: cause.message, cause });
+  }
   const em = ctx.orm.em.fork() as EntityManager;
   const result = await next({ ctx: { em } });
   if (!result.ok && result.error.cause instanceof AppError) {
@@ -80,4 +86,21 @@ const base = t.procedure.use(async ({ ctx, next }) => {
   return result;
 });
 
+function appError(error: AppError): TRPCError {
+  return new TRPCError({ code: error.trpcCode, message: error.message, cause: error });
+}
+
 export const publicProcedure = base;
+
+/** Requires a valid session; adds `user` and `sessionId` (the public id) to the context. */
+export const authedProcedure = base.use(async ({ ctx, next }) => {
+  const valid = await ctx.session();
+  if (!valid) throw appError(new AppError('UNAUTHENTICATED'));
+  return next({ ctx: { user: valid.user, sessionId: valid.session.id } });
+});
+
+/** Requires the admin role; a signed-in customer gets FORBIDDEN. */
+export const adminProcedure = authedProcedure.use(({ ctx, next }) => {
+  if (ctx.user.role !== 'admin') throw appError(new AppError('FORBIDDEN'));
+  return next();
+});

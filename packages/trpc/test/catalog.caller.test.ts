@@ -1,6 +1,6 @@
 import { seed } from '@keelson/db';
-import { queuedJobs, sql, testLogger, useTestOrm } from '@keelson/testing';
-import { appRouter, createCallerFactory, createContext } from '@keelson/trpc';
+import { queuedJobs, sql, testContext, useTestOrm } from '@keelson/testing';
+import { appRouter, createCallerFactory } from '@keelson/trpc';
 import { TRPCError } from '@trpc/server';
 import { beforeAll, describe, expect, it } from 'vitest';
 
@@ -12,7 +12,7 @@ describe('catalog procedures (createCaller)', () => {
 
   beforeAll(async () => {
     await seed(t.orm.em.fork(), {});
-    caller = createCaller(createContext({ orm: t.orm, logger: testLogger() }, { requestId: 'test' }));
+    caller = createCaller(testContext(t.orm));
   });
 
   it('pages through every active product exactly once, newest first', async () => {

@@ -2,8 +2,12 @@ import type { TaskName } from '@keelson/jobs';
 import type { Task } from 'graphile-worker';
 import type { TaskDeps } from '../defineTask.ts';
 import { catalog__refresh_view_count } from './catalog__refresh_view_count.ts';
+import { email__password_reset } from './email__password_reset.ts';
+import { email__verify_address } from './email__verify_address.ts';
 
 /** Every task the worker runs; the type makes a contract without a handler a compile error. */
 export const taskFactories: { [N in TaskName]: (deps: TaskDeps) => Task<N> } = {
   catalog__refresh_view_count,
+  email__verify_address,
+  email__password_reset,
 };

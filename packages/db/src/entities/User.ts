@@ -16,8 +16,11 @@ export const UserSchema = defineEntity({
     email: p.string().length(320).unique(),
     name: p.string().length(200),
     role: p.enum(userRoles).default('customer'),
-    /** argon2id PHC string; never serialised. */
-    passwordHash: p.text().hidden().lazy(),
+    /** argon2id PHC string; never serialised. Null for accounts that only sign in through OIDC. */
+    passwordHash: p.text().nullable().hidden().lazy(),
+    emailVerifiedAt: p.datetime().nullable(),
+    /** Set while an admin has disabled the account: no log-in, no session. */
+    disabledAt: p.datetime().nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p
       .datetime()

@@ -1,0 +1,13 @@
+import { issueEmailToken } from '@keelson/auth';
+import { User } from '@keelson/db';
+import { verifyEmailMessage } from '@keelson/email';
+import { defineTask } from '../defineTask.ts';
+
+export const email__verify_address = defineTask('email__verify_address', async (payload, { em, deps, helpers }) => {
+  const user = await em.findOne(User, payload.userId);
+  if (!user || user.disabledAt) return; // nothing to verify any more
+  const token = await issueEmailToken(em, { userId: user.id, kind: 'verify_email', email: payload.email });
+  const link = `${deps.publicUrl}/verify-email?token=${encodeURIComponent(token)}`;
+  const sent = await deps.mailer.send(verifyEmailMessage({ to: payload.email, name: user.name, link }));
+  helpers.logger.info(`verification email sent (${sent.file ?? sent.messageId})`);
+});

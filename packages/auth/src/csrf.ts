@@ -1,0 +1,14 @@
+/**
+ * CSRF defence for cookie-authenticated requests (OWASP CSRF cheat sheet: Fetch Metadata, then Origin).
+ * Bearer tokens are exempt: a browser never attaches them by itself.
+ */
+export function isTrustedOrigin(
+  headers: { 'sec-fetch-site'?: string | string[] | undefined; origin?: string | string[] | undefined },
+  allowedOrigins: readonly string[],
+): boolean {
+  const site = headers['sec-fetch-site'];
+  if (site === 'same-origin') return true;
+  const origin = headers.origin;
+  if (typeof origin !== 'string' || origin === 'null') return false;
+  return allowedOrigins.includes(origin);
+}

@@ -1,0 +1,56 @@
+/**
+ * Outgoing mail through nodemailer: SMTP when SMTP_URL is set; otherwise each message is written as an
+ * .eml file under MAIL_DIR (open it with any mail client), so development needs no mail server.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import nodemailer from 'nodemailer';
+
+export interface MailConfig {
+  smtpUrl: string | undefined;
+  from: string;
+  /** Folder for .eml files when there is no SMTP server. */
+  dir: string;
+}
+
+export interface Message {
+  to: string;
+  subject: string;
+  text: string;
+  html: string;
+}
+
+export interface SentMessage {
+  messageId: string;
+  /** The .eml file, when written to disk instead of sent. */
+  file?: string;
+}
+
+export interface Mailer {
+  send(message: Message): Promise<SentMessage>;
+  close(): void;
+}
+
+export function createMailer(config: MailConfig): Mailer {
+  if (config.smtpUrl) {
+    const transport = nodemailer.createTransport(config.smtpUrl);
+    return {
+      async send(message) {
+        const info = await transport.sendMail({ from: config.from, ...message });
+        return { messageId: info.messageId };
+      },
+      close: () => transport.close(),
+    };
+  }
+  const transport = nodemailer.createTransport({ streamTransport: true, buffer: true, newline: 'unix' });
+  return {
+    async send(message) {
+      const info = await transport.sendMail({ from: config.from, ...message });
+      await mkdir(config.dir, { recursive: true });
+      const file = path.resolve(config.dir, `${Date.now()}-${info.messageId.replace(/[^\w.@-]/g, '')}.eml`);
+      await writeFile(file, info.message as Buffer);
+      return { messageId: info.messageId, file };
+    },
+    close: () => transport.close(),
+  };
+}

@@ -1,0 +1,107 @@
+import {
+  authUserDto,
+  emailSchema,
+  invalidateUserSessions,
+  listSessions,
+  logIn,
+  logOut,
+  nameSchema,
+  passwordSchema,
+  requestPasswordReset,
+  resendVerification,
+  resetPassword,
+  revokeSession,
+  sessionDto,
+  signUp,
+  tokenSchema,
+  verifyEmail,
+} from '@keelson/auth';
+import { AppError } from '@keelson/errors';
+import { z } from 'zod';
+import type { Context } from '../context.ts';
+import { authedProcedure, publicProcedure, router } from '../trpc.ts';
+
+const signedIn = z.object({ user: authUserDto, token: z.string() });
+const ok = z.object({ ok: z.literal(true) });
+
+const meta = (ctx: Context) => ({ ip: ctx.request.ip, userAgent: ctx.request.userAgent });
+
+export const authRouter = router({
+  /** Creates a customer account, signs it in, and emails a verification link. */
+  signUp: publicProcedure
+    .input(z.object({ email: emailSchema, password: passwordSchema, name: nameSchema }))
+    .output(signedIn)
+    .mutation(async ({ ctx, input }) => {
+      const result = await signUp(ctx.em, ctx.sessions, { ...input, meta: meta(ctx) });
+      ctx.setSessionCookie(result.token);
+      return { user: result.user, token: result.token };
+    }),
+
+  /** Starts a new session. The token is also set as an HttpOnly cookie for browsers. */
+  logIn: publicProcedure
+    .input(z.object({ email: emailSchema, password: z.string().min(1).max(256) }))
+    .output(signedIn)
+    .mutation(async ({ ctx, input }) => {
+      const result = await logIn(ctx.em, ctx.sessions, { ...input, meta: meta(ctx) });
+      ctx.setSessionCookie(result.token);
+      return { user: result.user, token: result.token };
+    }),
+
+  /** Ends the current session server-side and clears the cookie. Safe to call when signed out. */
+  logOut: publicProcedure.output(ok).mutation(async ({ ctx }) => {
+    const credential = ctx.request.credential;
+    if (credential) await logOut(ctx.em, ctx.sessions, credential.token);
+    ctx.setSessionCookie(null);
+    return { ok: true as const };
+  }),
+
+  /** The signed-in user, or null. */
+  me: publicProcedure.output(authUserDto.nullable()).query(async ({ ctx }) => (await ctx.session())?.user ?? null),
+
+  sessions: router({
+    /** The caller's active sessions, most recently used first. */
+    list: authedProcedure
+      .output(z.array(sessionDto))
+      .query(({ ctx }) => listSessions(ctx.em, ctx.user.id, ctx.sessionId)),
+    /** Ends one of the caller's sessions; another user's session id answers NOT_FOUND. */
+    revoke: authedProcedure
+      .input(z.object({ id: z.uuid() }))
+      .output(ok)
+      .mutation(async ({ ctx, input }) => {
+        if (!(await revokeSession(ctx.em, ctx.user.id, input.id))) throw new AppError('SESSION_NOT_FOUND');
+        return { ok: true as const };
+      }),
+    /** Ends every session of the caller but the current one. */
+    revokeOthers: authedProcedure.output(z.object({ revoked: z.number().int() })).mutation(async ({ ctx }) => ({
+      revoked: await invalidateUserSessions(ctx.em, ctx.user.id, ctx.sessionId),
+    })),
+  }),
+
+  verifyEmail: publicProcedure
+    .input(z.object({ token: tokenSchema }))
+    .output(authUserDto)
+    .mutation(({ ctx, input }) => verifyEmail(ctx.em, input.token)),
+
+  resendVerification: authedProcedure.output(ok).mutation(async ({ ctx }) => {
+    await resendVerification(ctx.em, ctx.user);
+    return { ok: true as const };
+  }),
+
+  /** Same answer whether or not the address has an account. */
+  requestPasswordReset: publicProcedure
+    .input(z.object({ email: emailSchema }))
+    .output(ok)
+    .mutation(async ({ ctx, input }) => {
+      await requestPasswordReset(ctx.em, { email: input.email, meta: meta(ctx) });
+      return { ok: true as const };
+    }),
+
+  /** Sets a new password from an emailed token; every session of the account ends. */
+  resetPassword: publicProcedure
+    .input(z.object({ token: tokenSchema, password: passwordSchema }))
+    .output(ok)
+    .mutation(async ({ ctx, input }) => {
+      await resetPassword(ctx.em, input);
+      return { ok: true as const };
+    }),
+});
