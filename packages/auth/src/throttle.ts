@@ -30,7 +30,8 @@ export const rules = {
   },
   /** Failed log-ins per IP, across accounts (credential stuffing). */
   loginIp: { bucket: 'login:ip', max: 50, windowMs: 15 * MINUTE },
-  signUpIp: { bucket: 'signup:ip', max: 10, windowMs: 1 * HOUR },
+  /** Sign-ups per IP; generous enough for an office or a carrier's shared address. */
+  signUpIp: { bucket: 'signup:ip', max: 20, windowMs: 1 * HOUR },
   resetIp: { bucket: 'reset:ip', max: 10, windowMs: 1 * HOUR },
   resetAccount: { bucket: 'reset:account', max: 3, windowMs: 1 * HOUR },
   verifyAccount: { bucket: 'verify:account', max: 5, windowMs: 1 * HOUR },

@@ -30,7 +30,13 @@ export interface ClientOptions {
   transport?: 'http' | 'ws';
   /** Most calls per HTTP batch; keep it at or below the server's TRPC_MAX_BATCH_SIZE. Default: 50. */
   maxBatchItems?: number;
-  /** Extra headers for every HTTP request (e.g. `authorization`). */
+  /**
+   * Session token for bearer clients (mobile apps, servers, scripts): sent as `Authorization: Bearer`
+   * over HTTP and in `connectionParams` over WebSocket. Browsers leave it out and use the HttpOnly
+   * cookie that `auth.logIn` sets (same site, or `credentials: 'include'` via `fetch`).
+   */
+  token?: () => string | null | undefined;
+  /** Extra headers for every HTTP request. */
   headers?: () => Record<string, string> | Promise<Record<string, string>>;
   /** A custom `fetch` (tests, React Native). Default: the global one. */
   fetch?: typeof fetch;
@@ -55,13 +61,23 @@ function toWsUrl(url: string): string {
 
 export function createClient(opts: ClientOptions): KeelsonClient {
   // The WebSocket opens on first use only, so an HTTP-only client never holds a socket.
-  const wsClient = createWSClient({ url: toWsUrl(opts.url), lazy: { enabled: true, closeMs: 10_000 } });
+  const wsClient = createWSClient({
+    url: toWsUrl(opts.url),
+    lazy: { enabled: true, closeMs: 10_000 },
+    connectionParams: () => {
+      const token = opts.token?.();
+      return token ? { token } : {};
+    },
+  });
   const ws: TRPCLink<AppRouter> = wsLink({ client: wsClient, transformer: superjson });
   const http: TRPCLink<AppRouter> = httpBatchLink({
     url: opts.url,
     transformer: superjson,
     maxItems: opts.maxBatchItems ?? 50,
-    ...(opts.headers ? { headers: opts.headers } : {}),
+    headers: async () => {
+      const token = opts.token?.();
+      return { ...(await opts.headers?.()), ...(token ? { authorization: `Bearer ${token}` } : {}) };
+    },
     ...(opts.fetch ? { fetch: opts.fetch } : {}),
   });
   const links =

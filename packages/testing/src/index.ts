@@ -9,6 +9,7 @@ import { createOrm, type MikroORM } from '@keelson/db';
 import { createTestDatabase, type TestDatabase } from '@keelson/db/testing';
 import { createLogger } from '@keelson/runtime';
 import { type Context, createContext } from '@keelson/trpc';
+import { createWorker } from '@keelson/worker';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { afterAll, beforeAll, inject } from 'vitest';
@@ -45,6 +46,8 @@ export async function sql<R extends pg.QueryResultRow = Record<string, unknown>>
   }
 }
 
+type ClientOpts = Omit<Parameters<typeof createClient>[0], 'url'>;
+
 export interface TestApi extends AsyncDisposable {
   db: TestDatabase;
   orm: MikroORM;
@@ -55,7 +58,7 @@ export interface TestApi extends AsyncDisposable {
   /** The real client over batched HTTP. */
   client: KeelsonClient;
   /** A client of its own, for a given transport or options. */
-  newClient(opts?: { transport?: 'http' | 'ws'; maxBatchItems?: number }): KeelsonClient;
+  newClient(opts?: ClientOpts): KeelsonClient;
   close(): Promise<void>;
 }
 
@@ -72,7 +75,7 @@ export async function startTestApi(
   if (!address || typeof address !== 'object') throw new Error('API is not listening');
   const baseUrl = `http://127.0.0.1:${address.port}`;
   const clients: KeelsonClient[] = [];
-  const newClient = (o: { transport?: 'http' | 'ws'; maxBatchItems?: number } = {}) => {
+  const newClient = (o: ClientOpts = {}) => {
     const c = createClient({ url: `${baseUrl}/trpc`, ...o });
     clients.push(c);
     return c;
@@ -146,4 +149,56 @@ export function testContext(orm: MikroORM, opts: { token?: string; ip?: string }
       userAgent: 'vitest',
     },
   );
+}
+export { type CapturedMail, type SmtpCapture, startSmtpCapture } from './smtp.ts';
+
+/** The worker in this process (same code as `pnpm start:worker`), on the given database. */
+export async function startTestWorker(opts: {
+  db: TestDatabase;
+  config?: Record<string, string>;
+}): Promise<AsyncDisposable & { stop(): Promise<void> }> {
+  const config = testConfig({ DATABASE_URL: opts.db.url, WORKER_POLL_INTERVAL_MS: '200', ...opts.config });
+  const orm = await createOrm({ url: opts.db.url, poolMax: 4 });
+  const worker = createWorker({ config, orm, logger: testLogger(), databaseUrl: opts.db.url });
+  await worker.start();
+  const stop = async () => {
+    await worker.stop();
+    await orm.close(true);
+  };
+  return { stop, [Symbol.asyncDispose]: stop };
+}
+
+export interface RawResponse {
+  status: number;
+  headers: Headers;
+  /** The superjson-decoded result data, or the error shape. */
+  data: unknown;
+  error: { message: string; data: Record<string, unknown> } | null;
+  /** Every Set-Cookie header. */
+  cookies: string[];
+}
+
+/**
+ * One tRPC call over plain HTTP with full control of headers (cookies, Origin, Sec-Fetch-Site): what a
+ * browser does, which the typed client cannot imitate.
+ */
+export async function rawCall(
+  baseUrl: string,
+  opts: { path: string; type: 'query' | 'mutation'; input?: unknown; headers?: Record<string, string> },
+): Promise<RawResponse> {
+  const encoded = JSON.stringify({ json: opts.input ?? null });
+  const url = `${baseUrl}/trpc/${opts.path}${opts.type === 'query' ? `?input=${encodeURIComponent(encoded)}` : ''}`;
+  const res = await fetch(url, {
+    method: opts.type === 'query' ? 'GET' : 'POST',
+    headers: { 'content-type': 'application/json', ...opts.headers },
+    ...(opts.type === 'mutation' ? { body: encoded } : {}),
+  });
+  const body = (await res.json()) as { result?: { data: { json: unknown } }; error?: { json: RawResponse['error'] } };
+  return {
+    status: res.status,
+    headers: res.headers,
+    data: body.result?.data.json,
+    error: body.error?.json ?? null,
+    cookies: res.headers.getSetCookie(),
+  };
 }

@@ -26,6 +26,11 @@ const ok = z.object({ ok: z.literal(true) });
 
 const meta = (ctx: Context) => ({ ip: ctx.request.ip, userAgent: ctx.request.userAgent });
 
+/** Signing in always starts a new session; whatever token came with the request stops working. */
+async function endPreviousSession(ctx: Context & { em: Parameters<typeof logOut>[0] }): Promise<void> {
+  if (ctx.request.credential) await logOut(ctx.em, ctx.sessions, ctx.request.credential.token);
+}
+
 export const authRouter = router({
   /** Creates a customer account, signs it in, and emails a verification link. */
   signUp: publicProcedure
@@ -33,6 +38,7 @@ export const authRouter = router({
     .output(signedIn)
     .mutation(async ({ ctx, input }) => {
       const result = await signUp(ctx.em, ctx.sessions, { ...input, meta: meta(ctx) });
+      await endPreviousSession(ctx);
       ctx.setSessionCookie(result.token);
       return { user: result.user, token: result.token };
     }),
@@ -43,6 +49,7 @@ export const authRouter = router({
     .output(signedIn)
     .mutation(async ({ ctx, input }) => {
       const result = await logIn(ctx.em, ctx.sessions, { ...input, meta: meta(ctx) });
+      await endPreviousSession(ctx);
       ctx.setSessionCookie(result.token);
       return { user: result.user, token: result.token };
     }),
