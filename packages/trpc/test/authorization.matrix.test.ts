@@ -1,0 +1,162 @@
+/**
+ * The authorization matrix: every procedure of the router, with what anonymous callers, customer A,
+ * customer B (acting on A's objects) and an admin get. A procedure missing here fails the first test,
+ * so nothing new ships without deciding who may call it.
+ */
+import { hashPassword, hashToken, invalidateUserSessions } from '@keelson/auth';
+import { Session, seed, User } from '@keelson/db';
+import { sql, testContext, useTestOrm } from '@keelson/testing';
+import { appRouter, createCallerFactory } from '@keelson/trpc';
+import { TRPCError } from '@trpc/server';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+type Outcome = 'ok' | 'UNAUTHORIZED' | 'FORBIDDEN' | 'NOT_FOUND' | 'BAD_REQUEST';
+type Role = 'anonymous' | 'customerA' | 'customerB' | 'admin';
+
+interface Fixtures {
+  a: { id: string; email: string; sessionId: string };
+  b: { id: string };
+  productId: string;
+  unique: () => string;
+}
+
+interface Row {
+  input?: (f: Fixtures) => unknown;
+  expect: Record<Role, Outcome>;
+}
+
+const PASSWORD = 'matrix passphrase 2026';
+const everyone: Row['expect'] = { anonymous: 'ok', customerA: 'ok', customerB: 'ok', admin: 'ok' };
+const signedIn: Row['expect'] = { anonymous: 'UNAUTHORIZED', customerA: 'ok', customerB: 'ok', admin: 'ok' };
+const adminOnly: Row['expect'] = {
+  anonymous: 'UNAUTHORIZED',
+  customerA: 'FORBIDDEN',
+  customerB: 'FORBIDDEN',
+  admin: 'ok',
+};
+const badToken = 'x'.repeat(43);
+
+const matrix: Record<string, Row> = {
+  'auth.signUp': { input: (f) => ({ email: f.unique(), password: PASSWORD, name: 'New' }), expect: everyone },
+  'auth.logIn': { input: (f) => ({ email: f.a.email, password: PASSWORD }), expect: everyone },
+  'auth.logOut': { expect: everyone },
+  'auth.me': { expect: everyone },
+  'auth.sessions.list': { expect: signedIn },
+  'auth.sessions.revoke': {
+    input: (f) => ({ id: f.a.sessionId }),
+    // Only the owner; anyone else is told there is no such session (no existence leak).
+    expect: { anonymous: 'UNAUTHORIZED', customerA: 'ok', customerB: 'NOT_FOUND', admin: 'NOT_FOUND' },
+  },
+  'auth.sessions.revokeOthers': { expect: signedIn },
+  'auth.verifyEmail': {
+    input: () => ({ token: badToken }),
+    expect: { anonymous: 'BAD_REQUEST', customerA: 'BAD_REQUEST', customerB: 'BAD_REQUEST', admin: 'BAD_REQUEST' },
+  },
+  'auth.resendVerification': { expect: signedIn },
+  'auth.requestPasswordReset': { input: (f) => ({ email: f.a.email }), expect: everyone },
+  'auth.resetPassword': {
+    input: () => ({ token: badToken, password: PASSWORD }),
+    expect: { anonymous: 'BAD_REQUEST', customerA: 'BAD_REQUEST', customerB: 'BAD_REQUEST', admin: 'BAD_REQUEST' },
+  },
+  'account.updateProfile': { input: () => ({ name: 'Renamed' }), expect: signedIn },
+  'account.changePassword': {
+    input: () => ({ currentPassword: PASSWORD, newPassword: 'another matrix passphrase' }),
+    expect: signedIn,
+  },
+  'account.changeEmail': { input: (f) => ({ currentPassword: PASSWORD, newEmail: f.unique() }), expect: signedIn },
+  'users.list': { input: () => ({}), expect: adminOnly },
+  'users.get': { input: (f) => ({ id: f.a.id }), expect: adminOnly },
+  'users.setRole': { input: (f) => ({ id: f.b.id, role: 'customer' }), expect: adminOnly },
+  'users.disable': { input: (f) => ({ id: f.b.id }), expect: adminOnly },
+  'users.enable': { input: (f) => ({ id: f.b.id }), expect: adminOnly },
+  'users.revokeSessions': { input: (f) => ({ id: f.a.id }), expect: adminOnly },
+  'catalog.list': { input: () => ({}), expect: everyone },
+  'catalog.get': { input: (f) => ({ id: f.productId }), expect: everyone },
+  'catalog.recordView': { input: (f) => ({ id: f.productId }), expect: everyone },
+};
+
+const createCaller = createCallerFactory(appRouter);
+const procedures = Object.keys(appRouter._def.procedures).sort();
+
+describe('authorization matrix', () => {
+  const t = useTestOrm();
+  const users = {} as Record<'a' | 'b' | 'admin', { id: string; email: string }>;
+  let passwordHash: string;
+  let productId: string;
+  let n = 0;
+
+  beforeAll(async () => {
+    passwordHash = await hashPassword(PASSWORD);
+    await seed(t.orm.em.fork(), {});
+    productId = (await sql<{ id: string }>(t.db.url, 'select id from product limit 1'))[0]!.id;
+    const em = t.orm.em.fork();
+    for (const [key, role] of [
+      ['a', 'customer'],
+      ['b', 'customer'],
+      ['admin', 'admin'],
+    ] as const) {
+      const user = em.create(User, { email: `${key}@matrix.test`, name: key, role, passwordHash });
+      users[key] = user;
+    }
+    await em.flush();
+  });
+
+  /** Puts the three accounts back as they were and gives each a fresh session. */
+  async function freshState(): Promise<{ tokens: Record<'a' | 'b' | 'admin', string>; fixtures: Fixtures }> {
+    const em = t.orm.em.fork();
+    await sql(t.db.url, `delete from auth_throttle`);
+    const tokens = {} as Record<'a' | 'b' | 'admin', string>;
+    let aSessionId = '';
+    for (const key of ['a', 'b', 'admin'] as const) {
+      const role = key === 'admin' ? 'admin' : 'customer';
+      await em.nativeUpdate(
+        User,
+        { id: users[key].id },
+        { role, disabledAt: null, email: `${key}@matrix.test`, passwordHash },
+      );
+      await invalidateUserSessions(em, users[key].id);
+      const token = `${key}-${++n}-${'t'.repeat(40)}`;
+      const session = em.create(Session, {
+        tokenHash: hashToken(token),
+        user: users[key].id,
+        expiresAt: new Date(Date.now() + 3_600_000),
+        absoluteExpiresAt: new Date(Date.now() + 7_200_000),
+      });
+      await em.flush();
+      tokens[key] = token;
+      if (key === 'a') aSessionId = session.id;
+    }
+    return {
+      tokens,
+      fixtures: {
+        a: { ...users.a, sessionId: aSessionId },
+        b: users.b,
+        productId,
+        unique: () => `new-${++n}@matrix.test`,
+      },
+    };
+  }
+
+  it('lists every procedure of the router, and nothing else', () => {
+    expect(procedures).toEqual(Object.keys(matrix).sort());
+  });
+
+  const cells = Object.entries(matrix).flatMap(([path, row]) =>
+    (Object.keys(row.expect) as Role[]).map((role) => [path, role, row.expect[role]] as const),
+  );
+
+  it.each(cells)('%s as %s: %s', async (path, role, expected) => {
+    const { tokens, fixtures } = await freshState();
+    const token =
+      role === 'anonymous' ? undefined : tokens[role === 'customerA' ? 'a' : role === 'customerB' ? 'b' : 'admin'];
+    const caller = createCaller(testContext(t.orm, token ? { token } : {}));
+    const fn = path.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown>)[key], caller) as (
+      input?: unknown,
+    ) => Promise<unknown>;
+    const outcome = await fn(matrix[path]!.input?.(fixtures)).then(
+      () => 'ok',
+      (err: unknown) => (err instanceof TRPCError ? err.code : `unexpected ${String(err)}`),
+    );
+    expect(outcome).toBe(expected);
+  });
+});
