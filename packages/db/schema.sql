@@ -29,6 +29,21 @@ create table app_user (
 CREATE UNIQUE INDEX app_user_email_unique ON public.app_user USING btree (email);
 CREATE UNIQUE INDEX app_user_pkey ON public.app_user USING btree (id);
 
+create table auth_identity (
+  id uuid not null,
+  user_id uuid not null,
+  issuer character varying(512) not null,
+  subject character varying(255) not null,
+  email character varying(320),
+  created_at timestamp with time zone not null
+);
+-- constraint auth_identity_issuer_subject_unique: UNIQUE (issuer, subject)
+-- constraint auth_identity_pkey: PRIMARY KEY (id)
+-- constraint auth_identity_user_id_foreign: FOREIGN KEY (user_id) REFERENCES app_user(id) ON DELETE CASCADE
+CREATE UNIQUE INDEX auth_identity_issuer_subject_unique ON public.auth_identity USING btree (issuer, subject);
+CREATE UNIQUE INDEX auth_identity_pkey ON public.auth_identity USING btree (id);
+CREATE INDEX auth_identity_user_id_index ON public.auth_identity USING btree (user_id);
+
 create table auth_session (
   id uuid not null,
   token_hash character varying(64) not null,

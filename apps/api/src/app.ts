@@ -12,6 +12,7 @@ import { appRouter, createContext } from '@keelson/trpc';
 import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
+import { oidcRoutes } from './oidcRoutes.ts';
 import { httpRequestInfo, wsRequestInfo } from './requestInfo.ts';
 
 export interface AppDeps {
@@ -108,6 +109,8 @@ export async function buildApp(deps: AppDeps) {
       },
     } satisfies FastifyTRPCPluginOptions<typeof appRouter>['trpcOptions'],
   });
+
+  await app.register(oidcRoutes, { config, orm, sessions });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
 

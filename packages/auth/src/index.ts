@@ -19,6 +19,15 @@ export {
 export { disableUser, enableUser, getUser, listUsers, revokeUserSessions, setRole } from './admin.ts';
 export { isCommonPassword } from './commonPasswords.ts';
 export { isTrustedOrigin } from './csrf.ts';
+export {
+  createOidcClient,
+  type OidcClaims,
+  type OidcClient,
+  type OidcConfig,
+  type OidcFlow,
+  safeReturnTo,
+  signInWithOidc,
+} from './oidc.ts';
 export { hashPassword, verifyPassword } from './password.ts';
 export * from './schemas.ts';
 export {

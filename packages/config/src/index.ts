@@ -76,6 +76,13 @@ const schema = z.object({
   /** Where mail goes as .eml files when SMTP_URL is unset. */
   MAIL_DIR: z.string().min(1).default('.data/mail'),
 
+  /** OpenID Connect sign-in: the provider's issuer URL. Unset, OIDC sign-in is off. */
+  OIDC_ISSUER: z.url().optional(),
+  OIDC_CLIENT_ID: z.string().min(1).optional(),
+  OIDC_CLIENT_SECRET: z.string().min(1).optional(),
+  /** Allow an http:// issuer (a local test provider); refused in production. */
+  OIDC_ALLOW_HTTP: z.stringbool().default(false),
+
   /** Email of the admin account `db:seed` creates in an empty database. */
   SEED_ADMIN_EMAIL: z.email().default('admin@keelson.local'),
   /** Its password; unset, a random one is generated and printed once. */
@@ -118,6 +125,8 @@ export interface Config {
     cookieSecure: boolean;
   };
   mail: { smtpUrl: string | undefined; from: string; dir: string };
+  /** Null when OIDC sign-in is not configured. */
+  oidc: { issuer: string; clientId: string; clientSecret: string; redirectUri: string; allowHttp: boolean } | null;
   seed: { adminEmail: string; adminPassword: string | undefined };
 }
 
@@ -159,9 +168,14 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
     /\/+$/,
     '',
   );
-  if (e.SESSION_MAX_AGE_MS < e.SESSION_IDLE_TIMEOUT_MS) {
-    throw new ConfigError('Invalid configuration:\n  SESSION_MAX_AGE_MS: must be at least SESSION_IDLE_TIMEOUT_MS');
-  }
+  const problems = [
+    e.SESSION_MAX_AGE_MS < e.SESSION_IDLE_TIMEOUT_MS && 'SESSION_MAX_AGE_MS: must be at least SESSION_IDLE_TIMEOUT_MS',
+    e.OIDC_ISSUER &&
+      !(e.OIDC_CLIENT_ID && e.OIDC_CLIENT_SECRET) &&
+      'OIDC_CLIENT_ID, OIDC_CLIENT_SECRET: required with OIDC_ISSUER',
+    e.OIDC_ALLOW_HTTP && e.NODE_ENV === 'production' && 'OIDC_ALLOW_HTTP: not allowed in production',
+  ].filter(Boolean);
+  if (problems.length) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   return {
     env: e.NODE_ENV,
     logLevel: e.LOG_LEVEL,
@@ -189,6 +203,15 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
       cookieSecure: publicUrl.startsWith('https:') || e.NODE_ENV === 'production',
     },
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM, dir: e.MAIL_DIR },
+    oidc: e.OIDC_ISSUER
+      ? {
+          issuer: e.OIDC_ISSUER,
+          clientId: e.OIDC_CLIENT_ID ?? '',
+          clientSecret: e.OIDC_CLIENT_SECRET ?? '',
+          redirectUri: `${publicUrl}/auth/oidc/callback`,
+          allowHttp: e.OIDC_ALLOW_HTTP,
+        }
+      : null,
     seed: { adminEmail: e.SEED_ADMIN_EMAIL, adminPassword: e.SEED_ADMIN_PASSWORD },
   };
 }

@@ -4,6 +4,7 @@ export {
   type AuthTokenKind,
   authTokenKinds,
   entities,
+  Identity,
   Product,
   Session,
   Throttle,

@@ -38,6 +38,8 @@ export function ormOptions(opts: OrmOptions): Options {
       allOrNothing: true,
       // The snapshot is what `db:migration:create` diffs against; only that command rewrites it.
       snapshotOnMigrate: false,
+      // One name whatever the database is called (migration:create runs on a scratch server).
+      snapshotName: '.snapshot-keelson',
       fileName: (timestamp, name) => `Migration${timestamp}${name ? `_${name}` : ''}`,
     },
   });

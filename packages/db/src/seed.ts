@@ -55,6 +55,8 @@ export async function seed(em: EntityManager, opts: SeedOptions): Promise<SeedRe
         name: opts.admin.name ?? 'Administrator',
         role: 'admin',
         passwordHash: opts.admin.passwordHash,
+        // The operator chose this address; there is no one to send a verification link to yet.
+        emailVerifiedAt: new Date(),
       });
       adminCreated = true;
     }

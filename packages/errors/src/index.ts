@@ -23,6 +23,7 @@ export const errorCatalogue = {
   INVALID_CREDENTIALS: { trpc: 'UNAUTHORIZED', message: 'Wrong email or password.' },
   FORBIDDEN: { trpc: 'FORBIDDEN', message: 'You are not allowed to do this.' },
   CSRF_REJECTED: { trpc: 'FORBIDDEN', message: 'Cross-site request refused.' },
+  OIDC_REJECTED: { trpc: 'FORBIDDEN', message: 'Sign-in with this provider was refused.' },
   PRODUCT_NOT_FOUND: { trpc: 'NOT_FOUND', message: 'No such product.' },
   USER_NOT_FOUND: { trpc: 'NOT_FOUND', message: 'No such user.' },
   SESSION_NOT_FOUND: { trpc: 'NOT_FOUND', message: 'No such session.' },

@@ -70,7 +70,7 @@ export async function startTestApi(
   const config = testConfig({ DATABASE_URL: db.url, ...opts.config });
   const orm = await createOrm({ url: db.url, poolMax: config.database.poolMax });
   const app = await buildApp({ config, orm, logger: testLogger() });
-  await app.listen({ host: '127.0.0.1', port: 0 });
+  await app.listen({ host: '127.0.0.1', port: config.http.port });
   const address = app.server.address();
   if (!address || typeof address !== 'object') throw new Error('API is not listening');
   const baseUrl = `http://127.0.0.1:${address.port}`;
@@ -202,3 +202,4 @@ export async function rawCall(
     cookies: res.headers.getSetCookie(),
   };
 }
+export { browse, startOidcProvider, type TestAccount, type TestOidcProvider } from './oidcProvider.ts';

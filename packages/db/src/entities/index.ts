@@ -1,5 +1,6 @@
 import { AnalyticsEventSchema } from './AnalyticsEvent.ts';
 import { AuthTokenSchema } from './AuthToken.ts';
+import { IdentitySchema } from './Identity.ts';
 import { ProductSchema } from './Product.ts';
 import { SessionSchema } from './Session.ts';
 import { ThrottleSchema } from './Throttle.ts';
@@ -7,6 +8,7 @@ import { UserSchema } from './User.ts';
 
 export { AnalyticsEvent } from './AnalyticsEvent.ts';
 export { AuthToken, type AuthTokenKind, authTokenKinds } from './AuthToken.ts';
+export { Identity } from './Identity.ts';
 export { Product } from './Product.ts';
 export { Session } from './Session.ts';
 export { Throttle } from './Throttle.ts';
@@ -20,4 +22,5 @@ export const entities = [
   SessionSchema,
   AuthTokenSchema,
   ThrottleSchema,
+  IdentitySchema,
 ];
