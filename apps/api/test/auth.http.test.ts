@@ -4,14 +4,15 @@
  */
 import { closeClient } from '@keelson/client';
 import {
+  freePort,
   rawCall,
   type SmtpCapture,
   sql,
+  startProcess,
   startSmtpCapture,
   startTestApi,
   startTestWorker,
   type TestApi,
-  testDatabase,
 } from '@keelson/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
@@ -386,15 +387,22 @@ describe('accounts over HTTP', () => {
 
 describe('log-in throttling across two API processes', () => {
   it('blocks an account after repeated failures on either process, with Retry-After', async () => {
-    await using db = await testDatabase();
-    await using a = await startTestApi({ db });
-    await using b = await startTestApi({ db });
+    await using a = await startTestApi();
+    // The second API is a real `pnpm start:api` process on the same database.
+    const port = await freePort();
+    await using other = startProcess('apps/api/src/main.ts', {
+      DATABASE_URL: a.db.url,
+      PORT: String(port),
+      LOG_LEVEL: 'info',
+    });
+    await other.waitFor(/api listening/);
+    const b = `http://127.0.0.1:${port}`;
     const email = newEmail();
     await a.client.auth.signUp.mutate({ email, password: PASSWORD, name: 'Target' });
-    const attempt = (api: TestApi, password: string) =>
-      rawCall(api.baseUrl, { path: 'auth.logIn', type: 'mutation', input: { email, password } });
+    const attempt = (baseUrl: string, password: string) =>
+      rawCall(baseUrl, { path: 'auth.logIn', type: 'mutation', input: { email, password } });
     // Five free failures, alternating processes; the sixth is throttled.
-    for (const api of [a, b, a, b, a]) expect((await attempt(api, 'wrong')).status).toBe(401);
+    for (const url of [a.baseUrl, b, a.baseUrl, b, a.baseUrl]) expect((await attempt(url, 'wrong')).status).toBe(401);
     const blocked = await attempt(b, 'wrong');
     expect(blocked.status).toBe(429);
     expect(blocked.error?.data).toMatchObject({
@@ -403,6 +411,6 @@ describe('log-in throttling across two API processes', () => {
     });
     expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
     // Even the right password waits while blocked: guessing gains nothing.
-    expect((await attempt(a, PASSWORD)).status).toBe(429);
+    expect((await attempt(a.baseUrl, PASSWORD)).status).toBe(429);
   });
 });

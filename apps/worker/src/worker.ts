@@ -4,6 +4,7 @@
 import type { Config } from '@keelson/config';
 import { type MikroORM, WORKER_SCHEMA } from '@keelson/db';
 import { createMailer, type Mailer } from '@keelson/email';
+import { crontab } from '@keelson/jobs';
 import { Logger as GraphileLogger, type Runner, run, type TaskList } from 'graphile-worker';
 import type { Logger } from 'pino';
 import { taskFactories } from './tasks/index.ts';
@@ -68,8 +69,8 @@ export function createWorker(deps: WorkerDeps): KeelsonWorker {
         concurrency: config.worker.concurrency,
         pollInterval: config.worker.pollIntervalMs,
         taskList,
-        // No recurring tasks yet; an explicit empty list keeps graphile-worker from reading ./crontab.
-        parsedCronItems: [],
+        // From the task contracts, not a ./crontab file, so the schedule is typed and reviewed with them.
+        crontab,
         logger: graphileLogger(logger),
         // main.ts owns signals: it stops the runner, then closes the ORM, then exits.
         noHandleSignals: true,

@@ -77,6 +77,14 @@ describe('worker process', () => {
     expect(worker.child.exitCode).toBeNull();
   });
 
+  it('registers the recurring tasks of the contracts (cron)', async () => {
+    const known = await sql<{ identifier: string }>(
+      api.db.url,
+      'select identifier from graphile_worker._private_known_crontabs order by identifier',
+    );
+    expect(known.map((k) => k.identifier)).toContain('auth__cleanup');
+  });
+
   it('stops on SIGTERM with exit code 0', async () => {
     const { code, ms } = await worker.stop('SIGTERM');
     expect(code).toBe(0);

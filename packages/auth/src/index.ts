@@ -17,6 +17,7 @@ export {
   verifyEmail,
 } from './accounts.ts';
 export { disableUser, enableUser, getUser, listUsers, revokeUserSessions, setRole } from './admin.ts';
+export { type CleanupResult, cleanupAuth } from './cleanup.ts';
 export { isCommonPassword } from './commonPasswords.ts';
 export { isTrustedOrigin } from './csrf.ts';
 export {

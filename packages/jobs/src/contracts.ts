@@ -59,7 +59,17 @@ export const tasks = {
     payload: z.object({ userId: z.uuid() }),
     maxAttempts: 10,
   }),
+  /** Daily (cron): deletes expired sessions, old emailed tokens and stale throttle counters. */
+  auth__cleanup: defineTask({
+    identifier: 'auth__cleanup',
+    // graphile-worker's cron adds `_cron` ({ ts, backfilled }) to the payload.
+    payload: z.object({ _cron: z.object({ ts: z.string(), backfilled: z.boolean().optional() }).optional() }),
+    maxAttempts: 3,
+  }),
 } as const;
+
+/** Recurring tasks, in graphile-worker's crontab syntax (UTC). */
+export const crontab = ['0 3 * * * auth__cleanup ?fill=1d&max=1'].join('\n');
 
 export type Tasks = typeof tasks;
 export type TaskName = keyof Tasks;

@@ -1,4 +1,5 @@
 export {
+  crontab,
   type TaskContract,
   type TaskName,
   type TaskPayload,

@@ -1,6 +1,7 @@
 import type { TaskName } from '@keelson/jobs';
 import type { Task } from 'graphile-worker';
 import type { TaskDeps } from '../defineTask.ts';
+import { auth__cleanup } from './auth__cleanup.ts';
 import { catalog__refresh_view_count } from './catalog__refresh_view_count.ts';
 import { email__password_reset } from './email__password_reset.ts';
 import { email__verify_address } from './email__verify_address.ts';
@@ -8,6 +9,7 @@ import { email__verify_address } from './email__verify_address.ts';
 /** Every task the worker runs; the type makes a contract without a handler a compile error. */
 export const taskFactories: { [N in TaskName]: (deps: TaskDeps) => Task<N> } = {
   catalog__refresh_view_count,
+  auth__cleanup,
   email__verify_address,
   email__password_reset,
 };
