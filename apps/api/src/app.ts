@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import proxyaddr from '@fastify/proxy-addr';
 import websocket from '@fastify/websocket';
 import type { Config } from '@keelson/config';
 import { type MikroORM, schemaStatus } from '@keelson/db';
@@ -28,8 +29,23 @@ function trustProxy(setting: Config['http']['trustProxy']) {
   return typeof setting === 'number' ? (_address: string, hop: number) => hop < setting : setting;
 }
 
+/**
+ * The client address of a raw request (a WebSocket upgrade, which tRPC hands over without Fastify's
+ * `req.ip`), honouring TRUST_PROXY exactly as Fastify does for HTTP.
+ */
+function clientIpResolver(setting: Config['http']['trustProxy']): (req: IncomingMessage) => string | null {
+  const trust =
+    typeof setting === 'boolean'
+      ? () => setting
+      : typeof setting === 'number'
+        ? (_address: string, hop: number) => hop < setting
+        : proxyaddr.compile(setting);
+  return (req) => proxyaddr(req, trust) ?? null;
+}
+
 export async function buildApp(deps: AppDeps) {
   const { config, orm, logger } = deps;
+  const clientIp = clientIpResolver(config.http.trustProxy);
   const app = Fastify({
     loggerInstance: logger,
     requestTimeout: config.http.requestTimeoutMs,
@@ -89,7 +105,7 @@ export async function buildApp(deps: AppDeps) {
           return createContext(contextDeps, httpRequestInfo({ sessions, allowedOrigins }, req, res));
         }
         const requestId = randomUUID();
-        const request = wsRequestInfo({ sessions, requestId }, req as IncomingMessage, info.connectionParams);
+        const request = wsRequestInfo({ sessions, requestId, clientIp }, req as IncomingMessage, info.connectionParams);
         return createContext(contextDeps, { ...request, logger: logger.child({ reqId: requestId }) });
       },
       responseMeta: ({ errors }) => {

@@ -5,7 +5,9 @@
  */
 import {
   createOidcClient,
+  logOut,
   type OidcFlow,
+  readSessionCookie,
   type SessionConfig,
   safeReturnTo,
   sessionCookie,
@@ -17,7 +19,6 @@ import { AppError } from '@keelson/errors';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyPluginAsync } from 'fastify';
 
-const FLOW_COOKIE = 'keelson_oidc';
 const FLOW_TTL_SECONDS = 600;
 
 function readCookie(header: string | undefined, name: string): string | null {
@@ -47,9 +48,13 @@ export const oidcRoutes: FastifyPluginAsync<{ config: Config; orm: MikroORM; ses
   const { oidc: oidcConfig, auth } = deps.config;
   if (!oidcConfig) return;
   const oidc = createOidcClient(oidcConfig);
-  const secure = deps.sessions.cookieSecure ? '; Secure' : '';
+  // Over HTTPS the `__Host-` prefix (Secure, Path=/, no Domain) stops a sibling subdomain from planting
+  // a flow of its own, which would sign the victim into the attacker's account.
+  const FLOW_COOKIE = deps.sessions.cookieSecure ? '__Host-keelson_oidc' : 'keelson_oidc';
   const flowCookie = (value: string, maxAge: number) =>
-    `${FLOW_COOKIE}=${value}; HttpOnly; SameSite=Lax; Path=/auth/oidc; Max-Age=${maxAge}${secure}`;
+    deps.sessions.cookieSecure
+      ? `${FLOW_COOKIE}=${value}; HttpOnly; SameSite=Lax; Path=/; Max-Age=${maxAge}; Secure`
+      : `${FLOW_COOKIE}=${value}; HttpOnly; SameSite=Lax; Path=/auth/oidc; Max-Age=${maxAge}`;
 
   app.get('/auth/oidc/start', async (req, reply) => {
     const { url, flow } = await oidc.start(safeReturnTo((req.query as Record<string, unknown>).returnTo));
@@ -65,11 +70,15 @@ export const oidcRoutes: FastifyPluginAsync<{ config: Config; orm: MikroORM; ses
       const callbackUrl = new URL(oidcConfig.redirectUri);
       callbackUrl.search = new URL(req.url, 'http://callback').search;
       const claims = await oidc.finish(callbackUrl, flow);
-      const signedIn = await signInWithOidc(deps.orm.em.fork() as EntityManager, deps.sessions, {
+      const em = deps.orm.em.fork() as EntityManager;
+      const signedIn = await signInWithOidc(em, deps.sessions, {
         issuer: oidc.issuer,
         claims,
         meta: { ip: req.ip, userAgent: req.headers['user-agent'] ?? null },
       });
+      // As with a password log-in, the session the browser had before ends.
+      const previous = req.headers.cookie ? readSessionCookie(deps.sessions, req.headers.cookie) : null;
+      if (previous) await logOut(em, deps.sessions, previous);
       reply.header('set-cookie', sessionCookie(deps.sessions, signedIn.token));
       return reply.redirect(`${auth.publicUrl}${flow.returnTo}`, 302);
     } catch (err) {

@@ -4,7 +4,13 @@
  * and where to put a Set-Cookie.
  */
 import type { IncomingMessage } from 'node:http';
-import { isTrustedOrigin, readBearerToken, readSessionCookie, type SessionConfig } from '@keelson/auth';
+import {
+  isCrossSiteBrowserRequest,
+  isTrustedOrigin,
+  readBearerToken,
+  readSessionCookie,
+  type SessionConfig,
+} from '@keelson/auth';
 import type { RequestInfo } from '@keelson/trpc';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
@@ -29,6 +35,7 @@ export function httpRequestInfo(
     logger: req.log,
     credential: credentialFromHeaders(opts.sessions, req.headers),
     trustedOrigin: isTrustedOrigin(req.headers, opts.allowedOrigins),
+    crossSite: isCrossSiteBrowserRequest(req.headers, opts.allowedOrigins),
     ip: req.ip,
     userAgent: header(req.headers['user-agent']),
     setCookie: (cookie) => {
@@ -44,7 +51,7 @@ export function httpRequestInfo(
  * Origin was checked at the upgrade, so its mutations are not cross-site.
  */
 export function wsRequestInfo(
-  opts: { sessions: SessionConfig; requestId: string },
+  opts: { sessions: SessionConfig; requestId: string; clientIp: (req: IncomingMessage) => string | null },
   req: IncomingMessage,
   connectionParams: Record<string, string | undefined> | null | undefined,
 ): RequestInfo {
@@ -56,7 +63,9 @@ export function wsRequestInfo(
         ? { token, source: 'connectionParams' }
         : credentialFromHeaders(opts.sessions, req.headers),
     trustedOrigin: true,
-    ip: req.socket.remoteAddress ?? null,
+    crossSite: false,
+    longLived: true,
+    ip: opts.clientIp(req),
     userAgent: header(req.headers['user-agent']),
   };
 }

@@ -275,6 +275,18 @@ describe('accounts over HTTP', () => {
       });
     });
 
+    it('refuses a mutation a browser marks cross-site even without a cookie (log-in CSRF)', async () => {
+      const { email } = await signUp();
+      const res = await rawCall(api.baseUrl, {
+        path: 'auth.logIn',
+        type: 'mutation',
+        input: { email, password: PASSWORD },
+        headers: { 'sec-fetch-site': 'cross-site', origin: 'https://evil.example' },
+      });
+      expect(res.status).toBe(403);
+      expect(res.cookies).toEqual([]);
+    });
+
     it('lets cross-site queries through: they change nothing', async () => {
       const { token } = await signUp();
       const res = await rawCall(api.baseUrl, {
@@ -291,6 +303,18 @@ describe('accounts over HTTP', () => {
       const { token, email } = await signUp();
       const ws = api.newClient({ transport: 'ws', token: () => token });
       expect(await ws.auth.me.query()).toMatchObject({ email });
+      await closeClient(ws);
+    });
+
+    it('checks the session again on every call: a log-out elsewhere reaches an open socket', async () => {
+      const { token, email } = await signUp();
+      const ws = api.newClient({ transport: 'ws', token: () => token });
+      expect(await ws.auth.me.query()).toMatchObject({ email });
+      await bearer(token).auth.logOut.mutate();
+      expect(await ws.auth.me.query()).toBeNull();
+      await expect(ws.account.updateProfile.mutate({ name: 'Ghost' })).rejects.toMatchObject({
+        data: { code: 'UNAUTHORIZED' },
+      });
       await closeClient(ws);
     });
 
@@ -356,6 +380,32 @@ describe('accounts over HTTP', () => {
       ).rejects.toMatchObject({ data: { appCode: 'INVALID_TOKEN' } });
     });
 
+    it('honours only the newest verification link: an old one cannot switch the address back', async () => {
+      const { email, token } = await signUp();
+      const first = await smtp.waitFor(email);
+      const next = newEmail();
+      await bearer(token).account.changeEmail.mutate({ currentPassword: PASSWORD, newEmail: next });
+      const second = await smtp.waitFor(next);
+      await api.client.auth.verifyEmail.mutate({ token: second.token! });
+      await expect(api.client.auth.verifyEmail.mutate({ token: first.token! })).rejects.toMatchObject({
+        data: { appCode: 'INVALID_TOKEN' },
+      });
+      expect(await bearer(token).auth.me.query()).toMatchObject({ email: next });
+    });
+
+    it('retires every other reset link once one is used', async () => {
+      const { email } = await signUp();
+      await api.client.auth.requestPasswordReset.mutate({ email });
+      const first = await smtp.waitFor(email, (m) => m.text.includes('reset-password'));
+      await api.client.auth.requestPasswordReset.mutate({ email });
+      const second = await smtp.waitFor(email, (m) => m.text.includes('reset-password') && m.token !== first.token);
+      await expect(
+        api.client.auth.resetPassword.mutate({ token: first.token!, password: 'first link passphrase' }),
+      ).rejects.toMatchObject({ data: { appCode: 'INVALID_TOKEN' } });
+      await api.client.auth.resetPassword.mutate({ token: second.token!, password: 'second link passphrase' });
+      await expect(api.client.auth.logIn.mutate({ email, password: 'second link passphrase' })).resolves.toBeDefined();
+    });
+
     it('changes the email only once the new address is confirmed', async () => {
       const { email, token } = await signUp();
       const next = newEmail();
@@ -370,6 +420,22 @@ describe('accounts over HTTP', () => {
   });
 
   describe('admin', () => {
+    it('never lets two concurrent demotions leave the system without an active admin', async () => {
+      const [x, y] = [await signUp(), await signUp()];
+      await sql(api.db.url, `update app_user set role = 'customer' where role = 'admin'`);
+      await sql(api.db.url, `update app_user set role = 'admin' where id = any($1)`, [[x.user.id, y.user.id]]);
+      const results = await Promise.allSettled([
+        bearer(x.token).users.setRole.mutate({ id: y.user.id, role: 'customer' }),
+        bearer(y.token).users.setRole.mutate({ id: x.user.id, role: 'customer' }),
+      ]);
+      const [{ n }] = (await sql<{ n: number }>(
+        api.db.url,
+        `select count(*)::int as n from app_user where role = 'admin' and disabled_at is null`,
+      )) as [{ n: number }];
+      expect(n).toBeGreaterThanOrEqual(1);
+      expect(results.filter((r) => r.status === 'rejected').length).toBeGreaterThanOrEqual(1);
+    });
+
     it('disabling a user ends their sessions and blocks log-in; enabling restores log-in', async () => {
       const admin = await signUp();
       await sql(api.db.url, `update app_user set role = 'admin' where id = $1`, [admin.user.id]);
@@ -412,5 +478,18 @@ describe('log-in throttling across two API processes', () => {
     expect(Number(blocked.headers.get('retry-after'))).toBeGreaterThan(0);
     // Even the right password waits while blocked: guessing gains nothing.
     expect((await attempt(a.baseUrl, PASSWORD)).status).toBe(429);
+  });
+
+  it('counts a burst of concurrent guesses before checking any of them', async () => {
+    await using api = await startTestApi();
+    const email = newEmail();
+    await api.client.auth.signUp.mutate({ email, password: PASSWORD, name: 'Burst' });
+    const guesses = Array.from({ length: 20 }, (_, i) =>
+      rawCall(api.baseUrl, { path: 'auth.logIn', type: 'mutation', input: { email, password: `guess ${i}` } }),
+    );
+    const statuses = (await Promise.all(guesses)).map((r) => r.status);
+    // Only the attempts within the limit were checked (401); every other one was refused unchecked.
+    expect(statuses.filter((s) => s === 401).length).toBeLessThanOrEqual(5);
+    expect(statuses.filter((s) => s === 429).length).toBeGreaterThanOrEqual(15);
   });
 });

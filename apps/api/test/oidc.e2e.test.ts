@@ -31,6 +31,7 @@ describe('OIDC sign-in', () => {
         'verified-match': { email: 'linked@example.test', email_verified: true, name: 'Linked' },
         'unverified-claim': { email: 'victim@example.test', email_verified: false, name: 'Mallory' },
         'unverified-local': { email: 'unverified.local@example.test', email_verified: true, name: 'Pat' },
+        'unverified-new': { email: 'squatter@example.test', email_verified: false, name: 'Squatter' },
       },
     });
     api = await startTestApi({
@@ -93,6 +94,13 @@ describe('OIDC sign-in', () => {
     expect(me).toBeNull();
     expect(location).toBe(`${api.config.auth.publicUrl}/sign-in?error=OIDC_REJECTED`);
     expect(await sql(api.db.url, `select 1 from auth_identity where subject = 'unverified-claim'`)).toEqual([]);
+  });
+
+  it('creates no account from an email the provider has not verified (squatting)', async () => {
+    const { location, me } = await signIn('unverified-new');
+    expect(me).toBeNull();
+    expect(location).toContain('error=OIDC_REJECTED');
+    expect(await sql(api.db.url, `select 1 from app_user where email = 'squatter@example.test'`)).toEqual([]);
   });
 
   it('never links to a local account that has not verified its email', async () => {

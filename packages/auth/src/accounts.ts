@@ -16,7 +16,7 @@ import {
   invalidateUserSessions,
   type SessionConfig,
 } from './sessions.ts';
-import { assertNotThrottled, clearThrottle, consume, recordHit, rules } from './throttle.ts';
+import { claim, clearThrottle, rules } from './throttle.ts';
 import { hashToken, newToken } from './tokens.ts';
 
 const HOUR = 60 * 60 * 1000;
@@ -62,8 +62,8 @@ export async function signUp(
   config: SessionConfig,
   input: { email: string; password: string; name: string; meta: RequestMeta },
 ): Promise<SignedIn> {
-  await consume(em, { rule: rules.signUpIp, key: input.meta.ip ?? 'unknown', now: new Date() });
   await assertAcceptablePassword(input.password);
+  await claim(em, { rule: rules.signUpIp, key: input.meta.ip ?? 'unknown', now: new Date() });
   const passwordHash = await hashPassword(input.password);
   try {
     return await em.transactional(async (tx) => {
@@ -83,8 +83,9 @@ export async function signUp(
 
 /**
  * One answer, INVALID_CREDENTIALS, for an unknown email, a wrong password and a disabled account.
- * Failures count against the account (exponential back-off) and the IP (stuffing across accounts);
- * the counters are in PostgreSQL, so they hold across API processes.
+ * Every attempt is claimed against the throttles *before* the password is checked (see throttle.ts),
+ * per account and IP, per account, and per IP; the counters live in PostgreSQL, so they hold across
+ * API processes. A success clears the account's counters.
  */
 export async function logIn(
   em: EntityManager,
@@ -92,24 +93,17 @@ export async function logIn(
   input: { email: string; password: string; meta: RequestMeta },
 ): Promise<SignedIn> {
   const now = new Date();
+  const ip = input.meta.ip ?? 'unknown';
+  const accountIp = { rule: rules.loginAccountIp, key: `${input.email} ${ip}`, now };
   const account = { rule: rules.loginAccount, key: input.email, now };
-  const ip = { rule: rules.loginIp, key: input.meta.ip ?? 'unknown', now };
-  await assertNotThrottled(em, account);
-  await assertNotThrottled(em, ip);
+  await claim(em, { rule: rules.loginIp, key: ip, now });
+  await claim(em, account);
+  await claim(em, accountIp);
 
   const user = await findWithPassword(em, { email: input.email });
   const ok = await verifyPassword(user?.passwordHash ?? (await timingDummy()), input.password);
-  if (!user || !ok || user.disabledAt) {
-    const [blockedAccount, blockedIp] = await Promise.all([recordHit(em, account), recordHit(em, ip)]);
-    const blockedUntil = blockedAccount ?? blockedIp;
-    if (blockedUntil) {
-      throw new AppError('RATE_LIMITED', {
-        details: { retryAfterSeconds: Math.ceil((blockedUntil.getTime() - now.getTime()) / 1000) },
-      });
-    }
-    throw new AppError('INVALID_CREDENTIALS');
-  }
-  await clearThrottle(em, account);
+  if (!user || !ok || user.disabledAt) throw new AppError('INVALID_CREDENTIALS');
+  await Promise.all([clearThrottle(em, account), clearThrottle(em, accountIp)]);
   // Always a new session: a token planted before log-in (fixation) never becomes authenticated.
   const session = await createSession(em, config, { userId: user.id, ...input.meta });
   return { user: toAuthUser(user), token: session.token, sessionId: session.sessionId };
@@ -126,6 +120,9 @@ export async function issueEmailToken(
 ): Promise<string> {
   const token = newToken();
   const ttl = input.kind === 'reset_password' ? RESET_PASSWORD_TTL_MS : VERIFY_EMAIL_TTL_MS;
+  // Only the newest link of a kind works: an older verification link could otherwise switch the
+  // address back after a change, and older reset links would outlive the one the user acted on.
+  await retireTokens(em, input.userId, input.kind);
   em.create(AuthToken, {
     kind: input.kind,
     tokenHash: hashToken(token),
@@ -135,6 +132,17 @@ export async function issueEmailToken(
   });
   await em.flush();
   return token;
+}
+
+async function retireTokens(em: EntityManager, userId: string, kind: AuthTokenKind): Promise<void> {
+  await em
+    .getConnection()
+    .execute(
+      'update auth_token set used_at = now() where user_id = ? and kind = ? and used_at is null',
+      [userId, kind],
+      'run',
+      em.getTransactionContext(),
+    );
 }
 
 /** Marks a valid token used and returns it; INVALID_TOKEN when unknown, used, expired or of another kind. */
@@ -152,45 +160,62 @@ async function redeem(tx: EntityManager, token: string, kind: AuthTokenKind): Pr
 }
 
 export async function verifyEmail(em: EntityManager, token: string): Promise<AuthUser> {
-  return em.transactional(async (tx) => {
-    const record = await redeem(tx, token, 'verify_email');
-    const user = record.user as unknown as User;
-    if (record.email && record.email !== user.email) {
-      // A change of address takes effect only once the new address proves it is reachable.
-      if (await tx.count(User, { email: record.email, id: { $ne: user.id } })) throw new AppError('EMAIL_TAKEN');
-      user.email = record.email;
-    }
-    user.emailVerifiedAt = new Date();
-    await tx.flush();
-    return toAuthUser(user);
-  });
+  try {
+    return await em.transactional(async (tx) => {
+      const record = await redeem(tx, token, 'verify_email');
+      const user = record.user as unknown as User;
+      await retireTokens(tx, user.id, 'verify_email');
+      if (record.email && record.email !== user.email) {
+        // A change of address takes effect only once the new address proves it is reachable.
+        if (await tx.count(User, { email: record.email, id: { $ne: user.id } })) throw new AppError('EMAIL_TAKEN');
+        user.email = record.email;
+        // Links mailed to the old address must not outlive it.
+        await retireTokens(tx, user.id, 'reset_password');
+      }
+      user.emailVerifiedAt = new Date();
+      await tx.flush();
+      return toAuthUser(user);
+    });
+  } catch (err) {
+    if (err instanceof UniqueConstraintViolationException) throw new AppError('EMAIL_TAKEN', { cause: err });
+    throw err;
+  }
 }
 
 export async function resendVerification(em: EntityManager, user: AuthUser): Promise<void> {
   if (user.emailVerified) return;
-  await consume(em, { rule: rules.verifyAccount, key: user.id, now: new Date() });
+  await claim(em, { rule: rules.verifyAccount, key: user.id, now: new Date() });
   await em.transactional((tx) => enqueue(tx, 'email__verify_address', { userId: user.id, email: user.email }));
 }
 
 /**
- * Always the same answer, whether or not the address has an account. Per-account limits are applied
- * silently (no email), so they reveal nothing either.
+ * Always the same answer and the same work, whether or not the address has an account: the worker
+ * looks the address up (and applies the per-account limit) where no response can time it.
  */
 export async function requestPasswordReset(
   em: EntityManager,
   input: { email: string; meta: RequestMeta },
 ): Promise<void> {
-  const now = new Date();
-  await consume(em, { rule: rules.resetIp, key: input.meta.ip ?? 'unknown', now });
-  const user = await em.findOne(User, { email: input.email, disabledAt: null });
-  if (!user) return;
-  const account = { rule: rules.resetAccount, key: user.id, now };
+  await claim(em, { rule: rules.resetIp, key: input.meta.ip ?? 'unknown', now: new Date() });
+  await em.transactional((tx) => enqueue(tx, 'email__password_reset', { email: input.email }));
+}
+
+/**
+ * The worker's half of a reset request: issues a token and returns it with the account, or null when
+ * there is no such (enabled) account or it asked too often. Nothing here reaches the requester.
+ */
+export async function issuePasswordReset(
+  em: EntityManager,
+  email: string,
+): Promise<{ user: User; token: string } | null> {
+  const user = await em.findOne(User, { email, disabledAt: null });
+  if (!user) return null;
   try {
-    await consume(em, account);
+    await claim(em, { rule: rules.resetAccount, key: user.id, now: new Date() });
   } catch {
-    return;
+    return null;
   }
-  await em.transactional((tx) => enqueue(tx, 'email__password_reset', { userId: user.id }));
+  return { user, token: await issueEmailToken(em, { userId: user.id, kind: 'reset_password', email: null }) };
 }
 
 /** Sets a new password from an emailed token and ends every session of the account. */
@@ -202,7 +227,17 @@ export async function resetPassword(em: EntityManager, input: { token: string; p
     const user = record.user as unknown as User;
     user.passwordHash = passwordHash;
     await tx.flush();
+    await retireTokens(tx, user.id, 'reset_password');
     await invalidateUserSessions(tx, user.id);
+    // Whoever reset it controls the mailbox: lift the log-in block they may be under.
+    await tx
+      .getConnection()
+      .execute(
+        `delete from auth_throttle where bucket in ('login:account', 'login:account-ip') and (key = ? or key like ?)`,
+        [user.email, `${user.email} %`],
+        'run',
+        tx.getTransactionContext(),
+      );
   });
 }
 
@@ -213,15 +248,17 @@ export async function updateProfile(em: EntityManager, userId: string, input: { 
   return toAuthUser(user);
 }
 
-/** Checks the current password, counting failures like log-ins do, so this is no side door for guessing. */
+/** Checks the current password, throttled like log-ins, so this is no side door for guessing. */
 async function assertCurrentPassword(em: EntityManager, user: User, password: string): Promise<void> {
-  const now = new Date();
-  const account = { rule: rules.loginAccount, key: user.email, now };
-  await assertNotThrottled(em, account);
-  if (!user.passwordHash || !(await verifyPassword(user.passwordHash, password))) {
-    await recordHit(em, account);
+  if (!user.passwordHash) {
+    throw new AppError('CONFLICT', { message: 'This account has no password yet; set one with a password reset.' });
+  }
+  const attempt = { rule: rules.passwordCheck, key: user.id, now: new Date() };
+  await claim(em, attempt);
+  if (!(await verifyPassword(user.passwordHash, password))) {
     throw new AppError('INVALID_CREDENTIALS', { message: 'The current password is wrong.' });
   }
+  await clearThrottle(em, attempt);
 }
 
 /** Changes the password and ends every other session (the current one stays signed in). */
@@ -236,11 +273,16 @@ export async function changePassword(
   const passwordHash = await hashPassword(input.newPassword);
   await em.transactional(async (tx) => {
     await tx.nativeUpdate(User, { id: user.id }, { passwordHash });
+    await retireTokens(tx, user.id, 'reset_password');
     await invalidateUserSessions(tx, user.id, input.sessionId);
   });
 }
 
-/** Starts a change of address: nothing changes until the link sent to the new address is opened. */
+/**
+ * Starts a change of address: nothing changes until the link sent to the new address is opened. The
+ * answer is the same whether or not the address is taken (the worker sends nothing to a taken one),
+ * so this is no way to probe for accounts; each user may ask a few times an hour.
+ */
 export async function changeEmail(
   em: EntityManager,
   input: { userId: string; currentPassword: string; newEmail: string },
@@ -249,7 +291,7 @@ export async function changeEmail(
   if (!user) throw new AppError('UNAUTHENTICATED');
   await assertCurrentPassword(em, user, input.currentPassword);
   if (input.newEmail === user.email) throw new AppError('CONFLICT', { message: 'That is already your address.' });
-  if (await em.count(User, { email: input.newEmail })) throw new AppError('EMAIL_TAKEN');
+  await claim(em, { rule: rules.verifyAccount, key: user.id, now: new Date() });
   await em.transactional((tx) => enqueue(tx, 'email__verify_address', { userId: user.id, email: input.newEmail }));
   return { pendingEmail: input.newEmail };
 }

@@ -48,8 +48,15 @@ export async function getUser(em: EntityManager, id: string): Promise<UserDto> {
   return toUserDto(await findUser(em, id));
 }
 
-/** Refuses to leave the system without an active admin. */
+/**
+ * Refuses to leave the system without an active admin. The transaction-scoped advisory lock serialises
+ * concurrent demotions and disablings, which could otherwise each see "another admin remains".
+ */
 async function assertNotLastAdmin(em: EntityManager, user: User): Promise<void> {
+  await em
+    .getConnection()
+    .execute(`select pg_advisory_xact_lock(hashtext('keelson:admins'))`, [], 'all', em.getTransactionContext());
+  await em.refresh(user);
   if (user.role !== 'admin' || user.disabledAt) return;
   const admins = await em.count(User, { role: 'admin', disabledAt: null });
   if (admins <= 1) throw new AppError('CONFLICT', { message: 'This is the last active admin.' });

@@ -2,6 +2,7 @@ export {
   changeEmail,
   changePassword,
   issueEmailToken,
+  issuePasswordReset,
   logIn,
   logOut,
   RESET_PASSWORD_TTL_MS,
@@ -19,7 +20,7 @@ export {
 export { disableUser, enableUser, getUser, listUsers, revokeUserSessions, setRole } from './admin.ts';
 export { type CleanupResult, cleanupAuth } from './cleanup.ts';
 export { isCommonPassword } from './commonPasswords.ts';
-export { isTrustedOrigin } from './csrf.ts';
+export { isCrossSiteBrowserRequest, isTrustedOrigin } from './csrf.ts';
 export {
   createOidcClient,
   type OidcClaims,

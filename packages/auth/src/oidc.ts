@@ -109,7 +109,7 @@ export function createOidcClient(config: OidcConfig): OidcClient {
  * - an identity seen before signs in its user;
  * - otherwise an account with the same email is linked only when the provider asserts the email
  *   verified *and* the account verified it too (else a provider account could take over a local one);
- * - otherwise a new account is created (its email verified if the provider says so).
+ * - otherwise a new account is created, only for an email the provider asserts verified.
  */
 export async function signInWithOidc(
   em: EntityManager,
@@ -128,9 +128,14 @@ export async function signInWithOidc(
       if (identity) identity.email = claims.email;
       if (!user) {
         if (!claims.email) throw new AppError('OIDC_REJECTED', { message: 'The provider shared no email address.' });
+        // An address the provider has not verified claims nothing: neither an existing account nor a
+        // new one (which would block the address's real owner from signing up).
+        if (!claims.emailVerified) {
+          throw new AppError('OIDC_REJECTED', { message: 'The provider has not verified your email address.' });
+        }
         const existing = await tx.findOne(User, { email: claims.email });
         if (existing) {
-          if (!claims.emailVerified || !existing.emailVerifiedAt) {
+          if (!existing.emailVerifiedAt) {
             throw new AppError('OIDC_REJECTED', {
               message: 'An account with this email exists; sign in with its password to link this provider.',
             });
@@ -142,7 +147,7 @@ export async function signInWithOidc(
             name: claims.name ?? claims.email.split('@')[0] ?? 'User',
             role: 'customer',
             passwordHash: null,
-            emailVerifiedAt: claims.emailVerified ? new Date() : null,
+            emailVerifiedAt: new Date(),
           });
         }
         tx.create(Identity, { user, issuer: input.issuer, subject: claims.subject, email: claims.email });

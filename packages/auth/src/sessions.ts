@@ -44,6 +44,7 @@ export interface ValidSession {
 
 interface SessionAttributes {
   publicId: string;
+  absoluteExpiresAt: Date;
 }
 
 declare module 'lucia' {
@@ -89,7 +90,7 @@ class MikroOrmAdapter implements Adapter {
       id: token,
       userId: row.user_id,
       expiresAt,
-      attributes: { publicId: row.public_id },
+      attributes: { publicId: row.public_id, absoluteExpiresAt: new Date(row.absolute_expires_at) },
     };
     // A disabled account has no sessions: lucia deletes this one when the user comes back null.
     const user: DatabaseUser | null = row.disabled_at
@@ -110,7 +111,12 @@ class MikroOrmAdapter implements Adapter {
     // Tokens are not stored, so these sessions carry their public id where lucia expects the token;
     // nothing in Keelson passes them back to lucia (listing and revoking use `listSessions` below).
     const rows = await this.#em.find(Session, { user: userId }, { disableIdentityMap: true });
-    return rows.map((s) => ({ id: s.id, userId, expiresAt: s.expiresAt, attributes: { publicId: s.id } }));
+    return rows.map((s) => ({
+      id: s.id,
+      userId,
+      expiresAt: s.expiresAt,
+      attributes: { publicId: s.id, absoluteExpiresAt: s.absoluteExpiresAt },
+    }));
   }
 
   async setSession(session: DatabaseSession): Promise<void> {
@@ -194,9 +200,16 @@ export async function validateSession(
       `update auth_session set last_used_at = now() where id = ? and last_used_at < now() - interval '1 minute'`,
       [session.publicId],
     );
+  // Near the absolute end, lucia's renewal is capped by the adapter: report the real expiry, and do
+  // not call that a renewal (no fresh cookie that would outlive the session).
+  const capped = session.expiresAt > session.absoluteExpiresAt;
   return {
     user: { id: user.id, email: user.email, name: user.name, role: user.role, emailVerified: user.emailVerified },
-    session: { id: session.publicId, expiresAt: session.expiresAt, fresh: session.fresh },
+    session: {
+      id: session.publicId,
+      expiresAt: capped ? session.absoluteExpiresAt : session.expiresAt,
+      fresh: session.fresh && !capped,
+    },
   };
 }
 

@@ -53,10 +53,13 @@ export const tasks = {
     payload: z.object({ userId: z.uuid(), email: z.email() }),
     maxAttempts: 10,
   }),
-  /** Emails a password-reset link (token made by the worker, valid one hour, single use). */
+  /**
+   * Emails a password-reset link (token made by the worker, valid one hour, single use) when the
+   * address has an account; the request's answer never depends on that.
+   */
   email__password_reset: defineTask({
     identifier: 'email__password_reset',
-    payload: z.object({ userId: z.uuid() }),
+    payload: z.object({ email: z.email() }),
     maxAttempts: 10,
   }),
   /** Daily (cron): deletes expired sessions, old emailed tokens and stale throttle counters. */

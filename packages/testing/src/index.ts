@@ -145,6 +145,7 @@ export function testContext(orm: MikroORM, opts: { token?: string; ip?: string }
       requestId: 'test',
       credential: opts.token ? { token: opts.token, source: 'bearer' } : null,
       trustedOrigin: false,
+      crossSite: false,
       ip: opts.ip ?? '127.0.0.1',
       userAgent: 'vitest',
     },

@@ -29,6 +29,13 @@ export interface RequestInfo {
   credential: { token: string; source: 'cookie' | 'bearer' | 'connectionParams' } | null;
   /** The request passed the CSRF origin check (same-origin fetch metadata or an allowed Origin). */
   trustedOrigin: boolean;
+  /** A browser said the request is cross-site (Sec-Fetch-Site) and its Origin is not allowed. */
+  crossSite: boolean;
+  /**
+   * One context serves many calls (a WebSocket): the session is then checked again on every call, so a
+   * log-out, revocation, disabling or demotion takes effect on open sockets too.
+   */
+  longLived?: boolean;
   ip: string | null;
   userAgent: string | null;
   /** Adds a Set-Cookie header to the HTTP response; absent over WebSocket. */
@@ -75,6 +82,7 @@ export function createContext(deps: ContextDeps, request: RequestInfo): Context 
     sessions: deps.sessions,
     request,
     session: () => {
+      if (request.longLived) return resolve();
       session ??= resolve();
       return session;
     },

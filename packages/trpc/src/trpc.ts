@@ -73,7 +73,9 @@ export const middleware = t.middleware;
 const base = t.procedure.use(async ({ ctx, next, type }) => {
   // CSRF: a browser attaches cookies to cross-site requests by itself, so a cookie-authenticated
   // mutation must come from our own origin. Bearer tokens and connectionParams are never automatic.
-  if (type === 'mutation' && ctx.request.credential?.source === 'cookie' && !ctx.request.trustedOrigin) {
+  // A mutation a browser marks cross-site is refused even without a cookie (log-in CSRF).
+  const cookieAuth = ctx.request.credential?.source === 'cookie';
+  if (type === 'mutation' && ((cookieAuth && !ctx.request.trustedOrigin) || ctx.request.crossSite)) {
     const cause = new AppError('CSRF_REJECTED');
     throw new TRPCError({ code: 'FORBIDDEN', message: cause.message, cause });
   }

@@ -1,13 +1,11 @@
-import { issueEmailToken } from '@keelson/auth';
-import { User } from '@keelson/db';
+import { issuePasswordReset } from '@keelson/auth';
 import { passwordResetMessage } from '@keelson/email';
 import { defineTask } from '../defineTask.ts';
 
 export const email__password_reset = defineTask('email__password_reset', async (payload, { em, deps, helpers }) => {
-  const user = await em.findOne(User, payload.userId);
-  if (!user || user.disabledAt) return;
-  const token = await issueEmailToken(em, { userId: user.id, kind: 'reset_password', email: null });
-  const link = `${deps.publicUrl}/reset-password?token=${encodeURIComponent(token)}`;
-  const sent = await deps.mailer.send(passwordResetMessage({ to: user.email, name: user.name, link }));
+  const issued = await issuePasswordReset(em, payload.email);
+  if (!issued) return; // no such account, disabled, or asked too often: silence, by design
+  const link = `${deps.publicUrl}/reset-password?token=${encodeURIComponent(issued.token)}`;
+  const sent = await deps.mailer.send(passwordResetMessage({ to: issued.user.email, name: issued.user.name, link }));
   helpers.logger.info(`password reset email sent (${sent.file ?? sent.messageId})`);
 });
