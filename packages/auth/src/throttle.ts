@@ -61,7 +61,8 @@ function rateLimited(blockedUntil: Date, now: Date): AppError {
   return new AppError('RATE_LIMITED', { details: { retryAfterSeconds } });
 }
 
-function blockFor(rule: ThrottleRule, hits: number, windowStartedAt: Date, now: Date): Date | null {
+function blockFor(rule: ThrottleRule, at: { hits: number; windowStartedAt: Date; now: Date }): Date | null {
+  const { hits, windowStartedAt, now } = at;
   if (hits < rule.max) return null;
   if ('backoff' in rule && rule.backoff) {
     return new Date(now.getTime() + Math.min(rule.backoff.capMs, rule.backoff.baseMs * 2 ** (hits - rule.max)));
@@ -97,7 +98,7 @@ export async function claim(em: EntityManager, { rule, key, now }: Claim): Promi
     const windowStartedAt = fresh ? now : new Date(row.window_started_at);
     await conn.execute(
       'update auth_throttle set hits = ?, window_started_at = ?, blocked_until = ? where bucket = ? and key = ?',
-      [hits, windowStartedAt, blockFor(rule, hits, windowStartedAt, now), rule.bucket, key],
+      [hits, windowStartedAt, blockFor(rule, { hits, windowStartedAt, now }), rule.bucket, key],
       'run',
       ctx,
     );
