@@ -72,6 +72,17 @@ export async function buildApp(deps: AppDeps) {
     );
   });
 
+  // Fastify's default would send `error.message` on a 500; only 4xx messages are the client's business.
+  // Set before any plugin is registered: plugins keep the handler that was current when they were added.
+  app.setErrorHandler((error: { statusCode?: number; message: string }, req, reply) => {
+    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+    if (status === 500) req.log.error({ err: error }, 'unhandled error');
+    return reply.code(status).send({
+      error: status === 500 ? `Internal server error (request id ${req.id})` : error.message,
+      requestId: req.id,
+    });
+  });
+
   await app.register(websocket, {
     options: { maxPayload: config.http.wsMaxPayloadBytes },
   });
@@ -153,16 +164,6 @@ export async function buildApp(deps: AppDeps) {
       reply.log.warn({ err }, 'readiness check failed');
       return reply.code(503).send({ status: 'database unreachable' });
     }
-  });
-
-  // Fastify's default would send `error.message` on a 500; only 4xx messages are the client's business.
-  app.setErrorHandler((error: { statusCode?: number; message: string }, req, reply) => {
-    const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
-    if (status === 500) req.log.error({ err: error }, 'unhandled error');
-    return reply.code(status).send({
-      error: status === 500 ? `Internal server error (request id ${req.id})` : error.message,
-      requestId: req.id,
-    });
   });
 
   return app;

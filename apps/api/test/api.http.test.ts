@@ -1,6 +1,7 @@
+import { buildApp } from '@keelson/api';
 import { TRPCClientError } from '@keelson/client';
-import { seed } from '@keelson/db';
-import { sql, startTestApi, type TestApi, testDatabase } from '@keelson/testing';
+import { createOrm, seed } from '@keelson/db';
+import { sql, startTestApi, type TestApi, testConfig, testDatabase, testLogger } from '@keelson/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 
@@ -140,6 +141,29 @@ describe('API over real HTTP and WebSocket, through @keelson/client', () => {
   it('answers unknown routes with 404 and no internals', async () => {
     const res = await fetch(`${api.baseUrl}/nope`);
     expect(res.status).toBe(404);
+  });
+});
+
+describe('error handler', () => {
+  it('keeps internals out of 500s on every route, plugins included', async () => {
+    await using db = await testDatabase();
+    const config = testConfig({ DATABASE_URL: db.url });
+    const orm = await createOrm({ url: db.url, poolMax: 2 });
+    const app = await buildApp({ config, orm, logger: testLogger() });
+    app.addHook('onRequest', async (req) => {
+      if (req.headers['x-boom']) throw new Error('SECRET internal detail');
+    });
+    try {
+      for (const url of ['/trpc/catalog.list', '/healthz', '/auth/oidc/start']) {
+        const res = await app.inject({ method: 'GET', url, headers: { 'x-boom': '1' } });
+        expect(res.statusCode, url).toBe(500);
+        expect(res.body, url).not.toContain('SECRET');
+        expect(res.json(), url).toMatchObject({ error: expect.stringMatching(/^Internal server error \(request id /) });
+      }
+    } finally {
+      await app.close();
+      await orm.close(true);
+    }
   });
 });
 
