@@ -1,4 +1,4 @@
-import { seed } from '@keelson/db';
+import { Product, seed } from '@keelson/db';
 import { queuedJobs, sql, testContext, useTestOrm } from '@keelson/testing';
 import { appRouter, createCallerFactory } from '@keelson/trpc';
 import { TRPCError } from '@trpc/server';
@@ -61,6 +61,24 @@ describe('catalog procedures (createCaller)', () => {
     const product = items[0]!;
     expect(await caller.catalog.get({ id: product.id })).toEqual(product);
     expect(await caller.catalog.get({ slug: product.slug })).toEqual(product);
+  });
+
+  it('reads exactly what the ORM reads (the raw fast path of catalog.get)', async () => {
+    const em = t.orm.em.fork();
+    for (const product of await em.find(Product, {}, { limit: 5 })) {
+      expect(await caller.catalog.get({ id: product.id })).toEqual({
+        id: product.id,
+        slug: product.slug,
+        name: product.name,
+        description: product.description,
+        priceCents: product.priceCents,
+        currency: product.currency,
+        stock: product.stock,
+        viewCount: product.viewCount,
+        createdAt: product.createdAt,
+        updatedAt: product.updatedAt,
+      });
+    }
   });
 
   it('answers NOT_FOUND for unknown and inactive products', async () => {
