@@ -25,20 +25,36 @@ const DOC = new URL('../../../docs/benchmarks.md', import.meta.url);
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
-function readOptions(): { durationSec: number; rounds: number; write: boolean; databaseUrl: string | undefined } {
+function readOptions(): {
+  durationSec: number;
+  warmupSec: number;
+  rounds: number;
+  write: boolean;
+  databaseUrl: string | undefined;
+} {
   // biome-ignore lint/style/noProcessEnv: the harness's own knobs; it is no app, so it has no Config for them.
-  const { BENCH_DURATION = '10', BENCH_ROUNDS = '3', BENCH_WRITE, DATABASE_URL } = process.env;
+  const { BENCH_DURATION = '10', BENCH_WARMUP = '30', BENCH_ROUNDS = '3', BENCH_WRITE, DATABASE_URL } = process.env;
   const args = process.argv.slice(2);
   const unknown = args.filter((a) => a !== '--write');
   if (unknown.length) throw new Error(`unknown arguments: ${unknown.join(' ')} (usage: pnpm bench [--write])`);
   const durationSec = Number(BENCH_DURATION);
   const rounds = Number(BENCH_ROUNDS);
+  // The full server takes tens of seconds of load before the JIT settles (measured: 45–60 s); a short
+  // warm-up would make the first rounds measure compilation rather than the stack.
+  const warmupSec = Number(BENCH_WARMUP);
+  if (!(warmupSec > 0)) throw new Error(`BENCH_WARMUP must be a positive number of seconds, not "${BENCH_WARMUP}"`);
   if (!(durationSec > 0))
     throw new Error(`BENCH_DURATION must be a positive number of seconds, not "${BENCH_DURATION}"`);
   // Fewer rounds would make the median one (or two) samples, and a single noisy round the result.
   if (!Number.isInteger(rounds) || rounds < 3)
     throw new Error(`BENCH_ROUNDS must be an integer >= 3, not "${BENCH_ROUNDS}"`);
-  return { durationSec, rounds, write: args.includes('--write') || BENCH_WRITE === '1', databaseUrl: DATABASE_URL };
+  return {
+    durationSec,
+    warmupSec,
+    rounds,
+    write: args.includes('--write') || BENCH_WRITE === '1',
+    databaseUrl: DATABASE_URL,
+  };
 }
 
 const catalogGetPath = (id: string) =>
@@ -153,7 +169,8 @@ async function main(): Promise<void> {
   const results: RoundResult[] = [];
   for (let round = 0; round <= options.rounds; round++) {
     for (const server of servers) {
-      const result = { round, ...(await measure(server, measureOpts)) };
+      const durationSec = round === 0 ? options.warmupSec : options.durationSec;
+      const result = { round, ...(await measure(server, { ...measureOpts, durationSec })) };
       const label = round === 0 ? 'warm-up' : `${round}/${options.rounds}`;
       console.log(roundLine(result, label));
       if (round > 0) results.push(result);
