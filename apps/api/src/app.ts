@@ -34,12 +34,13 @@ function trustProxy(setting: Config['http']['trustProxy']) {
  * `req.ip`), honouring TRUST_PROXY exactly as Fastify does for HTTP.
  */
 function clientIpResolver(setting: Config['http']['trustProxy']): (req: IncomingMessage) => string | null {
+  const fastifyTrust = trustProxy(setting);
   const trust =
-    typeof setting === 'boolean'
-      ? () => setting
-      : typeof setting === 'number'
-        ? (_address: string, hop: number) => hop < setting
-        : proxyaddr.compile(setting);
+    typeof fastifyTrust === 'boolean'
+      ? () => fastifyTrust
+      : typeof fastifyTrust === 'function'
+        ? fastifyTrust
+        : proxyaddr.compile(fastifyTrust);
   return (req) => proxyaddr(req, trust) ?? null;
 }
 

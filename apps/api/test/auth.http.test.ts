@@ -199,8 +199,13 @@ describe('accounts over HTTP', () => {
     const { email, token: first } = await signUp();
     const second = (await api.client.auth.logIn.mutate({ email, password: PASSWORD })).token;
     const third = (await api.client.auth.logIn.mutate({ email, password: PASSWORD })).token;
+    // A session unused for a while gets its last use stamped when it comes back.
+    await sql(api.db.url, `update auth_session set last_used_at = now() - interval '2 hours'`);
     const sessions = await bearer(third).auth.sessions.list.query();
     expect(sessions).toHaveLength(3);
+    const current = sessions.find((s) => s.current)!;
+    expect(Date.now() - current.lastUsedAt.getTime()).toBeLessThan(60_000);
+    expect(sessions.filter((s) => Date.now() - s.lastUsedAt.getTime() > 3_600_000)).toHaveLength(2);
     expect(sessions.filter((s) => s.current)).toHaveLength(1);
     const other = sessions.find((s) => !s.current)!;
     await bearer(third).auth.sessions.revoke.mutate({ id: other.id });

@@ -74,11 +74,19 @@ class MikroOrmAdapter implements Adapter {
   }
 
   async getSessionAndUser(token: string): Promise<[DatabaseSession | null, DatabaseUser | null]> {
+    // One round trip: the lookup also stamps `last_used_at` (for the session list), at most once a
+    // minute per session, so most requests write nothing.
     const [row] = await this.#em.getConnection().execute<Row[]>(
-      `select s.id as public_id, s.user_id, s.expires_at, s.absolute_expires_at,
-              u.email, u.name, u.role, u.email_verified_at, u.disabled_at
-       from auth_session s join app_user u on u.id = s.user_id
-       where s.token_hash = ?`,
+      `with found as (
+         select s.id as public_id, s.user_id, s.expires_at, s.absolute_expires_at, s.last_used_at,
+                u.email, u.name, u.role, u.email_verified_at, u.disabled_at
+         from auth_session s join app_user u on u.id = s.user_id
+         where s.token_hash = ?
+       ), touched as (
+         update auth_session set last_used_at = now()
+         where id = (select public_id from found) and last_used_at < now() - interval '1 minute'
+       )
+       select * from found`,
       [hashToken(token)],
     );
     if (!row) return [null, null];
@@ -193,13 +201,6 @@ export async function validateSession(
   if (token.length > 256) return null;
   const { session, user } = await lucia(em, config).validateSession(token);
   if (!session || !user) return null;
-  // `last_used_at` for the session list, written at most once a minute per session.
-  await em
-    .getConnection()
-    .execute(
-      `update auth_session set last_used_at = now() where id = ? and last_used_at < now() - interval '1 minute'`,
-      [session.publicId],
-    );
   // Near the absolute end, lucia's renewal is capped by the adapter: report the real expiry, and do
   // not call that a renewal (no fresh cookie that would outlive the session).
   const capped = session.expiresAt > session.absoluteExpiresAt;

@@ -72,8 +72,8 @@ const PRODUCT_COLUMNS = 'id, slug, name, description, price_cents, currency, sto
 
 /**
  * One active product by id or slug. The hottest read of a store, so it skips entity hydration and the
- * identity map (a read-only DTO needs neither): `pnpm bench` measured about 40 % less server CPU per
- * request than `em.findOne`. The procedure's output schema still checks every field.
+ * identity map (a read-only DTO needs neither): profiling under load measured about 40 % less server
+ * CPU per request than `em.findOne` (docs/benchmarks.md). The procedure's output schema still checks every field.
  */
 export async function getProduct(em: EntityManager, key: ProductKey): Promise<ProductDto> {
   const [column, value] = 'id' in key ? ['id', key.id] : ['slug', key.slug];

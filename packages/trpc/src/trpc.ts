@@ -66,6 +66,11 @@ export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 export const middleware = t.middleware;
 
+/** The TRPCError the catalogue maps an AppError to. */
+function appError(error: AppError): TRPCError {
+  return new TRPCError({ code: errorCatalogue[error.code].trpc, message: error.message, cause: error });
+}
+
 /**
  * Every procedure gets its own forked EntityManager, and every `AppError` thrown below becomes the
  * TRPCError the catalogue maps it to. Anything else stays an INTERNAL_SERVER_ERROR.
@@ -76,21 +81,13 @@ const base = t.procedure.use(async ({ ctx, next, type }) => {
   // A mutation a browser marks cross-site is refused even without a cookie (log-in CSRF).
   const cookieAuth = ctx.request.credential?.source === 'cookie';
   if (type === 'mutation' && ((cookieAuth && !ctx.request.trustedOrigin) || ctx.request.crossSite)) {
-    const cause = new AppError('CSRF_REJECTED');
-    throw new TRPCError({ code: 'FORBIDDEN', message: cause.message, cause });
+    throw appError(new AppError('CSRF_REJECTED'));
   }
   const em = ctx.orm.em.fork() as EntityManager;
   const result = await next({ ctx: { em } });
-  if (!result.ok && result.error.cause instanceof AppError) {
-    const cause = result.error.cause;
-    throw new TRPCError({ code: errorCatalogue[cause.code].trpc, message: cause.message, cause });
-  }
+  if (!result.ok && result.error.cause instanceof AppError) throw appError(result.error.cause);
   return result;
 });
-
-function appError(error: AppError): TRPCError {
-  return new TRPCError({ code: error.trpcCode, message: error.message, cause: error });
-}
 
 export const publicProcedure = base;
 

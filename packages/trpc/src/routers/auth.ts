@@ -11,6 +11,7 @@ import {
   resendVerification,
   resetPassword,
   revokeSession,
+  type SignedIn,
   sessionDto,
   signUp,
   tokenSchema,
@@ -26,9 +27,17 @@ const ok = z.object({ ok: z.literal(true) });
 
 const meta = (ctx: Context) => ({ ip: ctx.request.ip, userAgent: ctx.request.userAgent });
 
-/** Signing in always starts a new session; whatever token came with the request stops working. */
-async function endPreviousSession(ctx: Context & { em: Parameters<typeof logOut>[0] }): Promise<void> {
+/**
+ * Hands a new session to the client (cookie for browsers, token in the body for the others). Signing in
+ * always starts a new session: whatever token came with the request stops working (no fixation).
+ */
+async function startSession(
+  ctx: Context & { em: Parameters<typeof logOut>[0] },
+  result: SignedIn,
+): Promise<{ user: SignedIn['user']; token: string }> {
   if (ctx.request.credential) await logOut(ctx.em, ctx.sessions, ctx.request.credential.token);
+  ctx.setSessionCookie(result.token);
+  return { user: result.user, token: result.token };
 }
 
 export const authRouter = router({
@@ -37,10 +46,7 @@ export const authRouter = router({
     .input(z.object({ email: emailSchema, password: passwordSchema, name: nameSchema }))
     .output(signedIn)
     .mutation(async ({ ctx, input }) => {
-      const result = await signUp(ctx.em, ctx.sessions, { ...input, meta: meta(ctx) });
-      await endPreviousSession(ctx);
-      ctx.setSessionCookie(result.token);
-      return { user: result.user, token: result.token };
+      return startSession(ctx, await signUp(ctx.em, ctx.sessions, { ...input, meta: meta(ctx) }));
     }),
 
   /** Starts a new session. The token is also set as an HttpOnly cookie for browsers. */
@@ -48,10 +54,7 @@ export const authRouter = router({
     .input(z.object({ email: emailSchema, password: z.string().min(1).max(256) }))
     .output(signedIn)
     .mutation(async ({ ctx, input }) => {
-      const result = await logIn(ctx.em, ctx.sessions, { ...input, meta: meta(ctx) });
-      await endPreviousSession(ctx);
-      ctx.setSessionCookie(result.token);
-      return { user: result.user, token: result.token };
+      return startSession(ctx, await logIn(ctx.em, ctx.sessions, { ...input, meta: meta(ctx) }));
     }),
 
   /** Ends the current session server-side and clears the cookie. Safe to call when signed out. */
