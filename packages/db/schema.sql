@@ -90,6 +90,41 @@ CREATE UNIQUE INDEX auth_token_pkey ON public.auth_token USING btree (id);
 CREATE UNIQUE INDEX auth_token_token_hash_unique ON public.auth_token USING btree (token_hash);
 CREATE INDEX auth_token_user_id_index ON public.auth_token USING btree (user_id);
 
+create table cart_item (
+  id uuid not null,
+  user_id uuid not null,
+  product_id uuid not null,
+  quantity integer not null,
+  price_cents_seen integer not null,
+  added_at timestamp with time zone not null,
+  updated_at timestamp with time zone not null
+);
+-- constraint cart_item_pkey: PRIMARY KEY (id)
+-- constraint cart_item_product_id_foreign: FOREIGN KEY (product_id) REFERENCES product(id) ON DELETE CASCADE
+-- constraint cart_item_quantity_check: CHECK (((quantity >= 1) AND (quantity <= 99)))
+-- constraint cart_item_user_id_foreign: FOREIGN KEY (user_id) REFERENCES app_user(id) ON DELETE CASCADE
+-- constraint cart_item_user_product_unique: UNIQUE (user_id, product_id)
+CREATE UNIQUE INDEX cart_item_pkey ON public.cart_item USING btree (id);
+CREATE INDEX cart_item_product_id_index ON public.cart_item USING btree (product_id);
+CREATE UNIQUE INDEX cart_item_user_product_unique ON public.cart_item USING btree (user_id, product_id);
+
+create table checkout_idempotency_key (
+  id uuid not null,
+  user_id uuid not null,
+  key character varying(255) not null,
+  request_hash character varying(64) not null,
+  order_id uuid,
+  created_at timestamp with time zone not null,
+  expires_at timestamp with time zone not null
+);
+-- constraint checkout_idempotency_key_order_id_foreign: FOREIGN KEY (order_id) REFERENCES store_order(id) ON DELETE CASCADE
+-- constraint checkout_idempotency_key_pkey: PRIMARY KEY (id)
+-- constraint checkout_idempotency_key_user_id_foreign: FOREIGN KEY (user_id) REFERENCES app_user(id) ON DELETE CASCADE
+-- constraint checkout_idempotency_key_user_key_unique: UNIQUE (user_id, key)
+CREATE INDEX checkout_idempotency_key_expires_at_index ON public.checkout_idempotency_key USING btree (expires_at);
+CREATE UNIQUE INDEX checkout_idempotency_key_pkey ON public.checkout_idempotency_key USING btree (id);
+CREATE UNIQUE INDEX checkout_idempotency_key_user_key_unique ON public.checkout_idempotency_key USING btree (user_id, key);
+
 create table mikro_orm_migrations (
   id integer default nextval('mikro_orm_migrations_id_seq'::regclass) not null,
   name character varying(255) not null,
@@ -97,6 +132,62 @@ create table mikro_orm_migrations (
 );
 -- constraint mikro_orm_migrations_pkey: PRIMARY KEY (id)
 CREATE UNIQUE INDEX mikro_orm_migrations_pkey ON public.mikro_orm_migrations USING btree (id);
+
+create table order_event (
+  id uuid not null,
+  order_id uuid not null,
+  from_status text,
+  to_status text not null,
+  actor text not null,
+  actor_user_id uuid,
+  note character varying(500),
+  at timestamp with time zone not null
+);
+-- constraint order_event_actor_check: CHECK ((actor = ANY (ARRAY['customer'::text, 'admin'::text, 'system'::text])))
+-- constraint order_event_actor_user_id_foreign: FOREIGN KEY (actor_user_id) REFERENCES app_user(id) ON DELETE SET NULL
+-- constraint order_event_from_status_check: CHECK ((from_status = ANY (ARRAY['pending_payment'::text, 'paid'::text, 'shipped'::text, 'delivered'::text, 'cancelled'::text, 'payment_failed'::text, 'refunded'::text])))
+-- constraint order_event_order_id_foreign: FOREIGN KEY (order_id) REFERENCES store_order(id) ON DELETE CASCADE
+-- constraint order_event_pkey: PRIMARY KEY (id)
+-- constraint order_event_to_status_check: CHECK ((to_status = ANY (ARRAY['pending_payment'::text, 'paid'::text, 'shipped'::text, 'delivered'::text, 'cancelled'::text, 'payment_failed'::text, 'refunded'::text])))
+CREATE INDEX order_event_order_id_index ON public.order_event USING btree (order_id);
+CREATE UNIQUE INDEX order_event_pkey ON public.order_event USING btree (id);
+
+create table order_line (
+  id uuid not null,
+  order_id uuid not null,
+  product_id uuid not null,
+  product_name character varying(200) not null,
+  product_slug character varying(120) not null,
+  unit_price_cents integer not null,
+  quantity integer not null,
+  line_total_cents integer not null
+);
+-- constraint order_line_order_id_foreign: FOREIGN KEY (order_id) REFERENCES store_order(id) ON DELETE CASCADE
+-- constraint order_line_pkey: PRIMARY KEY (id)
+-- constraint order_line_product_id_foreign: FOREIGN KEY (product_id) REFERENCES product(id) ON DELETE RESTRICT
+-- constraint order_line_quantity_check: CHECK (((quantity >= 1) AND (quantity <= 99)))
+-- constraint order_line_total_check: CHECK ((line_total_cents = (unit_price_cents * quantity)))
+CREATE INDEX order_line_order_id_index ON public.order_line USING btree (order_id);
+CREATE UNIQUE INDEX order_line_pkey ON public.order_line USING btree (id);
+CREATE INDEX order_line_product_id_index ON public.order_line USING btree (product_id);
+
+create table payment_sandbox_operation (
+  idempotency_key character varying(255) not null,
+  operation text not null,
+  result_id character varying(64),
+  reference character varying(64),
+  token character varying(255),
+  amount_cents integer not null,
+  currency character varying(3) not null,
+  status text not null,
+  failures integer default 0 not null,
+  created_at timestamp with time zone not null,
+  updated_at timestamp with time zone not null
+);
+-- constraint payment_sandbox_operation_operation_check: CHECK ((operation = ANY (ARRAY['authorize'::text, 'capture'::text, 'refund'::text])))
+-- constraint payment_sandbox_operation_pkey: PRIMARY KEY (idempotency_key)
+-- constraint payment_sandbox_operation_status_check: CHECK ((status = ANY (ARRAY['succeeded'::text, 'declined'::text, 'failing'::text])))
+CREATE UNIQUE INDEX payment_sandbox_operation_pkey ON public.payment_sandbox_operation USING btree (idempotency_key);
 
 create table product (
   id uuid not null,
@@ -106,16 +197,64 @@ create table product (
   price_cents integer not null,
   currency character varying(3) default 'USD'::character varying not null,
   stock integer default 0 not null,
-  active boolean default true not null,
   view_count integer default 0 not null,
   created_at timestamp with time zone not null,
   updated_at timestamp with time zone not null,
-  search_vector tsvector generated always as (to_tsvector('simple'::regconfig, (((COALESCE(name, ''::character varying))::text || ' '::text) || COALESCE(description, ''::text)))) stored
+  category character varying(60) default 'general'::character varying not null,
+  image_urls jsonb default '[]'::jsonb not null,
+  archived_at timestamp with time zone,
+  search_vector tsvector generated always as ((setweight(to_tsvector('simple'::regconfig, (COALESCE(name, ''::character varying))::text), 'A'::"char") || setweight(to_tsvector('simple'::regconfig, COALESCE(description, ''::text)), 'B'::"char"))) stored
 );
 -- constraint product_pkey: PRIMARY KEY (id)
 -- constraint product_price_cents_check: CHECK ((price_cents >= 0))
 -- constraint product_slug_unique: UNIQUE (slug)
 -- constraint product_stock_check: CHECK ((stock >= 0))
+CREATE INDEX product_category_name_idx ON public.product USING btree (category, name, id) WHERE (archived_at IS NULL);
+CREATE INDEX product_category_newest_idx ON public.product USING btree (category, id) WHERE (archived_at IS NULL);
+CREATE INDEX product_category_price_idx ON public.product USING btree (category, price_cents, id) WHERE (archived_at IS NULL);
+CREATE INDEX product_name_idx ON public.product USING btree (name, id) WHERE (archived_at IS NULL);
 CREATE UNIQUE INDEX product_pkey ON public.product USING btree (id);
-CREATE INDEX product_search_vector_idx ON public.product USING gin (search_vector);
+CREATE INDEX product_price_idx ON public.product USING btree (price_cents, id) WHERE (archived_at IS NULL);
+CREATE INDEX product_search_vector_idx ON public.product USING gin (search_vector) WHERE (archived_at IS NULL);
 CREATE UNIQUE INDEX product_slug_unique ON public.product USING btree (slug);
+
+create table stock_adjustment (
+  id uuid not null,
+  product_id uuid not null,
+  delta integer not null,
+  reason text not null,
+  actor_user_id uuid,
+  at timestamp with time zone not null
+);
+-- constraint stock_adjustment_actor_user_id_foreign: FOREIGN KEY (actor_user_id) REFERENCES app_user(id) ON DELETE SET NULL
+-- constraint stock_adjustment_pkey: PRIMARY KEY (id)
+-- constraint stock_adjustment_product_id_foreign: FOREIGN KEY (product_id) REFERENCES product(id) ON DELETE CASCADE
+-- constraint stock_adjustment_reason_check: CHECK ((reason = ANY (ARRAY['initial'::text, 'restock'::text, 'correction'::text])))
+CREATE UNIQUE INDEX stock_adjustment_pkey ON public.stock_adjustment USING btree (id);
+CREATE INDEX stock_adjustment_product_id_index ON public.stock_adjustment USING btree (product_id);
+
+create table store_order (
+  id uuid not null,
+  user_id uuid not null,
+  status text default 'pending_payment'::text not null,
+  currency character varying(3) not null,
+  subtotal_cents integer not null,
+  tax_rate_bps integer not null,
+  tax_cents integer not null,
+  total_cents integer not null,
+  payment_token character varying(255),
+  payment_authorization_id character varying(255),
+  payment_capture_id character varying(255),
+  payment_refund_id character varying(255),
+  payment_error character varying(500),
+  created_at timestamp with time zone not null,
+  updated_at timestamp with time zone not null
+);
+-- constraint store_order_amounts_check: CHECK (((subtotal_cents >= 0) AND (tax_cents >= 0) AND (total_cents = (subtotal_cents + tax_cents))))
+-- constraint store_order_pkey: PRIMARY KEY (id)
+-- constraint store_order_status_check: CHECK ((status = ANY (ARRAY['pending_payment'::text, 'paid'::text, 'shipped'::text, 'delivered'::text, 'cancelled'::text, 'payment_failed'::text, 'refunded'::text])))
+-- constraint store_order_user_id_foreign: FOREIGN KEY (user_id) REFERENCES app_user(id) ON DELETE RESTRICT
+CREATE INDEX store_order_created_at_idx ON public.store_order USING btree (created_at);
+CREATE UNIQUE INDEX store_order_pkey ON public.store_order USING btree (id);
+CREATE INDEX store_order_status_id_idx ON public.store_order USING btree (status, id);
+CREATE INDEX store_order_user_id_idx ON public.store_order USING btree (user_id, id);

@@ -86,7 +86,10 @@ export async function openDatabase(
     await orm.close(true);
   }
 
-  const products = await query<{ id: string }>(url.toString(), 'select id from product where active order by id');
+  const products = await query<{ id: string }>(
+    url.toString(),
+    'select id from product where archived_at is null order by id',
+  );
   const [version] = await query<{ version: string }>(url.toString(), 'select version()');
   const server = `${version?.version.split(' on ')[0] ?? 'PostgreSQL ?'}${databaseUrl ? '' : ' (embedded)'}`;
   return { url: url.toString(), productIds: products.map((p) => p.id), server };

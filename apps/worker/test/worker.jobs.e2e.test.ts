@@ -47,7 +47,7 @@ describe('worker process', () => {
   it('has nothing to run for a write that rolled back', async () => {
     const product = await api.client.catalog.get.query({ slug: 'wool-notebook' });
     // The product check fails after nothing was written, and the transaction rolls back as a whole.
-    await sql(api.db.url, 'update product set active = false where id = $1', [product.id]);
+    await sql(api.db.url, 'update product set archived_at = now() where id = $1', [product.id]);
     await expect(api.client.catalog.recordView.mutate({ id: product.id })).rejects.toMatchObject({
       data: { code: 'NOT_FOUND' },
     });

@@ -42,7 +42,7 @@ export async function listProducts(em: EntityManager, input: ListProductsInput):
   const { cursor, limit, q } = listProductsInput.parse(input);
   const qb = em
     .createQueryBuilder(Product, 'p')
-    .where({ active: true })
+    .where({ archivedAt: null })
     .orderBy({ id: 'desc' })
     .limit(limit + 1);
   const after = cursor ? decodeCursor(cursor) : null;
@@ -79,7 +79,9 @@ export async function getProduct(em: EntityManager, key: ProductKey): Promise<Pr
   const [column, value] = 'id' in key ? ['id', key.id] : ['slug', key.slug];
   const [row] = await em
     .getConnection()
-    .execute<ProductRow[]>(`select ${PRODUCT_COLUMNS} from product where ${column} = ? and active`, [value]);
+    .execute<ProductRow[]>(`select ${PRODUCT_COLUMNS} from product where ${column} = ? and archived_at is null`, [
+      value,
+    ]);
   if (!row) throw new AppError('PRODUCT_NOT_FOUND', { details: key });
   // MikroORM's connection returns timestamptz as text; its platform parses it as the ORM itself would.
   const date = (v: string | Date) => (v instanceof Date ? v : em.getPlatform().parseDate(v));
@@ -103,7 +105,7 @@ export async function getProduct(em: EntityManager, key: ProductKey): Promise<Pr
  */
 export async function recordProductView(em: EntityManager, input: { productId: string }): Promise<{ jobId: string }> {
   return em.transactional(async (tx) => {
-    const product = await tx.findOne(Product, { id: input.productId, active: true }, { fields: ['id'] });
+    const product = await tx.findOne(Product, { id: input.productId, archivedAt: null }, { fields: ['id'] });
     if (!product) throw new AppError('PRODUCT_NOT_FOUND', { details: { id: input.productId } });
     tx.create(AnalyticsEvent, { name: PRODUCT_VIEWED, product: product.id });
     await tx.flush();

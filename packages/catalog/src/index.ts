@@ -1,4 +1,5 @@
 export { getProduct, listProducts, PRODUCT_VIEWED, recordProductView, refreshViewCount } from './catalog.ts';
+export { CATALOG_CHANNEL, notifyProductsChanged } from './events.ts';
 export {
   cursorSchema,
   type ListProductsInput,

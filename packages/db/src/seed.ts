@@ -3,6 +3,7 @@
  * is missing, so `pnpm start` calls it on every launch.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { StockAdjustment } from './entities/Inventory.ts';
 import { Product } from './entities/Product.ts';
 import { User } from './entities/User.ts';
 
@@ -63,7 +64,9 @@ export async function seed(em: EntityManager, opts: SeedOptions): Promise<SeedRe
     let productsCreated = 0;
     if ((await tx.count(Product, {})) === 0) {
       for (const data of demoProducts()) {
-        tx.create(Product, { ...data, currency: 'USD' });
+        const product = tx.create(Product, { ...data, currency: 'USD' });
+        // Seeded stock enters the ledger like any other, so `stock + units ordered = sum(adjustments)` holds.
+        if (data.stock > 0) tx.create(StockAdjustment, { product, delta: data.stock, reason: 'initial' });
         productsCreated++;
       }
     }

@@ -26,9 +26,10 @@ describe('catalog procedures (createCaller)', () => {
       cursor = page.nextCursor;
       pages++;
     } while (cursor);
-    const [{ count }] = (await sql<{ count: string }>(t.db.url, 'select count(*) from product where active')) as [
-      { count: string },
-    ];
+    const [{ count }] = (await sql<{ count: string }>(
+      t.db.url,
+      'select count(*) from product where archived_at is null',
+    )) as [{ count: string }];
     expect(seen).toHaveLength(Number(count));
     expect(new Set(seen).size).toBe(seen.length);
     expect([...seen].sort().reverse()).toEqual(seen);
@@ -85,13 +86,13 @@ describe('catalog procedures (createCaller)', () => {
     await expect(caller.catalog.get({ slug: 'no-such-thing' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
     const { items } = await caller.catalog.list({ limit: 1 });
     const product = items[0]!;
-    await sql(t.db.url, 'update product set active = false where id = $1', [product.id]);
+    await sql(t.db.url, 'update product set archived_at = now() where id = $1', [product.id]);
     try {
       await expect(caller.catalog.get({ id: product.id })).rejects.toMatchObject({ code: 'NOT_FOUND' });
       const all = await caller.catalog.list({ limit: 100 });
       expect(all.items.map((p) => p.id)).not.toContain(product.id);
     } finally {
-      await sql(t.db.url, 'update product set active = true where id = $1', [product.id]);
+      await sql(t.db.url, 'update product set archived_at = null where id = $1', [product.id]);
     }
   });
 

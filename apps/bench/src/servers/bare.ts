@@ -22,7 +22,7 @@ interface ProductRow {
 }
 
 const SQL = `select id, slug, name, description, price_cents, currency, stock, view_count, created_at, updated_at
-  from product where id = $1 and active`;
+  from product where id = $1 and archived_at is null`;
 // superjson's note that these two JSON strings are Dates: part of the tRPC response, so part of the bytes.
 const META = { values: { createdAt: ['Date'], updatedAt: ['Date'] }, v: 1 };
 

@@ -1,15 +1,36 @@
 import { AnalyticsEventSchema } from './AnalyticsEvent.ts';
 import { AuthTokenSchema } from './AuthToken.ts';
+import { CartItemSchema } from './CartItem.ts';
 import { IdentitySchema } from './Identity.ts';
+import { IdempotencyKeySchema, StockAdjustmentSchema } from './Inventory.ts';
+import { OrderEventSchema, OrderLineSchema, OrderSchema } from './Order.ts';
 import { ProductSchema } from './Product.ts';
+import { SandboxPaymentSchema } from './SandboxPayment.ts';
 import { SessionSchema } from './Session.ts';
 import { ThrottleSchema } from './Throttle.ts';
 import { UserSchema } from './User.ts';
 
 export { AnalyticsEvent } from './AnalyticsEvent.ts';
 export { AuthToken, type AuthTokenKind, authTokenKinds } from './AuthToken.ts';
+export { CartItem } from './CartItem.ts';
 export { Identity } from './Identity.ts';
+export {
+  IdempotencyKey,
+  StockAdjustment,
+  type StockAdjustmentReason,
+  stockAdjustmentReasons,
+} from './Inventory.ts';
+export {
+  Order,
+  type OrderActor,
+  OrderEvent,
+  OrderLine,
+  type OrderStatus,
+  orderActors,
+  orderStatuses,
+} from './Order.ts';
 export { Product } from './Product.ts';
+export { SandboxPayment } from './SandboxPayment.ts';
 export { Session } from './Session.ts';
 export { Throttle } from './Throttle.ts';
 export { User, type UserRole, userRoles } from './User.ts';
@@ -23,4 +44,11 @@ export const entities = [
   AuthTokenSchema,
   ThrottleSchema,
   IdentitySchema,
+  CartItemSchema,
+  OrderSchema,
+  OrderLineSchema,
+  OrderEventSchema,
+  StockAdjustmentSchema,
+  IdempotencyKeySchema,
+  SandboxPaymentSchema,
 ];
