@@ -57,6 +57,9 @@ export async function buildApp(deps: AppDeps) {
     // Behind a proxy that sets one, reuse its id so a request is traceable end to end.
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
+    // A batched call names every procedure in the path (`/trpc/cart.get,orders.list,...`); Fastify's
+    // default 100-character limit would answer 414 to a batch of a few long names.
+    routerOptions: { maxParamLength: Math.max(100, config.http.maxBatchSize * 64) },
     // One access-log line per request (the onResponse hook below) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
   });
@@ -103,7 +106,7 @@ export async function buildApp(deps: AppDeps) {
     maxAgeMs: config.auth.sessionMaxAgeMs,
     cookieSecure: config.auth.cookieSecure,
   };
-  const contextDeps = { orm, logger, sessions };
+  const contextDeps = { orm, logger, sessions, commerce: config.commerce };
   await app.register(fastifyTRPCPlugin, {
     prefix: '/trpc',
     useWSS: true,

@@ -1,12 +1,14 @@
 import type { MikroORM } from '@keelson/db';
 import type { Mailer } from '@keelson/email';
 import { type TaskName, type TaskPayload, tasks } from '@keelson/jobs';
+import type { PaymentProvider } from '@keelson/payments';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { JobHelpers, Task } from 'graphile-worker';
 
 export interface TaskDeps {
   orm: MikroORM;
   mailer: Mailer;
+  payments: PaymentProvider;
   /** Base of links in emails. */
   publicUrl: string;
 }

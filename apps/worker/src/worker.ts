@@ -5,6 +5,7 @@ import type { Config } from '@keelson/config';
 import { type MikroORM, WORKER_SCHEMA } from '@keelson/db';
 import { createMailer, type Mailer } from '@keelson/email';
 import { crontab } from '@keelson/jobs';
+import { createSandboxProvider, type PaymentProvider } from '@keelson/payments';
 import { Logger as GraphileLogger, type Runner, run, type TaskList } from 'graphile-worker';
 import type { Logger } from 'pino';
 import { taskFactories } from './tasks/index.ts';
@@ -17,6 +18,8 @@ export interface WorkerDeps {
   databaseUrl: string;
   /** Default: SMTP_URL, or .eml files in MAIL_DIR. */
   mailer?: Mailer;
+  /** Default: the provider PAYMENT_PROVIDER names. */
+  payments?: PaymentProvider;
 }
 
 export interface KeelsonWorker {
@@ -48,7 +51,9 @@ function graphileLogger(logger: Logger): GraphileLogger {
 export function createWorker(deps: WorkerDeps): KeelsonWorker {
   const { config, orm, logger } = deps;
   const mailer = deps.mailer ?? createMailer(config.mail);
-  const taskDeps = { orm, mailer, publicUrl: config.auth.publicUrl };
+  const payments =
+    deps.payments ?? createSandboxProvider(orm, { transientFailures: config.payments.sandboxTransientFailures });
+  const taskDeps = { orm, mailer, payments, publicUrl: config.auth.publicUrl };
   const taskList = Object.fromEntries(
     Object.entries(taskFactories).map(([name, factory]) => [name, factory(taskDeps)]),
   ) as TaskList;

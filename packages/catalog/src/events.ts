@@ -17,7 +17,7 @@ export async function notifyProductsChanged(em: EntityManager, productIds: reado
   await em
     .getConnection()
     .execute(
-      'select pg_notify(?, id) from unnest(?::text[]) as id',
+      'select pg_notify(?, id) from unnest(array[?]::text[]) as id',
       [CATALOG_CHANNEL, ids],
       'all',
       em.getTransactionContext(),

@@ -74,6 +74,8 @@ export function createClient(opts: ClientOptions): KeelsonClient {
     url: opts.url,
     transformer: superjson,
     maxItems: opts.maxBatchItems ?? 50,
+    // Batched queries travel in the URL; longer ones are split, well below Node's 16 KiB header limit.
+    maxURLLength: 8_000,
     headers: async () => {
       const token = opts.token?.();
       return { ...(await opts.headers?.()), ...(token ? { authorization: `Bearer ${token}` } : {}) };

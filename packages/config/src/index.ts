@@ -76,6 +76,20 @@ const schema = z.object({
   /** Where mail goes as .eml files when SMTP_URL is unset. */
   MAIL_DIR: z.string().min(1).default('.data/mail'),
 
+  /** Currency of the store (ISO 4217); prices, carts and orders are in its minor units. */
+  STORE_CURRENCY: z
+    .string()
+    .regex(/^[A-Z]{3}$/, 'expected an ISO 4217 code like USD')
+    .default('USD'),
+  /** Sales tax rate in basis points (825 = 8.25 %), applied to the order subtotal, rounded half-up to the cent. */
+  TAX_RATE_BPS: int(0, 10_000).default(0),
+  /** How long a checkout idempotency key is remembered, hours (at least 24). */
+  CHECKOUT_KEY_TTL_HOURS: int(24, 24 * 30).default(24),
+  /** Payment provider. Only the built-in `sandbox` (test tokens `tok_visa`, `tok_chargeDeclined`, `tok_processingError`) ships. */
+  PAYMENT_PROVIDER: z.enum(['sandbox']).default('sandbox'),
+  /** How many times the sandbox fails `tok_processingError` transiently before it succeeds. */
+  PAYMENT_SANDBOX_TRANSIENT_FAILURES: int(0, 20).default(2),
+
   /** OpenID Connect sign-in: the provider's issuer URL. Unset, OIDC sign-in is off. */
   OIDC_ISSUER: z.url().optional(),
   OIDC_CLIENT_ID: z.string().min(1).optional(),
@@ -125,6 +139,13 @@ export interface Config {
     cookieSecure: boolean;
   };
   mail: { smtpUrl: string | undefined; from: string; dir: string };
+  commerce: {
+    currency: string;
+    /** Basis points: 825 = 8.25 %. */
+    taxRateBps: number;
+    checkoutKeyTtlMs: number;
+  };
+  payments: { provider: 'sandbox'; sandboxTransientFailures: number };
   /** Null when OIDC sign-in is not configured. */
   oidc: { issuer: string; clientId: string; clientSecret: string; redirectUri: string; allowHttp: boolean } | null;
   seed: { adminEmail: string; adminPassword: string | undefined };
@@ -203,6 +224,12 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
       cookieSecure: publicUrl.startsWith('https:') || e.NODE_ENV === 'production',
     },
     mail: { smtpUrl: e.SMTP_URL, from: e.MAIL_FROM, dir: e.MAIL_DIR },
+    commerce: {
+      currency: e.STORE_CURRENCY,
+      taxRateBps: e.TAX_RATE_BPS,
+      checkoutKeyTtlMs: e.CHECKOUT_KEY_TTL_HOURS * 60 * MINUTE,
+    },
+    payments: { provider: e.PAYMENT_PROVIDER, sandboxTransientFailures: e.PAYMENT_SANDBOX_TRANSIENT_FAILURES },
     oidc: e.OIDC_ISSUER
       ? {
           issuer: e.OIDC_ISSUER,

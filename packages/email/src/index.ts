@@ -1,2 +1,8 @@
 export { createMailer, type MailConfig, type Mailer, type Message, type SentMessage } from './mailer.ts';
-export { passwordResetMessage, verifyEmailMessage } from './templates.ts';
+export {
+  formatMoney,
+  type OrderSummary,
+  orderStatusMessage,
+  passwordResetMessage,
+  verifyEmailMessage,
+} from './templates.ts';

@@ -46,3 +46,59 @@ export function passwordResetMessage(opts: { to: string; name: string; link: str
     action: 'Choose a new password',
   });
 }
+
+export interface OrderSummary {
+  id: string;
+  totalCents: number;
+  currency: string;
+  lines: { productName: string; quantity: number; lineTotalCents: number }[];
+  paymentError?: string | null;
+}
+
+/** `1234` cents → `12.34 USD`. Minor units are cents for every currency the store supports. */
+export function formatMoney(cents: number, currency: string): string {
+  return `${(cents / 100).toFixed(2)} ${currency}`;
+}
+
+const ORDER_STATUS_TEXT = {
+  paid: {
+    subject: (ref: string) => `Order ${ref} confirmed`,
+    intro: 'Thank you for your order. Your payment went through and we are preparing it:',
+  },
+  shipped: {
+    subject: (ref: string) => `Order ${ref} shipped`,
+    intro: 'Your order is on its way:',
+  },
+  payment_failed: {
+    subject: (ref: string) => `Payment for order ${ref} failed`,
+    intro: 'We could not take the payment for your order, so it was not placed:',
+  },
+} as const;
+
+/** Order confirmation, shipping notice or payment failure, with the order's lines and total. */
+export function orderStatusMessage(opts: {
+  to: string;
+  name: string;
+  status: keyof typeof ORDER_STATUS_TEXT;
+  order: OrderSummary;
+  link: string;
+}): Message {
+  const text = ORDER_STATUS_TEXT[opts.status];
+  const ref = opts.order.id.slice(-8).toUpperCase();
+  const lines = [
+    text.intro,
+    ...opts.order.lines.map(
+      (l) => `${l.quantity} × ${l.productName}: ${formatMoney(l.lineTotalCents, opts.order.currency)}`,
+    ),
+    `Total: ${formatMoney(opts.order.totalCents, opts.order.currency)}`,
+    ...(opts.status === 'payment_failed' && opts.order.paymentError ? [`Reason: ${opts.order.paymentError}`] : []),
+  ];
+  return layout({
+    to: opts.to,
+    subject: text.subject(ref),
+    greeting: `Hello ${opts.name},`,
+    lines,
+    link: opts.link,
+    action: 'See your order',
+  });
+}

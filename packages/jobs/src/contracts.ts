@@ -62,6 +62,34 @@ export const tasks = {
     payload: z.object({ email: z.email() }),
     maxAttempts: 10,
   }),
+  /**
+   * Takes an order's payment: authorize then capture, each with an idempotency key derived from the
+   * order. Transient provider failures throw, so graphile-worker retries with exponential back-off
+   * (about 3 s, 7 s, 20 s, ... up to hours); a decline fails the order and returns its stock once.
+   */
+  payment__capture: defineTask({
+    identifier: 'payment__capture',
+    payload: z.object({ orderId: z.uuid() }),
+    maxAttempts: 15,
+  }),
+  /** Gives a cancelled or refunded order's captured money back, once (provider idempotency key). */
+  payment__refund: defineTask({
+    identifier: 'payment__refund',
+    payload: z.object({ orderId: z.uuid() }),
+    maxAttempts: 15,
+  }),
+  /** Tells the customer their order was paid (confirmation), shipped, or that its payment failed. */
+  email__order_status: defineTask({
+    identifier: 'email__order_status',
+    payload: z.object({ orderId: z.uuid(), status: z.enum(['paid', 'shipped', 'payment_failed']) }),
+    maxAttempts: 10,
+  }),
+  /** Daily (cron): deletes checkout idempotency keys past their retention (CHECKOUT_KEY_TTL_HOURS). */
+  checkout__purge_keys: defineTask({
+    identifier: 'checkout__purge_keys',
+    payload: z.object({ _cron: z.object({ ts: z.string(), backfilled: z.boolean().optional() }).optional() }),
+    maxAttempts: 3,
+  }),
   /** Daily (cron): deletes expired sessions, old emailed tokens and stale throttle counters. */
   auth__cleanup: defineTask({
     identifier: 'auth__cleanup',
@@ -72,7 +100,11 @@ export const tasks = {
 } as const;
 
 /** Recurring tasks, in graphile-worker's crontab syntax (UTC). */
-export const crontab = ['0 3 * * * auth__cleanup ?fill=1d&max=1'].join('\n');
+export const crontab = [
+  '0 3 * * * auth__cleanup ?fill=1d&max=1',
+  // Missed runs are made up once (a day's backlog is one run's work).
+  '30 3 * * * checkout__purge_keys ?fill=1d&max=1',
+].join('\n');
 
 export type Tasks = typeof tasks;
 export type TaskName = keyof Tasks;

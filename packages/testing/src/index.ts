@@ -129,8 +129,11 @@ export function useTestOrm(opts: { poolMax?: number } = {}): { readonly db: Test
 }
 
 /** A tRPC context for `createCaller`, as an anonymous (or, with a token, signed-in) bearer client. */
-export function testContext(orm: MikroORM, opts: { token?: string; ip?: string } = {}): Context {
-  const config = testConfig();
+export function testContext(
+  orm: MikroORM,
+  opts: { token?: string; ip?: string; config?: Record<string, string> } = {},
+): Context {
+  const config = testConfig(opts.config);
   return createContext(
     {
       orm,
@@ -140,6 +143,7 @@ export function testContext(orm: MikroORM, opts: { token?: string; ip?: string }
         maxAgeMs: config.auth.sessionMaxAgeMs,
         cookieSecure: false,
       },
+      commerce: config.commerce,
     },
     {
       requestId: 'test',
@@ -203,4 +207,11 @@ export async function rawCall(
     cookies: res.headers.getSetCookie(),
   };
 }
+export {
+  createProduct,
+  createUsers,
+  type StockDiscrepancy,
+  stockDiscrepancies,
+  type TestUser,
+} from './commerce.ts';
 export { browse, startOidcProvider, type TestAccount, type TestOidcProvider } from './oidcProvider.ts';

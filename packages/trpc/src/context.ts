@@ -6,6 +6,7 @@ import {
   validateSession,
 } from '@keelson/auth';
 import type { MikroORM } from '@keelson/db';
+import type { CommerceSettings } from '@keelson/orders';
 import type { EntityManager } from '@mikro-orm/postgresql';
 
 /** What a procedure needs to log; pino's Logger fits, and so does anything with these methods. */
@@ -19,6 +20,8 @@ export interface ContextDeps {
   orm: MikroORM;
   logger: ContextLogger;
   sessions: SessionConfig;
+  /** Currency, tax rate and checkout key retention (from config). */
+  commerce: CommerceSettings;
 }
 
 /** How the caller presented itself, as the transport adapter saw it. */
@@ -53,6 +56,7 @@ export interface Context {
   /** Correlates the client's error message with logs and traces. */
   requestId: string;
   sessions: SessionConfig;
+  commerce: CommerceSettings;
   request: RequestInfo;
   /** The caller's valid session, or null. Memoised per request. */
   session(): Promise<ValidSession | null>;
@@ -80,6 +84,7 @@ export function createContext(deps: ContextDeps, request: RequestInfo): Context 
     logger: request.logger ?? deps.logger,
     requestId: request.requestId,
     sessions: deps.sessions,
+    commerce: deps.commerce,
     request,
     session: () => {
       if (request.longLived) return resolve();

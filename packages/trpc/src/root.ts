@@ -1,6 +1,8 @@
 import { accountRouter } from './routers/account.ts';
 import { authRouter } from './routers/auth.ts';
+import { cartRouter } from './routers/cart.ts';
 import { catalogRouter } from './routers/catalog.ts';
+import { ordersRouter } from './routers/orders.ts';
 import { usersRouter } from './routers/users.ts';
 import { router } from './trpc.ts';
 
@@ -9,6 +11,8 @@ export const appRouter = router({
   account: accountRouter,
   users: usersRouter,
   catalog: catalogRouter,
+  cart: cartRouter,
+  orders: ordersRouter,
 });
 
 export type AppRouter = typeof appRouter;

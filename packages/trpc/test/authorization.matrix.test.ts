@@ -4,7 +4,7 @@
  * so nothing new ships without deciding who may call it.
  */
 import { hashPassword, hashToken, invalidateUserSessions } from '@keelson/auth';
-import { Session, seed, User } from '@keelson/db';
+import { Session, seed, User, uuidv7 } from '@keelson/db';
 import { sql, testContext, useTestOrm } from '@keelson/testing';
 import { appRouter, createCallerFactory } from '@keelson/trpc';
 import { TRPCError } from '@trpc/server';
@@ -17,6 +17,9 @@ interface Fixtures {
   a: { id: string; email: string; sessionId: string };
   b: { id: string };
   productId: string;
+  /** Customer A's orders, put back in these states before every cell. */
+  paidOrderId: string;
+  shippedOrderId: string;
   unique: () => string;
 }
 
@@ -33,6 +36,12 @@ const adminOnly: Row['expect'] = {
   customerA: 'FORBIDDEN',
   customerB: 'FORBIDDEN',
   admin: 'ok',
+};
+const ownerOnly: Row['expect'] = {
+  anonymous: 'UNAUTHORIZED',
+  customerA: 'ok',
+  customerB: 'NOT_FOUND',
+  admin: 'NOT_FOUND',
 };
 const badToken = 'x'.repeat(43);
 
@@ -73,6 +82,25 @@ const matrix: Record<string, Row> = {
   'catalog.list': { input: () => ({}), expect: everyone },
   'catalog.get': { input: (f) => ({ id: f.productId }), expect: everyone },
   'catalog.recordView': { input: (f) => ({ id: f.productId }), expect: everyone },
+  // Every signed-in user (admins too) has a cart of their own with one line of the product.
+  'cart.get': { expect: signedIn },
+  'cart.addItem': { input: (f) => ({ productId: f.productId, quantity: 1 }), expect: signedIn },
+  'cart.updateItem': { input: (f) => ({ productId: f.productId, quantity: 2 }), expect: signedIn },
+  'cart.removeItem': { input: (f) => ({ productId: f.productId }), expect: signedIn },
+  'cart.clear': { expect: signedIn },
+  'orders.checkout': {
+    input: () => ({ idempotencyKey: crypto.randomUUID(), paymentToken: 'tok_visa' }),
+    expect: signedIn,
+  },
+  'orders.list': { input: () => ({}), expect: signedIn },
+  // Only the owner; anyone else, admins included, is told there is no such order (admins use getAny).
+  'orders.get': { input: (f) => ({ id: f.paidOrderId }), expect: ownerOnly },
+  'orders.cancel': { input: (f) => ({ id: f.paidOrderId }), expect: ownerOnly },
+  'orders.listAll': { input: () => ({}), expect: adminOnly },
+  'orders.getAny': { input: (f) => ({ id: f.paidOrderId }), expect: adminOnly },
+  'orders.markShipped': { input: (f) => ({ id: f.paidOrderId }), expect: adminOnly },
+  'orders.markDelivered': { input: (f) => ({ id: f.shippedOrderId }), expect: adminOnly },
+  'orders.refund': { input: (f) => ({ id: f.paidOrderId }), expect: adminOnly },
 };
 
 const createCaller = createCallerFactory(appRouter);
@@ -105,6 +133,32 @@ describe('authorization matrix', () => {
   async function freshState(): Promise<{ tokens: Record<'a' | 'b' | 'admin', string>; fixtures: Fixtures }> {
     const em = t.orm.em.fork();
     await sql(t.db.url, `delete from auth_throttle`);
+    await sql(t.db.url, `update product set stock = 1000 where id = $1`, [productId]);
+    await sql(t.db.url, `delete from cart_item`);
+    await sql(
+      t.db.url,
+      `insert into cart_item (id, user_id, product_id, quantity, price_cents_seen, added_at, updated_at)
+       select gen_random_uuid(), id, $1, 1, 100, now(), now() from app_user`,
+      [productId],
+    );
+    const order = async (status: string) => {
+      const id = uuidv7();
+      await sql(
+        t.db.url,
+        `insert into store_order (id, user_id, status, currency, subtotal_cents, tax_rate_bps, tax_cents, total_cents, created_at, updated_at)
+         values ($1, $2, $3, 'USD', 100, 0, 0, 100, now(), now())`,
+        [id, users.a.id, status],
+      );
+      await sql(
+        t.db.url,
+        `insert into order_line (id, order_id, product_id, product_name, product_slug, unit_price_cents, quantity, line_total_cents)
+         values (gen_random_uuid(), $1, $2, 'p', 'p', 100, 1, 100)`,
+        [id, productId],
+      );
+      return id;
+    };
+    const paidOrderId = await order('paid');
+    const shippedOrderId = await order('shipped');
     const tokens = {} as Record<'a' | 'b' | 'admin', string>;
     let aSessionId = '';
     for (const key of ['a', 'b', 'admin'] as const) {
@@ -132,6 +186,8 @@ describe('authorization matrix', () => {
         a: { ...users.a, sessionId: aSessionId },
         b: users.b,
         productId,
+        paidOrderId,
+        shippedOrderId,
         unique: () => `new-${++n}@matrix.test`,
       },
     };

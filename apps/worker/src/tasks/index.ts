@@ -3,8 +3,12 @@ import type { Task } from 'graphile-worker';
 import type { TaskDeps } from '../defineTask.ts';
 import { auth__cleanup } from './auth__cleanup.ts';
 import { catalog__refresh_view_count } from './catalog__refresh_view_count.ts';
+import { checkout__purge_keys } from './checkout__purge_keys.ts';
+import { email__order_status } from './email__order_status.ts';
 import { email__password_reset } from './email__password_reset.ts';
 import { email__verify_address } from './email__verify_address.ts';
+import { payment__capture } from './payment__capture.ts';
+import { payment__refund } from './payment__refund.ts';
 
 /** Every task the worker runs; the type makes a contract without a handler a compile error. */
 export const taskFactories: { [N in TaskName]: (deps: TaskDeps) => Task<N> } = {
@@ -12,4 +16,8 @@ export const taskFactories: { [N in TaskName]: (deps: TaskDeps) => Task<N> } = {
   auth__cleanup,
   email__verify_address,
   email__password_reset,
+  email__order_status,
+  payment__capture,
+  payment__refund,
+  checkout__purge_keys,
 };

@@ -1,0 +1,151 @@
+/**
+ * The server-side cart: a user's `cart_item` rows. Every mutation answers with the whole cart, priced
+ * now, so a client never computes money itself.
+ */
+import { AppError } from '@keelson/errors';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import {
+  type AddItemInput,
+  addItemInput,
+  type CartDto,
+  type CartLineDto,
+  MAX_CART_LINES,
+  MAX_QUANTITY,
+  type UpdateItemInput,
+} from './schemas.ts';
+import { computeTotals } from './totals.ts';
+
+export interface CommerceSettings {
+  currency: string;
+  /** Basis points: 825 = 8.25 %. */
+  taxRateBps: number;
+  /** How long checkout idempotency keys are kept. */
+  checkoutKeyTtlMs: number;
+}
+
+interface CartRow {
+  product_id: string;
+  slug: string;
+  name: string;
+  image_urls: string[];
+  quantity: number;
+  price_cents_seen: number;
+  price_cents: number;
+  stock: number;
+  archived: boolean;
+  added_at: string | Date;
+}
+
+/** The cart's lines with each product as it is now, oldest first. */
+async function cartRows(em: EntityManager, userId: string): Promise<CartRow[]> {
+  return em.getConnection().execute<CartRow[]>(
+    `select c.product_id, p.slug, p.name, p.image_urls, c.quantity, c.price_cents_seen, p.price_cents, p.stock,
+            p.archived_at is not null as archived, c.added_at
+     from cart_item c join product p on p.id = c.product_id
+     where c.user_id = ? order by c.added_at, c.product_id`,
+    [userId],
+    'all',
+    em.getTransactionContext(),
+  );
+}
+
+export async function getCart(em: EntityManager, userId: string, settings: CommerceSettings): Promise<CartDto> {
+  const rows = await cartRows(em, userId);
+  const date = (v: string | Date) => (v instanceof Date ? v : (em.getPlatform().parseDate(v) as Date));
+  const lines: CartLineDto[] = rows.map((r) => ({
+    productId: r.product_id,
+    slug: r.slug,
+    name: r.name,
+    imageUrl: r.image_urls[0] ?? null,
+    quantity: r.quantity,
+    unitPriceCents: r.price_cents,
+    lineTotalCents: r.price_cents * r.quantity,
+    previousPriceCents: r.price_cents === r.price_cents_seen ? null : r.price_cents_seen,
+    priceChanged: r.price_cents !== r.price_cents_seen,
+    available: !r.archived,
+    stock: r.stock,
+    insufficientStock: r.stock < r.quantity,
+    addedAt: date(r.added_at),
+  }));
+  const buyable = lines.filter((l) => l.available);
+  const totals = computeTotals(
+    buyable.map((l) => ({ unitPriceCents: l.unitPriceCents, quantity: l.quantity })),
+    settings.taxRateBps,
+  );
+  return {
+    lines,
+    currency: settings.currency,
+    itemCount: buyable.reduce((n, l) => n + l.quantity, 0),
+    subtotalCents: totals.subtotalCents,
+    taxRateBps: totals.taxRateBps,
+    taxCents: totals.taxCents,
+    totalCents: totals.totalCents,
+    checkoutReady: lines.length > 0 && lines.every((l) => l.available && !l.insufficientStock),
+  };
+}
+
+/** The product a cart line may refer to: it must exist and not be archived. */
+async function buyableProduct(em: EntityManager, productId: string): Promise<{ priceCents: number }> {
+  const [row] = await em
+    .getConnection()
+    .execute<{ price_cents: number; archived: boolean }[]>(
+      'select price_cents, archived_at is not null as archived from product where id = ?',
+      [productId],
+    );
+  if (!row) throw new AppError('PRODUCT_NOT_FOUND', { details: { id: productId } });
+  if (row.archived) throw new AppError('PRODUCT_UNAVAILABLE', { details: { productId } });
+  return { priceCents: row.price_cents };
+}
+
+/**
+ * Adds units of a product (to its line, if there is one). One upsert, so two tabs adding at once both
+ * count; a line never exceeds 99 units.
+ */
+export async function addCartItem(em: EntityManager, userId: string, input: AddItemInput): Promise<void> {
+  const { productId, quantity } = addItemInput.parse(input);
+  const product = await buyableProduct(em, productId);
+  const conn = em.getConnection();
+  const [{ lines } = { lines: 0 }] = await conn.execute<{ lines: number }[]>(
+    'select count(*)::int as lines from cart_item where user_id = ? and product_id <> ?',
+    [userId, productId],
+  );
+  if (lines >= MAX_CART_LINES) throw new AppError('CART_FULL', { details: { maxLines: MAX_CART_LINES } });
+  const rows = await conn.execute<{ quantity: number }[]>(
+    `insert into cart_item (id, user_id, product_id, quantity, price_cents_seen, added_at, updated_at)
+     values (gen_random_uuid(), ?, ?, ?, ?, now(), now())
+     on conflict (user_id, product_id) do update
+       set quantity = cart_item.quantity + excluded.quantity, price_cents_seen = excluded.price_cents_seen,
+           updated_at = now()
+       where cart_item.quantity + excluded.quantity <= ${MAX_QUANTITY}
+     returning quantity`,
+    [userId, productId, quantity, product.priceCents],
+  );
+  if (!rows.length) {
+    throw new AppError('CART_QUANTITY_LIMIT', { details: { productId, maxQuantity: MAX_QUANTITY } });
+  }
+}
+
+/** Sets a line's quantity; the line must exist. The customer has now seen the current price. */
+export async function updateCartItem(em: EntityManager, userId: string, input: UpdateItemInput): Promise<void> {
+  const product = await buyableProduct(em, input.productId);
+  const updated = await em.getConnection().execute<{ quantity: number }[]>(
+    `update cart_item set quantity = ?, price_cents_seen = ?, updated_at = now()
+       where user_id = ? and product_id = ? returning quantity`,
+    [input.quantity, product.priceCents, userId, input.productId],
+  );
+  if (!updated.length) throw new AppError('CART_ITEM_NOT_FOUND', { details: { productId: input.productId } });
+}
+
+export async function removeCartItem(em: EntityManager, userId: string, productId: string): Promise<void> {
+  const removed = await em
+    .getConnection()
+    .execute<{ id: string }[]>('delete from cart_item where user_id = ? and product_id = ? returning id', [
+      userId,
+      productId,
+    ]);
+  if (!removed.length) throw new AppError('CART_ITEM_NOT_FOUND', { details: { productId } });
+}
+
+export async function clearCart(em: EntityManager, userId: string): Promise<void> {
+  await em.getConnection().execute('delete from cart_item where user_id = ?', [userId]);
+}

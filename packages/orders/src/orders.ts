@@ -1,0 +1,276 @@
+/**
+ * Reading orders, and the status changes customers and admins ask for. Every change goes through
+ * `transition` (the state machine) in one transaction with its side effects: stock returned, refund
+ * and email jobs enqueued.
+ */
+import { notifyProductsChanged } from '@keelson/catalog';
+import type { OrderStatus } from '@keelson/db';
+import { AppError } from '@keelson/errors';
+import { enqueue } from '@keelson/jobs';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import {
+  decodeOrderCursor,
+  encodeOrderCursor,
+  type ListAllOrdersInput,
+  type ListOrdersInput,
+  listAllOrdersInput,
+  listOrdersInput,
+  type OrderDto,
+  type OrderPage,
+  type OrderSummaryDto,
+} from './schemas.ts';
+import { type Actor, transition } from './stateMachine.ts';
+
+interface OrderRow {
+  id: string;
+  user_id: string;
+  status: OrderStatus;
+  currency: string;
+  subtotal_cents: number;
+  tax_rate_bps: number;
+  tax_cents: number;
+  total_cents: number;
+  payment_error: string | null;
+  payment_refund_id: string | null;
+  item_count: number;
+  created_at: string | Date;
+  updated_at: string | Date;
+}
+
+const SUMMARY_COLUMNS = `o.id, o.user_id, o.status, o.currency, o.subtotal_cents, o.tax_rate_bps, o.tax_cents,
+  o.total_cents, o.payment_error, o.payment_refund_id, o.created_at, o.updated_at,
+  (select coalesce(sum(l.quantity), 0)::int from order_line l where l.order_id = o.id) as item_count`;
+
+function toDate(em: EntityManager, v: string | Date): Date {
+  return v instanceof Date ? v : (em.getPlatform().parseDate(v) as Date);
+}
+
+function toSummary(em: EntityManager, r: OrderRow): OrderSummaryDto {
+  return {
+    id: r.id,
+    userId: r.user_id,
+    status: r.status,
+    currency: r.currency,
+    itemCount: r.item_count,
+    subtotalCents: r.subtotal_cents,
+    taxRateBps: r.tax_rate_bps,
+    taxCents: r.tax_cents,
+    totalCents: r.total_cents,
+    paymentError: r.payment_error,
+    refunded: r.payment_refund_id !== null,
+    createdAt: toDate(em, r.created_at),
+    updatedAt: toDate(em, r.updated_at),
+  };
+}
+
+/** One order with its lines and history. `ownerId` limits it to that customer's orders. */
+export async function getOrder(em: EntityManager, id: string, ownerId?: string): Promise<OrderDto> {
+  const conn = em.getConnection();
+  const ctx = em.getTransactionContext();
+  const [row] = await conn.execute<OrderRow[]>(
+    `select ${SUMMARY_COLUMNS} from store_order o where o.id = ?${ownerId ? ' and o.user_id = ?' : ''}`,
+    ownerId ? [id, ownerId] : [id],
+    'all',
+    ctx,
+  );
+  if (!row) throw new AppError('ORDER_NOT_FOUND', { details: { id } });
+  const lines = await conn.execute<
+    {
+      product_id: string;
+      product_name: string;
+      product_slug: string;
+      unit_price_cents: number;
+      quantity: number;
+      line_total_cents: number;
+    }[]
+  >(
+    `select product_id, product_name, product_slug, unit_price_cents, quantity, line_total_cents
+     from order_line where order_id = ? order by product_name, product_id`,
+    [id],
+    'all',
+    ctx,
+  );
+  const history = await conn.execute<
+    {
+      from_status: OrderStatus | null;
+      to_status: OrderStatus;
+      actor: Actor['type'];
+      actor_user_id: string | null;
+      note: string | null;
+      at: string | Date;
+    }[]
+  >(
+    'select from_status, to_status, actor, actor_user_id, note, at from order_event where order_id = ? order by id',
+    [id],
+    'all',
+    ctx,
+  );
+  return {
+    ...toSummary(em, row),
+    lines: lines.map((l) => ({
+      productId: l.product_id,
+      productName: l.product_name,
+      productSlug: l.product_slug,
+      unitPriceCents: l.unit_price_cents,
+      quantity: l.quantity,
+      lineTotalCents: l.line_total_cents,
+    })),
+    history: history.map((h) => ({
+      fromStatus: h.from_status,
+      toStatus: h.to_status,
+      actor: h.actor,
+      actorUserId: h.actor_user_id,
+      note: h.note,
+      at: toDate(em, h.at),
+    })),
+  };
+}
+
+async function pageOf(
+  em: EntityManager,
+  filter: { where: string[]; params: unknown[] },
+  opts: { cursor: string | null | undefined; limit: number },
+): Promise<OrderPage> {
+  const { where, params } = filter;
+  const after = opts.cursor ? decodeOrderCursor(opts.cursor) : null;
+  if (after) {
+    where.push('o.id < ?');
+    params.push(after);
+  }
+  const rows = await em.getConnection().execute<OrderRow[]>(
+    `select ${SUMMARY_COLUMNS} from store_order o ${where.length ? `where ${where.join(' and ')}` : ''}
+       order by o.id desc limit ?`,
+    [...params, opts.limit + 1],
+  );
+  const items = rows.slice(0, opts.limit).map((r) => toSummary(em, r));
+  const last = items.at(-1);
+  return { items, nextCursor: rows.length > opts.limit && last ? encodeOrderCursor(last.id) : null };
+}
+
+/** A customer's own orders, newest first (keyset on the time-ordered id; index `(user_id, id)`). */
+export async function listOwnOrders(em: EntityManager, userId: string, input: ListOrdersInput): Promise<OrderPage> {
+  const { cursor, limit, status } = listOrdersInput.parse(input);
+  const where = ['o.user_id = ?'];
+  const params: unknown[] = [userId];
+  if (status) {
+    where.push('o.status = ?');
+    params.push(status);
+  }
+  return pageOf(em, { where, params }, { cursor, limit });
+}
+
+/** Every order (admin), newest first, by status, creation time range and customer. */
+export async function listAllOrders(em: EntityManager, input: ListAllOrdersInput): Promise<OrderPage> {
+  const { cursor, limit, status, from, to, userId } = listAllOrdersInput.parse(input);
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (clause: string, value: unknown) => {
+    where.push(clause);
+    params.push(value);
+  };
+  if (status) add('o.status = ?', status);
+  if (from) add('o.created_at >= ?', from);
+  if (to) add('o.created_at < ?', to);
+  if (userId) add('o.user_id = ?', userId);
+  return pageOf(em, { where, params }, { cursor, limit });
+}
+
+/**
+ * Puts an order's units back on the shelf, in product-id order (the order checkout locks them in, so
+ * the two never deadlock), and announces the stock change.
+ */
+export async function returnStock(tx: EntityManager, orderId: string): Promise<void> {
+  const conn = tx.getConnection();
+  const ctx = tx.getTransactionContext();
+  const lines = await conn.execute<{ product_id: string; quantity: number }[]>(
+    'select product_id, quantity from order_line where order_id = ? order by product_id',
+    [orderId],
+    'all',
+    ctx,
+  );
+  for (const line of lines) {
+    await conn.execute(
+      'update product set stock = stock + ? where id = ?',
+      [line.quantity, line.product_id],
+      'run',
+      ctx,
+    );
+  }
+  await notifyProductsChanged(
+    tx,
+    lines.map((l) => l.product_id),
+  );
+}
+
+/**
+ * Cancels an order: `pending_payment` or `paid` only. The stock goes back at once; a paid order's money
+ * goes back through a `payment__refund` job. An order still waiting for its payment job is cancelled
+ * too: if that job captures anyway, it sees the cancellation and refunds (see `capturePayment`).
+ */
+export async function cancelOrder(
+  em: EntityManager,
+  req: { orderId: string; actor: Actor; ownerId?: string; note?: string | undefined },
+): Promise<OrderDto> {
+  await em.transactional(async (tx) => {
+    const { from } = await transition(tx, {
+      orderId: req.orderId,
+      to: 'cancelled',
+      actor: req.actor,
+      ...(req.ownerId ? { ownerId: req.ownerId } : {}),
+      note: req.note ?? null,
+      extra: { payment_token: null },
+    });
+    await returnStock(tx, req.orderId);
+    if (from === 'paid') await enqueue(tx, 'payment__refund', { orderId: req.orderId });
+  });
+  return getOrder(em, req.orderId);
+}
+
+/** Admin: the goods left the warehouse; the customer gets an email. */
+export async function markShipped(
+  em: EntityManager,
+  req: { orderId: string; actor: Actor; note?: string | undefined },
+): Promise<OrderDto> {
+  await em.transactional(async (tx) => {
+    await transition(tx, { orderId: req.orderId, to: 'shipped', actor: req.actor, note: req.note ?? null });
+    await enqueue(tx, 'email__order_status', { orderId: req.orderId, status: 'shipped' });
+  });
+  return getOrder(em, req.orderId);
+}
+
+export async function markDelivered(
+  em: EntityManager,
+  req: { orderId: string; actor: Actor; note?: string | undefined },
+): Promise<OrderDto> {
+  await em.transactional((tx) =>
+    transition(tx, { orderId: req.orderId, to: 'delivered', actor: req.actor, note: req.note ?? null }),
+  );
+  return getOrder(em, req.orderId);
+}
+
+/**
+ * Admin refund: a paid order not yet shipped is cancelled (stock back, money back); a shipped or
+ * delivered one becomes `refunded` (money back, the goods are gone). Other statuses have nothing to refund.
+ */
+export async function refundOrder(
+  em: EntityManager,
+  req: { orderId: string; actor: Actor; note?: string | undefined },
+): Promise<OrderDto> {
+  const [row] = await em
+    .getConnection()
+    .execute<{ status: OrderStatus }[]>('select status from store_order where id = ?', [req.orderId]);
+  if (!row) throw new AppError('ORDER_NOT_FOUND', { details: { id: req.orderId } });
+  if (row.status === 'paid') return cancelOrder(em, req);
+  if (row.status !== 'shipped' && row.status !== 'delivered') {
+    throw new AppError('ILLEGAL_TRANSITION', {
+      message: `An order that is ${row.status.replace('_', ' ')} has no payment to refund.`,
+      details: { id: req.orderId, from: row.status, to: 'refunded' },
+    });
+  }
+  await em.transactional(async (tx) => {
+    // The state machine re-checks the status under the row lock, so a concurrent change still wins cleanly.
+    await transition(tx, { orderId: req.orderId, to: 'refunded', actor: req.actor, note: req.note ?? null });
+    await enqueue(tx, 'payment__refund', { orderId: req.orderId });
+  });
+  return getOrder(em, req.orderId);
+}

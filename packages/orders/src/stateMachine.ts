@@ -1,0 +1,114 @@
+/**
+ * The order state machine, the only code that changes `store_order.status`.
+ *
+ *   pending_payment ──▶ paid ──▶ shipped ──▶ delivered
+ *        │   │           │          │            │
+ *        │   └──▶ cancelled ◀┘      └──▶ refunded ◀┘
+ *        └──▶ payment_failed
+ *
+ * `cancelled` returns the stock (and refunds a paid order); `payment_failed` returns the stock;
+ * `refunded` gives the money back for goods that have left the warehouse (no restock).
+ */
+import { type OrderActor, type OrderStatus, uuidv7 } from '@keelson/db';
+import { AppError } from '@keelson/errors';
+import type { EntityManager } from '@mikro-orm/postgresql';
+
+export const transitions: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
+  pending_payment: ['paid', 'payment_failed', 'cancelled'],
+  paid: ['shipped', 'cancelled'],
+  shipped: ['delivered', 'refunded'],
+  delivered: ['refunded'],
+  cancelled: [],
+  payment_failed: [],
+  refunded: [],
+};
+
+/** Statuses whose order holds stock: every status but the two that returned it. */
+export const stockHoldingStatuses: readonly OrderStatus[] = [
+  'pending_payment',
+  'paid',
+  'shipped',
+  'delivered',
+  'refunded',
+];
+
+export function canTransition(from: OrderStatus, to: OrderStatus): boolean {
+  return transitions[from].includes(to);
+}
+
+export interface Actor {
+  type: OrderActor;
+  /** Null for the system (the worker). */
+  userId: string | null;
+}
+
+export interface TransitionResult {
+  from: OrderStatus;
+  to: OrderStatus;
+}
+
+/**
+ * Moves an order to `to`, inside the caller's transaction: locks the order row, checks the move is
+ * legal from its current status, updates it and records who did it. `ownerId` limits the lookup to
+ * one customer's orders (another's answers ORDER_NOT_FOUND, as if it did not exist). `extra` columns
+ * are set in the same update.
+ */
+export async function transition(
+  tx: EntityManager,
+  change: {
+    orderId: string;
+    to: OrderStatus;
+    actor: Actor;
+    ownerId?: string;
+    note?: string | null;
+    extra?: Record<string, string | number | null>;
+  },
+): Promise<TransitionResult> {
+  if (!tx.isInTransaction()) throw new Error('transition() must run inside a transaction');
+  const conn = tx.getConnection();
+  const ctx = tx.getTransactionContext();
+  const [row] = await conn.execute<{ status: OrderStatus; user_id: string }[]>(
+    'select status, user_id from store_order where id = ? for update',
+    [change.orderId],
+    'all',
+    ctx,
+  );
+  if (!row || (change.ownerId && row.user_id !== change.ownerId)) {
+    throw new AppError('ORDER_NOT_FOUND', { details: { id: change.orderId } });
+  }
+  if (!canTransition(row.status, change.to)) {
+    throw new AppError('ILLEGAL_TRANSITION', {
+      message: `An order that is ${row.status.replace('_', ' ')} cannot become ${change.to.replace('_', ' ')}.`,
+      details: { id: change.orderId, from: row.status, to: change.to },
+    });
+  }
+  const extra = Object.entries(change.extra ?? {});
+  await conn.execute(
+    `update store_order set status = ?, updated_at = now()${extra.map(([c]) => `, ${c} = ?`).join('')} where id = ?`,
+    [change.to, ...extra.map(([, v]) => v), change.orderId],
+    'run',
+    ctx,
+  );
+  await recordEvent(tx, {
+    orderId: change.orderId,
+    from: row.status,
+    to: change.to,
+    actor: change.actor,
+    note: change.note ?? null,
+  });
+  return { from: row.status, to: change.to };
+}
+
+/** Appends to the order's history. */
+export async function recordEvent(
+  tx: EntityManager,
+  event: { orderId: string; from: OrderStatus | null; to: OrderStatus; actor: Actor; note: string | null },
+): Promise<void> {
+  await tx.getConnection().execute(
+    `insert into order_event (id, order_id, from_status, to_status, actor, actor_user_id, note, at)
+       values (?, ?, ?, ?, ?, ?, ?, clock_timestamp())`,
+    [uuidv7(), event.orderId, event.from, event.to, event.actor.type, event.actor.userId, event.note],
+    'run',
+    tx.getTransactionContext(),
+  );
+}

@@ -1,0 +1,9 @@
+export {
+  type AuthorizeRequest,
+  type CaptureRequest,
+  PaymentDeclinedError,
+  type PaymentProvider,
+  PaymentTransientError,
+  type RefundRequest,
+} from './provider.ts';
+export { createSandboxProvider, type SandboxOptions, SandboxRequestError } from './sandbox.ts';

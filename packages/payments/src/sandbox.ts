@@ -1,0 +1,180 @@
+/**
+ * A sandbox payment provider with Stripe-style test tokens, for development, demos and tests:
+ *
+ * | token                 | authorize                                                     |
+ * | --------------------- | ------------------------------------------------------------- |
+ * | `tok_visa`            | succeeds                                                      |
+ * | `tok_chargeDeclined`  | declined (`card_declined`)                                    |
+ * | `tok_processingError` | fails transiently `transientFailures` times, then succeeds    |
+ * | anything else         | declined (`invalid_token`)                                    |
+ *
+ * It behaves like a remote provider: its state lives in its own table (`payment_sandbox_operation`),
+ * written in its own transactions (never the caller's), keyed by idempotency key. A repeated key
+ * returns the first outcome, a key reused with other parameters is refused, and transient failures
+ * are counted per key across every worker process.
+ */
+import { randomBytes } from 'node:crypto';
+import type { MikroORM } from '@keelson/db';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import {
+  type AuthorizeRequest,
+  type CaptureRequest,
+  PaymentDeclinedError,
+  type PaymentProvider,
+  PaymentTransientError,
+  type RefundRequest,
+} from './provider.ts';
+
+export interface SandboxOptions {
+  /** Transient failures `tok_processingError` returns before it succeeds. */
+  transientFailures: number;
+}
+
+type Operation = 'authorize' | 'capture' | 'refund';
+
+interface Row {
+  operation: Operation;
+  result_id: string | null;
+  reference: string | null;
+  token: string | null;
+  amount_cents: number;
+  currency: string;
+  status: 'succeeded' | 'declined' | 'failing';
+  failures: number;
+}
+
+type Outcome = { ok: true; id: string } | { ok: false; declined?: string; transient?: string };
+
+const PREFIX: Record<Operation, string> = { authorize: 'auth', capture: 'ch', refund: 're' };
+const newId = (op: Operation) => `${PREFIX[op]}_sandbox_${randomBytes(9).toString('base64url')}`;
+
+/** A programming error on the caller's side (Stripe answers these with HTTP 400): never retried. */
+export class SandboxRequestError extends Error {
+  override name = 'SandboxRequestError';
+}
+
+export function createSandboxProvider(orm: MikroORM, options: SandboxOptions): PaymentProvider {
+  /**
+   * Runs one operation under its idempotency key: the row is created (or found) and locked, `decide`
+   * runs only if no earlier call succeeded or was declined, and the outcome is committed before it is
+   * reported, so a crash between the two is answered identically next time.
+   */
+  async function run(
+    op: Operation,
+    req: { idempotencyKey: string; amountCents: number; currency: string; token?: string; reference?: string },
+    decide: (tx: EntityManager, row: Row) => Promise<Outcome>,
+  ): Promise<string> {
+    const outcome = await (orm.em.fork() as EntityManager).transactional(async (tx) => {
+      const conn = tx.getConnection();
+      const ctx = tx.getTransactionContext();
+      await conn.execute(
+        `insert into payment_sandbox_operation
+           (idempotency_key, operation, token, reference, amount_cents, currency, status, failures, created_at, updated_at)
+         values (?, ?, ?, ?, ?, ?, 'failing', 0, now(), now())
+         on conflict (idempotency_key) do nothing`,
+        [req.idempotencyKey, op, req.token ?? null, req.reference ?? null, req.amountCents, req.currency],
+        'run',
+        ctx,
+      );
+      const [row] = await conn.execute<Row[]>(
+        'select * from payment_sandbox_operation where idempotency_key = ? for update',
+        [req.idempotencyKey],
+        'all',
+        ctx,
+      );
+      if (!row) throw new Error('sandbox: operation row vanished');
+      if (
+        row.operation !== op ||
+        row.amount_cents !== req.amountCents ||
+        row.currency !== req.currency ||
+        row.token !== (req.token ?? null) ||
+        row.reference !== (req.reference ?? null)
+      ) {
+        throw new SandboxRequestError(`Idempotency key ${req.idempotencyKey} was used with other parameters`);
+      }
+      if (row.status === 'succeeded' && row.result_id) return { ok: true, id: row.result_id } as Outcome;
+      if (row.status === 'declined') return { ok: false, declined: 'card_declined' } as Outcome;
+      const outcome = await decide(tx, row);
+      const status = outcome.ok ? 'succeeded' : outcome.declined ? 'declined' : 'failing';
+      await conn.execute(
+        `update payment_sandbox_operation
+         set status = ?, result_id = ?, failures = failures + ?, updated_at = now() where idempotency_key = ?`,
+        [status, outcome.ok ? outcome.id : null, outcome.ok || outcome.declined ? 0 : 1, req.idempotencyKey],
+        'run',
+        ctx,
+      );
+      return outcome;
+    });
+    if (outcome.ok) return outcome.id;
+    if (outcome.declined) {
+      const message =
+        outcome.declined === 'invalid_token' ? 'The payment token is not valid.' : 'Your card was declined.';
+      throw new PaymentDeclinedError(outcome.declined, message);
+    }
+    throw new PaymentTransientError(outcome.transient ?? 'processing_error');
+  }
+
+  /** The succeeded operation with this result id, e.g. the authorization a capture refers to. */
+  async function succeeded(tx: EntityManager, op: Operation, id: string) {
+    const [row] = await tx
+      .getConnection()
+      .execute<{ amount_cents: number; currency: string }[]>(
+        `select amount_cents, currency from payment_sandbox_operation where operation = ? and result_id = ? and status = 'succeeded'`,
+        [op, id],
+        'all',
+        tx.getTransactionContext(),
+      );
+    return row;
+  }
+
+  return {
+    name: 'sandbox',
+    async authorize(req: AuthorizeRequest) {
+      const id = await run('authorize', req, async (_tx, row) => {
+        switch (req.token) {
+          case 'tok_visa':
+            return { ok: true, id: newId('authorize') };
+          case 'tok_chargeDeclined':
+            return { ok: false, declined: 'card_declined' };
+          case 'tok_processingError':
+            return row.failures < options.transientFailures
+              ? { ok: false, transient: 'processing_error' }
+              : { ok: true, id: newId('authorize') };
+          default:
+            return { ok: false, declined: 'invalid_token' };
+        }
+      });
+      return { authorizationId: id };
+    },
+    async capture(req: CaptureRequest) {
+      const id = await run('capture', { ...req, reference: req.authorizationId }, async (tx) => {
+        const auth = await succeeded(tx, 'authorize', req.authorizationId);
+        if (!auth) throw new SandboxRequestError(`No authorization ${req.authorizationId}`);
+        if (req.amountCents > auth.amount_cents || req.currency !== auth.currency) {
+          throw new SandboxRequestError('Capture exceeds the authorization');
+        }
+        return { ok: true, id: newId('capture') };
+      });
+      return { captureId: id };
+    },
+    async refund(req: RefundRequest) {
+      const id = await run('refund', { ...req, reference: req.captureId }, async (tx) => {
+        const charge = await succeeded(tx, 'capture', req.captureId);
+        if (!charge) throw new SandboxRequestError(`No capture ${req.captureId}`);
+        const [refunded] = await tx
+          .getConnection()
+          .execute<{ total: string | null }[]>(
+            `select sum(amount_cents) as total from payment_sandbox_operation where operation = 'refund' and reference = ? and status = 'succeeded'`,
+            [req.captureId],
+            'all',
+            tx.getTransactionContext(),
+          );
+        if (Number(refunded?.total ?? 0) + req.amountCents > charge.amount_cents) {
+          throw new SandboxRequestError('Refund exceeds the captured amount');
+        }
+        return { ok: true, id: newId('refund') };
+      });
+      return { refundId: id };
+    },
+  };
+}
