@@ -134,6 +134,25 @@ describe('commerce', () => {
       expect(rows).toEqual([{ quantity: 98 }]);
     });
 
+    it('holds at most 100 different products', async () => {
+      const { client, id } = await customer();
+      const products = [];
+      for (let i = 0; i < 101; i++) products.push(await createProduct(api.db.url, { priceCents: 100, stock: 1 }));
+      await sql(
+        api.db.url,
+        `insert into cart_item (id, user_id, product_id, quantity, price_cents_seen, added_at, updated_at)
+         select gen_random_uuid(), $1, p, 1, 100, now(), now() from unnest($2::uuid[]) as p`,
+        [id, products.slice(0, 100).map((p) => p.id)],
+      );
+      expect(await failure(client.cart.addItem.mutate({ productId: products[100]!.id }))).toMatchObject({
+        code: 'BAD_REQUEST',
+        appCode: 'CART_FULL',
+      });
+      // Adding to a line already there is still fine.
+      expect((await client.cart.addItem.mutate({ productId: products[0]!.id })).lines).toHaveLength(100);
+      await client.cart.clear.mutate();
+    });
+
     it('flags lines whose price or availability changed since they were added', async () => {
       const { client } = await customer();
       const p = await createProduct(api.db.url, { priceCents: 1000, stock: 3 });

@@ -36,6 +36,12 @@ describe('pnpm start (embedded default)', () => {
     expect(page.items).toHaveLength(60);
     await closeClient(client);
 
+    // The README's walkthrough: sign up, cart, checkout with a test token, the worker takes the payment.
+    await using demo = startProcess('apps/dev/src/walkthrough.ts', {}, { args: [url] });
+    await demo.waitFor(/Order \S+ is paid\./, 30_000);
+    expect(demo.output()).toMatch(/Cart: 2 × .+ Mug, subtotal [\d.]+ USD, tax 0\.00 USD/);
+    expect(demo.output()).toMatch(/pending_payment → paid \(system\)/);
+
     const { code, ms } = await stack.stop('SIGTERM');
     expect(code).toBe(0);
     expect(ms).toBeLessThan(10_000);
