@@ -112,7 +112,8 @@ create table checkout_idempotency_key (
   id uuid not null,
   user_id uuid not null,
   key character varying(255) not null,
-  request_hash character varying(64) not null,
+  cart_hash character varying(64) not null,
+  token_hash character varying(64) not null,
   order_id uuid,
   created_at timestamp with time zone not null,
   expires_at timestamp with time zone not null
@@ -160,13 +161,13 @@ create table order_line (
   product_slug character varying(120) not null,
   unit_price_cents integer not null,
   quantity integer not null,
-  line_total_cents integer not null
+  line_total_cents bigint not null
 );
 -- constraint order_line_order_id_foreign: FOREIGN KEY (order_id) REFERENCES store_order(id) ON DELETE CASCADE
 -- constraint order_line_pkey: PRIMARY KEY (id)
 -- constraint order_line_product_id_foreign: FOREIGN KEY (product_id) REFERENCES product(id) ON DELETE RESTRICT
 -- constraint order_line_quantity_check: CHECK (((quantity >= 1) AND (quantity <= 99)))
--- constraint order_line_total_check: CHECK ((line_total_cents = (unit_price_cents * quantity)))
+-- constraint order_line_total_check: CHECK ((line_total_cents = ((unit_price_cents)::bigint * quantity)))
 CREATE INDEX order_line_order_id_index ON public.order_line USING btree (order_id);
 CREATE UNIQUE INDEX order_line_pkey ON public.order_line USING btree (id);
 CREATE INDEX order_line_product_id_index ON public.order_line USING btree (product_id);
@@ -177,14 +178,16 @@ create table payment_sandbox_operation (
   result_id character varying(64),
   reference character varying(64),
   token character varying(255),
-  amount_cents integer not null,
+  amount_cents bigint not null,
   currency character varying(3) not null,
   status text not null,
+  decline_reason character varying(64),
+  voided_at timestamp with time zone,
   failures integer default 0 not null,
   created_at timestamp with time zone not null,
   updated_at timestamp with time zone not null
 );
--- constraint payment_sandbox_operation_operation_check: CHECK ((operation = ANY (ARRAY['authorize'::text, 'capture'::text, 'refund'::text])))
+-- constraint payment_sandbox_operation_operation_check: CHECK ((operation = ANY (ARRAY['authorize'::text, 'capture'::text, 'refund'::text, 'void'::text])))
 -- constraint payment_sandbox_operation_pkey: PRIMARY KEY (idempotency_key)
 -- constraint payment_sandbox_operation_status_check: CHECK ((status = ANY (ARRAY['succeeded'::text, 'declined'::text, 'failing'::text])))
 CREATE UNIQUE INDEX payment_sandbox_operation_pkey ON public.payment_sandbox_operation USING btree (idempotency_key);
@@ -238,10 +241,10 @@ create table store_order (
   user_id uuid not null,
   status text default 'pending_payment'::text not null,
   currency character varying(3) not null,
-  subtotal_cents integer not null,
+  subtotal_cents bigint not null,
   tax_rate_bps integer not null,
-  tax_cents integer not null,
-  total_cents integer not null,
+  tax_cents bigint not null,
+  total_cents bigint not null,
   payment_token character varying(255),
   payment_authorization_id character varying(255),
   payment_capture_id character varying(255),

@@ -217,7 +217,7 @@ describe('commerce', () => {
       expect(mail.text).toContain('43.28 USD');
       const ledger = await sql<{ operation: string; amount_cents: number }>(
         api.db.url,
-        `select operation, amount_cents from payment_sandbox_operation where idempotency_key like $1 order by created_at`,
+        `select operation, amount_cents::int from payment_sandbox_operation where idempotency_key like $1 order by created_at`,
         [`order_${order.id}%`],
       );
       expect(ledger).toEqual([
@@ -367,6 +367,11 @@ describe('commerce', () => {
         code: 'CONFLICT',
         appCode: 'IDEMPOTENCY_KEY_REUSED',
       });
+      // Nor may it be replayed with another payment token, even with the emptied cart.
+      await client.cart.clear.mutate();
+      expect(
+        await failure(client.orders.checkout.mutate({ idempotencyKey: k, paymentToken: 'tok_other' })),
+      ).toMatchObject({ code: 'CONFLICT', appCode: 'IDEMPOTENCY_KEY_REUSED' });
       // Keys are per customer: another customer's identical key is theirs alone.
       const other = await customer();
       await other.client.cart.addItem.mutate({ productId: p.id, quantity: 1 });
@@ -409,6 +414,28 @@ describe('commerce', () => {
         [p.id],
       );
       expect(orders).toEqual({ count: '50', units: '50' });
+    });
+  });
+
+  describe('deadlocks', () => {
+    it('checkouts locking two products in opposite cart orders never deadlock', async () => {
+      const x = await createProduct(api.db.url, { priceCents: 100, stock: 20 });
+      const y = await createProduct(api.db.url, { priceCents: 100, stock: 20 });
+      const users = await createUsers(api.db.url, 60, { prefix: 'pair' });
+      const clients = users.map((u) => api.newClient({ token: () => u.token }));
+      // Half add x then y, half y then x: lock order must not follow cart order.
+      for (const [i, c] of clients.entries()) {
+        for (const p of i % 2 ? [x, y] : [y, x]) await c.cart.addItem.mutate({ productId: p.id, quantity: 1 });
+      }
+      const results = await Promise.allSettled(
+        clients.map((c) => c.orders.checkout.mutate({ idempotencyKey: key(), paymentToken: 'tok_visa' })),
+      );
+      const errors = results.flatMap((r) =>
+        r.status === 'rejected' ? [(r.reason as { data?: { appCode: string } }).data?.appCode] : [],
+      );
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(20);
+      expect(new Set(errors)).toEqual(new Set(['OUT_OF_STOCK']));
+      expect([await stockOf(x.id), await stockOf(y.id)]).toEqual([0, 0]);
     });
   });
 
@@ -458,7 +485,7 @@ describe('commerce', () => {
       await eventually(async () => (await client.orders.get.query({ id: paid.id })).refunded);
       const refunds = await sql(
         api.db.url,
-        `select amount_cents from payment_sandbox_operation where idempotency_key = $1`,
+        `select amount_cents::int from payment_sandbox_operation where idempotency_key = $1`,
         [`order_${paid.id}_refund`],
       );
       expect(refunds).toEqual([{ amount_cents: 866 }]);

@@ -3,12 +3,18 @@ declare module 'autocannon' {
   interface Request {
     method?: string;
     path?: string;
+    headers?: Record<string, string>;
+    body?: string;
+    /** Called before each send; returns the request to send (autocannon's per-request hook). */
+    setupRequest?: (req: Request) => Request;
   }
   interface Options {
     url: string;
     connections?: number;
     /** Seconds. */
     duration?: number;
+    /** Stop after this many requests instead of after `duration`. */
+    amount?: number;
     /** Each connection cycles through these in order. */
     requests?: Request[];
   }
@@ -31,6 +37,8 @@ declare module 'autocannon' {
   }
   interface Instance extends PromiseLike<Result> {
     stop(): void;
+    /** Emitted for every response received. */
+    on(event: 'response', listener: () => void): this;
   }
   export default function autocannon(opts: Options): Instance;
 }

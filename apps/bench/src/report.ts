@@ -81,18 +81,18 @@ function git(args: string[]): string | null {
   }
 }
 
-function cpuModel(): string {
+export function cpuModel(): string {
   const cpuinfo = existsSync('/proc/cpuinfo') ? readFileSync('/proc/cpuinfo', 'utf8') : '';
   return /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown CPU';
 }
 
-function revision(): string {
+export function revision(): string {
   const rev = git(['rev-parse', '--short', 'HEAD']) ?? 'unknown revision';
   return git(['status', '--porcelain'])?.length ? `${rev} + uncommitted changes` : rev;
 }
 
 /** A Markdown table laid out the way Biome formats one, so that `pnpm check` accepts the file as written. */
-function table(header: string[], rightAligned: boolean[], rows: string[][]): string[] {
+export function table(header: string[], rightAligned: boolean[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(3, h.length, ...rows.map((r) => r[i]?.length ?? 0)));
   const line = (cells: string[]) =>
     `| ${cells.map((c, i) => (rightAligned[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join(' | ')} |`;

@@ -9,6 +9,8 @@ export interface TaskDeps {
   orm: MikroORM;
   mailer: Mailer;
   payments: PaymentProvider;
+  /** PAYMENT_TIMEOUT_HOURS, in milliseconds. */
+  paymentTimeoutMs: number;
   /** Base of links in emails. */
   publicUrl: string;
 }

@@ -53,7 +53,13 @@ export function createWorker(deps: WorkerDeps): KeelsonWorker {
   const mailer = deps.mailer ?? createMailer(config.mail);
   const payments =
     deps.payments ?? createSandboxProvider(orm, { transientFailures: config.payments.sandboxTransientFailures });
-  const taskDeps = { orm, mailer, payments, publicUrl: config.auth.publicUrl };
+  const taskDeps = {
+    orm,
+    mailer,
+    payments,
+    paymentTimeoutMs: config.payments.timeoutMs,
+    publicUrl: config.auth.publicUrl,
+  };
   const taskList = Object.fromEntries(
     Object.entries(taskFactories).map(([name, factory]) => [name, factory(taskDeps)]),
   ) as TaskList;

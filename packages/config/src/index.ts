@@ -87,6 +87,8 @@ const schema = z.object({
   CHECKOUT_KEY_TTL_HOURS: int(24, 24 * 30).default(24),
   /** Payment provider. Only the built-in `sandbox` (test tokens `tok_visa`, `tok_chargeDeclined`, `tok_processingError`) ships. */
   PAYMENT_PROVIDER: z.enum(['sandbox']).default('sandbox'),
+  /** An order whose payment has not completed this long after checkout fails and its stock returns, hours. */
+  PAYMENT_TIMEOUT_HOURS: int(1, 24 * 30).default(24),
   /** How many times the sandbox fails `tok_processingError` transiently before it succeeds. */
   PAYMENT_SANDBOX_TRANSIENT_FAILURES: int(0, 20).default(2),
 
@@ -145,7 +147,7 @@ export interface Config {
     taxRateBps: number;
     checkoutKeyTtlMs: number;
   };
-  payments: { provider: 'sandbox'; sandboxTransientFailures: number };
+  payments: { provider: 'sandbox'; sandboxTransientFailures: number; timeoutMs: number };
   /** Null when OIDC sign-in is not configured. */
   oidc: { issuer: string; clientId: string; clientSecret: string; redirectUri: string; allowHttp: boolean } | null;
   seed: { adminEmail: string; adminPassword: string | undefined };
@@ -229,7 +231,11 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
       taxRateBps: e.TAX_RATE_BPS,
       checkoutKeyTtlMs: e.CHECKOUT_KEY_TTL_HOURS * 60 * MINUTE,
     },
-    payments: { provider: e.PAYMENT_PROVIDER, sandboxTransientFailures: e.PAYMENT_SANDBOX_TRANSIENT_FAILURES },
+    payments: {
+      provider: e.PAYMENT_PROVIDER,
+      sandboxTransientFailures: e.PAYMENT_SANDBOX_TRANSIENT_FAILURES,
+      timeoutMs: e.PAYMENT_TIMEOUT_HOURS * 60 * MINUTE,
+    },
     oidc: e.OIDC_ISSUER
       ? {
           issuer: e.OIDC_ISSUER,

@@ -65,18 +65,28 @@ export const tasks = {
   /**
    * Takes an order's payment: authorize then capture, each with an idempotency key derived from the
    * order. Transient provider failures throw, so graphile-worker retries with exponential back-off
-   * (about 3 s, 7 s, 20 s, ... up to hours); a decline fails the order and returns its stock once.
+   * (about 3 s, 7 s, 20 s, ... 2 h: some 3.6 h in all); a decline fails the order and returns its
+   * stock once. An order still pending after PAYMENT_TIMEOUT_HOURS is failed by `payment__expire_pending`.
    */
   payment__capture: defineTask({
     identifier: 'payment__capture',
     payload: z.object({ orderId: z.uuid() }),
-    maxAttempts: 15,
+    maxAttempts: 10,
   }),
-  /** Gives a cancelled or refunded order's captured money back, once (provider idempotency key). */
+  /**
+   * Gives back what a cancelled, failed or refunded order took: refunds its capture, or voids its
+   * authorization. Once, whatever the retries (provider idempotency keys, recorded ids).
+   */
   payment__refund: defineTask({
     identifier: 'payment__refund',
     payload: z.object({ orderId: z.uuid() }),
     maxAttempts: 15,
+  }),
+  /** Hourly (cron): fails orders whose payment has not completed within PAYMENT_TIMEOUT_HOURS, returning their stock. */
+  payment__expire_pending: defineTask({
+    identifier: 'payment__expire_pending',
+    payload: z.object({ _cron: z.object({ ts: z.string(), backfilled: z.boolean().optional() }).optional() }),
+    maxAttempts: 3,
   }),
   /** Tells the customer their order was paid (confirmation), shipped, or that its payment failed. */
   email__order_status: defineTask({
@@ -104,6 +114,8 @@ export const crontab = [
   '0 3 * * * auth__cleanup ?fill=1d&max=1',
   // Missed runs are made up once (a day's backlog is one run's work).
   '30 3 * * * checkout__purge_keys ?fill=1d&max=1',
+  // Not backfilled: one run catches up on every stale order, whenever it runs.
+  '15 * * * * payment__expire_pending',
 ].join('\n');
 
 export type Tasks = typeof tasks;

@@ -104,25 +104,34 @@ async function buyableProduct(em: EntityManager, productId: string): Promise<{ p
 export async function addCartItem(em: EntityManager, userId: string, input: AddItemInput): Promise<void> {
   const { productId, quantity } = addItemInput.parse(input);
   const product = await buyableProduct(em, productId);
-  const conn = em.getConnection();
-  const [{ lines } = { lines: 0 }] = await conn.execute<{ lines: number }[]>(
-    'select count(*)::int as lines from cart_item where user_id = ? and product_id <> ?',
-    [userId, productId],
-  );
-  if (lines >= MAX_CART_LINES) throw new AppError('CART_FULL', { details: { maxLines: MAX_CART_LINES } });
-  const rows = await conn.execute<{ quantity: number }[]>(
-    `insert into cart_item (id, user_id, product_id, quantity, price_cents_seen, added_at, updated_at)
-     values (gen_random_uuid(), ?, ?, ?, ?, now(), now())
-     on conflict (user_id, product_id) do update
-       set quantity = cart_item.quantity + excluded.quantity, price_cents_seen = excluded.price_cents_seen,
-           updated_at = now()
-       where cart_item.quantity + excluded.quantity <= ${MAX_QUANTITY}
-     returning quantity`,
-    [userId, productId, quantity, product.priceCents],
-  );
-  if (!rows.length) {
-    throw new AppError('CART_QUANTITY_LIMIT', { details: { productId, maxQuantity: MAX_QUANTITY } });
-  }
+  await em.transactional(async (tx) => {
+    const conn = tx.getConnection();
+    const ctx = tx.getTransactionContext();
+    // One cart changes at a time, so two tabs adding at once cannot both pass the line limit.
+    await conn.execute('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`cart:${userId}`], 'all', ctx);
+    const [{ lines } = { lines: 0 }] = await conn.execute<{ lines: number }[]>(
+      'select count(*)::int as lines from cart_item where user_id = ? and product_id <> ?',
+      [userId, productId],
+      'all',
+      ctx,
+    );
+    if (lines >= MAX_CART_LINES) throw new AppError('CART_FULL', { details: { maxLines: MAX_CART_LINES } });
+    const rows = await conn.execute<{ quantity: number }[]>(
+      `insert into cart_item (id, user_id, product_id, quantity, price_cents_seen, added_at, updated_at)
+       values (gen_random_uuid(), ?, ?, ?, ?, now(), now())
+       on conflict (user_id, product_id) do update
+         set quantity = cart_item.quantity + excluded.quantity, price_cents_seen = excluded.price_cents_seen,
+             updated_at = now()
+         where cart_item.quantity + excluded.quantity <= ${MAX_QUANTITY}
+       returning quantity`,
+      [userId, productId, quantity, product.priceCents],
+      'all',
+      ctx,
+    );
+    if (!rows.length) {
+      throw new AppError('CART_QUANTITY_LIMIT', { details: { productId, maxQuantity: MAX_QUANTITY } });
+    }
+  });
 }
 
 /** Sets a line's quantity; the line must exist. The customer has now seen the current price. */

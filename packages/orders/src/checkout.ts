@@ -4,13 +4,15 @@
  * 1. The idempotency key is inserted first. A concurrent checkout with the same key blocks on the
  *    unique index until this transaction ends, then finds the order (or, if this one rolled back,
  *    proceeds itself): never two orders for one key.
- * 2. The cart lines are locked and read; archived products refuse the checkout.
- * 3. Stock is reserved with one conditional `UPDATE ... WHERE stock >= quantity` per line, in product-id
- *    order, so concurrent checkouts queue on the same rows in the same order and never deadlock. Any
- *    line that cannot be served rolls everything back: OUT_OF_STOCK names the lines.
- * 4. Prices come from the rows just locked, so the order is priced exactly as stock was taken.
- * 5. The order, its lines and first history entry are written, the cart lines removed, product caches
- *    invalidated (NOTIFY on commit), and `payment__capture` enqueued — all committed together.
+ * 2. The cart lines are locked and read with the products' current prices; archived products refuse
+ *    the checkout. Totals are computed from those prices.
+ * 3. The order, its lines and first history entry are written, the ordered lines leave the cart,
+ *    product caches are told (NOTIFY, delivered on commit) and `payment__capture` is enqueued.
+ * 4. Last, stock is reserved with one conditional `UPDATE ... WHERE stock >= quantity AND price_cents =
+ *    <the price charged>` per line, in product-id order: concurrent checkouts queue on the same rows
+ *    in the same order (no deadlocks), and a product's row stays locked only from its update to the
+ *    commit, which is what bounds a flash sale's throughput. A line that cannot be served (stock,
+ *    archived, or a price that moved meanwhile) rolls everything back with an error naming it.
  */
 import { createHash } from 'node:crypto';
 import { notifyProductsChanged } from '@keelson/catalog';
@@ -27,22 +29,27 @@ import { computeTotals } from './totals.ts';
 interface CartLine {
   product_id: string;
   quantity: number;
-  archived: boolean;
   name: string;
+  slug: string;
+  price_cents: number;
+  archived: boolean;
 }
 
-/** What a key stands for: the cart's products and quantities, and the payment token. */
-function requestHash(lines: readonly CartLine[], paymentToken: string): string {
-  const canonical = [...lines]
-    .sort((a, b) => a.product_id.localeCompare(b.product_id))
-    .map((l) => `${l.product_id}:${l.quantity}`)
-    .join(',');
-  return createHash('sha256').update(`${canonical}|${paymentToken}`).digest('hex');
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+/** What the key was used for: the cart's products and quantities (order-independent). */
+function cartHash(lines: readonly CartLine[]): string {
+  return sha256(
+    [...lines]
+      .sort((a, b) => a.product_id.localeCompare(b.product_id))
+      .map((l) => `${l.product_id}:${l.quantity}`)
+      .join(','),
+  );
 }
 
 async function readCart(tx: EntityManager, userId: string, lock: boolean): Promise<CartLine[]> {
   return tx.getConnection().execute<CartLine[]>(
-    `select c.product_id, c.quantity, p.archived_at is not null as archived, p.name
+    `select c.product_id, c.quantity, p.name, p.slug, p.price_cents, p.archived_at is not null as archived
      from cart_item c join product p on p.id = c.product_id
      where c.user_id = ? order by c.product_id${lock ? ' for update of c' : ''}`,
     [userId],
@@ -51,36 +58,80 @@ async function readCart(tx: EntityManager, userId: string, lock: boolean): Promi
   );
 }
 
+/** Why a line's reservation failed, read after the fact: archived, repriced, or short of stock. */
+async function refuseLine(tx: EntityManager, lines: readonly CartLine[], failed: CartLine): Promise<never> {
+  const rows = await tx
+    .getConnection()
+    .execute<{ id: string; stock: number; price_cents: number; archived: boolean }[]>(
+      `select id, stock, price_cents, archived_at is not null as archived from product
+       where id in (select (jsonb_array_elements_text(?::jsonb))::uuid)`,
+      [JSON.stringify(lines.map((l) => l.product_id))],
+      'all',
+      tx.getTransactionContext(),
+    );
+  const now = new Map(rows.map((r) => [r.id, r]));
+  const current = now.get(failed.product_id);
+  if (!current || current.archived) {
+    throw new AppError('PRODUCT_UNAVAILABLE', {
+      message: 'A product in your cart was just archived; remove it to check out.',
+      details: { lines: [{ productId: failed.product_id, name: failed.name }] },
+    });
+  }
+  if (current.price_cents !== failed.price_cents) {
+    throw new AppError('PRICE_CHANGED', {
+      details: {
+        productId: failed.product_id,
+        priceCents: current.price_cents,
+        previousPriceCents: failed.price_cents,
+      },
+    });
+  }
+  // Lines before this one were reserved by this transaction (their stock reads low until the rollback)
+  // and could be served; this one and any later short line could not.
+  const short = lines
+    .slice(lines.indexOf(failed))
+    .filter((l) => (now.get(l.product_id)?.stock ?? 0) < l.quantity)
+    .map((l) => ({
+      productId: l.product_id,
+      name: l.name,
+      requested: l.quantity,
+      available: now.get(l.product_id)?.stock ?? 0,
+    }));
+  throw new AppError('OUT_OF_STOCK', { details: { lines: short } });
+}
+
 export async function checkout(
   em: EntityManager,
   req: { userId: string; input: CheckoutInput; settings: CommerceSettings },
 ): Promise<OrderDto> {
   const input = checkoutInput.parse(req.input);
   const { userId, settings } = req;
+  const tokenHash = sha256(input.paymentToken);
   const orderId = await em.transactional(async (tx) => {
     const conn = tx.getConnection();
     const ctx = tx.getTransactionContext();
     const seen = await readCart(tx, userId, false);
-    const hash = requestHash(seen, input.paymentToken);
 
     const inserted = await conn.execute<{ id: string }[]>(
-      `insert into checkout_idempotency_key (id, user_id, key, request_hash, created_at, expires_at)
-       values (?, ?, ?, ?, now(), now() + ? * interval '1 millisecond')
+      `insert into checkout_idempotency_key (id, user_id, key, cart_hash, token_hash, created_at, expires_at)
+       values (?, ?, ?, ?, ?, now(), now() + ? * interval '1 millisecond')
        on conflict (user_id, key) do nothing returning id`,
-      [uuidv7(), userId, input.idempotencyKey, hash, settings.checkoutKeyTtlMs],
+      [uuidv7(), userId, input.idempotencyKey, cartHash(seen), tokenHash, settings.checkoutKeyTtlMs],
       'all',
       ctx,
     );
     if (!inserted.length) {
       // The key is taken, by a checkout that has committed (we waited for it if it was in flight).
-      const [prior] = await conn.execute<{ request_hash: string; order_id: string | null }[]>(
-        'select request_hash, order_id from checkout_idempotency_key where user_id = ? and key = ?',
+      const [prior] = await conn.execute<{ cart_hash: string; token_hash: string; order_id: string | null }[]>(
+        'select cart_hash, token_hash, order_id from checkout_idempotency_key where user_id = ? and key = ?',
         [userId, input.idempotencyKey],
         'all',
         ctx,
       );
-      // A retry finds the cart that checkout emptied, or the very same cart: same answer as the first time.
-      if (prior?.order_id && (seen.length === 0 || prior.request_hash === hash)) return prior.order_id;
+      // A retry sends the same token and finds the cart that checkout emptied, or the very same cart.
+      const sameRequest =
+        prior?.order_id && prior.token_hash === tokenHash && (seen.length === 0 || prior.cart_hash === cartHash(seen));
+      if (sameRequest) return prior.order_id as string;
       throw new AppError('IDEMPOTENCY_KEY_REUSED', { details: { idempotencyKey: input.idempotencyKey } });
     }
 
@@ -94,48 +145,10 @@ export async function checkout(
         details: { lines: unavailable.map((l) => ({ productId: l.product_id, name: l.name })) },
       });
     }
-
-    const priced: { productId: string; name: string; slug: string; unitPriceCents: number; quantity: number }[] = [];
-    for (const line of lines) {
-      const [row] = await conn.execute<{ price_cents: number; name: string; slug: string }[]>(
-        `update product set stock = stock - ? where id = ? and archived_at is null and stock >= ?
-         returning price_cents, name, slug`,
-        [line.quantity, line.product_id, line.quantity],
-        'all',
-        ctx,
-      );
-      if (!row) {
-        // Nothing is kept: the rollback returns what was reserved. Report every short line at once.
-        const stock = await conn.execute<{ id: string; stock: number }[]>(
-          'select id, stock from product where id = any(array[?]::uuid[])',
-          [lines.map((l) => l.product_id)],
-          'all',
-          ctx,
-        );
-        const available = new Map(stock.map((s) => [s.id, s.stock]));
-        // Lines before this one were reserved by this transaction (their stock reads low until the
-        // rollback) and could be served; this one and any later short line could not.
-        const short = lines
-          .slice(lines.indexOf(line))
-          .filter((l) => (available.get(l.product_id) ?? 0) < l.quantity)
-          .map((l) => ({
-            productId: l.product_id,
-            name: l.name,
-            requested: l.quantity,
-            available: available.get(l.product_id) ?? 0,
-          }));
-        throw new AppError('OUT_OF_STOCK', { details: { lines: short } });
-      }
-      priced.push({
-        productId: line.product_id,
-        name: row.name,
-        slug: row.slug,
-        unitPriceCents: row.price_cents,
-        quantity: line.quantity,
-      });
-    }
-
-    const totals = computeTotals(priced, settings.taxRateBps);
+    const totals = computeTotals(
+      lines.map((l) => ({ unitPriceCents: l.price_cents, quantity: l.quantity })),
+      settings.taxRateBps,
+    );
     if (input.expectedTotalCents !== undefined && input.expectedTotalCents !== totals.totalCents) {
       throw new AppError('PRICE_CHANGED', {
         details: { expectedTotalCents: input.expectedTotalCents, totalCents: totals.totalCents },
@@ -160,24 +173,27 @@ export async function checkout(
       'run',
       ctx,
     );
-    for (const [i, line] of priced.entries()) {
-      await conn.execute(
-        `insert into order_line (id, order_id, product_id, product_name, product_slug, unit_price_cents, quantity, line_total_cents)
-         values (?, ?, ?, ?, ?, ?, ?, ?)`,
-        [
-          uuidv7(),
-          id,
-          line.productId,
-          line.name,
-          line.slug,
-          line.unitPriceCents,
-          line.quantity,
-          totals.lineTotalsCents[i],
-        ],
-        'run',
-        ctx,
-      );
-    }
+    await conn.execute(
+      `insert into order_line (id, order_id, product_id, product_name, product_slug, unit_price_cents, quantity, line_total_cents)
+       select l.id, ?, l.product_id, l.name, l.slug, l.price, l.quantity, l.total
+       from jsonb_to_recordset(?::jsonb) as l(id uuid, product_id uuid, name text, slug text, price int, quantity int, total bigint)`,
+      [
+        id,
+        JSON.stringify(
+          lines.map((l, i) => ({
+            id: uuidv7(),
+            product_id: l.product_id,
+            name: l.name,
+            slug: l.slug,
+            price: l.price_cents,
+            quantity: l.quantity,
+            total: totals.lineTotalsCents[i],
+          })),
+        ),
+      ],
+      'run',
+      ctx,
+    );
     await recordEvent(tx, {
       orderId: id,
       from: null,
@@ -186,23 +202,32 @@ export async function checkout(
       note: null,
     });
     await conn.execute(
-      'update checkout_idempotency_key set order_id = ?, request_hash = ? where user_id = ? and key = ?',
-      [id, requestHash(lines, input.paymentToken), userId, input.idempotencyKey],
+      'update checkout_idempotency_key set order_id = ?, cart_hash = ? where user_id = ? and key = ?',
+      [id, cartHash(lines), userId, input.idempotencyKey],
       'run',
       ctx,
     );
     // Only the lines ordered: a line another tab added meanwhile stays in the cart.
+    const productIds = lines.map((l) => l.product_id);
     await conn.execute(
-      'delete from cart_item where user_id = ? and product_id = any(array[?]::uuid[])',
-      [userId, priced.map((l) => l.productId)],
+      'delete from cart_item where user_id = ? and product_id in (select (jsonb_array_elements_text(?::jsonb))::uuid)',
+      [userId, JSON.stringify(productIds)],
       'run',
       ctx,
     );
-    await notifyProductsChanged(
-      tx,
-      priced.map((l) => l.productId),
-    );
+    await notifyProductsChanged(tx, productIds);
     await enqueue(tx, 'payment__capture', { orderId: id });
+
+    for (const line of lines) {
+      const reserved = await conn.execute<{ id: string }[]>(
+        `update product set stock = stock - ?
+         where id = ? and stock >= ? and archived_at is null and price_cents = ? returning id`,
+        [line.quantity, line.product_id, line.quantity, line.price_cents],
+        'all',
+        ctx,
+      );
+      if (!reserved.length) await refuseLine(tx, lines, line);
+    }
     return id;
   });
   return getOrder(em, orderId, userId);

@@ -18,7 +18,14 @@ export {
   refundOrder,
   returnStock,
 } from './orders.ts';
-export { type CaptureOutcome, capturePayment, refundPayment } from './payments.ts';
+export {
+  type CaptureOutcome,
+  capturePayment,
+  expirePendingPayments,
+  failPayment,
+  type ReleaseOutcome,
+  refundPayment,
+} from './payments.ts';
 export * from './schemas.ts';
 export {
   type Actor,

@@ -26,10 +26,11 @@ interface OrderRow {
   user_id: string;
   status: OrderStatus;
   currency: string;
-  subtotal_cents: number;
+  // bigint columns: the driver returns them as strings.
+  subtotal_cents: string;
   tax_rate_bps: number;
-  tax_cents: number;
-  total_cents: number;
+  tax_cents: string;
+  total_cents: string;
   payment_error: string | null;
   payment_refund_id: string | null;
   item_count: number;
@@ -52,10 +53,10 @@ function toSummary(em: EntityManager, r: OrderRow): OrderSummaryDto {
     status: r.status,
     currency: r.currency,
     itemCount: r.item_count,
-    subtotalCents: r.subtotal_cents,
+    subtotalCents: Number(r.subtotal_cents),
     taxRateBps: r.tax_rate_bps,
-    taxCents: r.tax_cents,
-    totalCents: r.total_cents,
+    taxCents: Number(r.tax_cents),
+    totalCents: Number(r.total_cents),
     paymentError: r.payment_error,
     refunded: r.payment_refund_id !== null,
     createdAt: toDate(em, r.created_at),
@@ -81,7 +82,7 @@ export async function getOrder(em: EntityManager, id: string, ownerId?: string):
       product_slug: string;
       unit_price_cents: number;
       quantity: number;
-      line_total_cents: number;
+      line_total_cents: string;
     }[]
   >(
     `select product_id, product_name, product_slug, unit_price_cents, quantity, line_total_cents
@@ -100,7 +101,7 @@ export async function getOrder(em: EntityManager, id: string, ownerId?: string):
       at: string | Date;
     }[]
   >(
-    'select from_status, to_status, actor, actor_user_id, note, at from order_event where order_id = ? order by id',
+    'select from_status, to_status, actor, actor_user_id, note, at from order_event where order_id = ? order by at, id',
     [id],
     'all',
     ctx,
@@ -113,7 +114,7 @@ export async function getOrder(em: EntityManager, id: string, ownerId?: string):
       productSlug: l.product_slug,
       unitPriceCents: l.unit_price_cents,
       quantity: l.quantity,
-      lineTotalCents: l.line_total_cents,
+      lineTotalCents: Number(l.line_total_cents),
     })),
     history: history.map((h) => ({
       fromStatus: h.from_status,
@@ -203,16 +204,15 @@ export async function returnStock(tx: EntityManager, orderId: string): Promise<v
 }
 
 /**
- * Cancels an order: `pending_payment` or `paid` only. The stock goes back at once; a paid order's money
- * goes back through a `payment__refund` job. An order still waiting for its payment job is cancelled
- * too: if that job captures anyway, it sees the cancellation and refunds (see `capturePayment`).
+ * Cancels an order: `pending_payment` or `paid` only. The stock goes back at once; whatever the
+ * payment took goes back through a `payment__refund` job (a refund, or a voided authorization).
  */
 export async function cancelOrder(
   em: EntityManager,
   req: { orderId: string; actor: Actor; ownerId?: string; note?: string | undefined },
 ): Promise<OrderDto> {
   await em.transactional(async (tx) => {
-    const { from } = await transition(tx, {
+    await transition(tx, {
       orderId: req.orderId,
       to: 'cancelled',
       actor: req.actor,
@@ -221,7 +221,9 @@ export async function cancelOrder(
       extra: { payment_token: null },
     });
     await returnStock(tx, req.orderId);
-    if (from === 'paid') await enqueue(tx, 'payment__refund', { orderId: req.orderId });
+    // Paid: refund. Pending: the capture may be under way (or done but unrecorded, if a worker died);
+    // the job voids the authorization, or refunds the capture the provider reports.
+    await enqueue(tx, 'payment__refund', { orderId: req.orderId });
   });
   return getOrder(em, req.orderId);
 }

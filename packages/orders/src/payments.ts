@@ -4,6 +4,11 @@
  * each carries an idempotency key derived from the order, so a retried job repeats nothing the
  * provider already did. Outcomes are then recorded through the state machine, which makes each one
  * happen exactly once whatever the number of retries.
+ *
+ * The capture job owns the money while an order is `pending_payment`. Once an order no longer wants
+ * it (cancelled, or failed by decline or timeout), `payment__refund` gives back whatever was taken:
+ * it refunds a capture, or voids an authorization (learning from the provider if it was captured
+ * after all, as when a worker died between capturing and recording it).
  */
 import type { OrderStatus } from '@keelson/db';
 import { enqueue } from '@keelson/jobs';
@@ -14,9 +19,13 @@ import { canTransition, transition } from './stateMachine.ts';
 
 const SYSTEM = { type: 'system', userId: null } as const;
 
+/** Statuses in which an order must not keep any money it took. */
+const RELEASED: readonly OrderStatus[] = ['cancelled', 'payment_failed'];
+
 interface PaymentRow {
   status: OrderStatus;
-  total_cents: number;
+  /** bigint: the driver returns a string. */
+  total_cents: string;
   currency: string;
   payment_token: string | null;
   payment_authorization_id: string | null;
@@ -37,14 +46,52 @@ async function paymentRow(em: EntityManager, orderId: string): Promise<PaymentRo
   return row;
 }
 
-export type CaptureOutcome = 'paid' | 'declined' | 'refunded_after_cancel' | 'skipped';
+/** Records a provider id on the order; only the first sticks (a repeated key returns the same one anyway). */
+async function recordId(
+  em: EntityManager,
+  orderId: string,
+  id: { authorization: string } | { capture: string } | { refund: string },
+): Promise<void> {
+  const [[kind, value]] = Object.entries(id) as [[string, string]];
+  await em
+    .getConnection()
+    .execute(
+      `update store_order set payment_${kind}_id = ? where id = ? and payment_${kind}_id is null`,
+      [value, orderId],
+      'run',
+      em.getTransactionContext(),
+    );
+}
+
+/**
+ * Fails a pending order for good: `payment_failed`, stock returned, the customer told, and anything
+ * the provider holds released. Does nothing (returns false) if the order is no longer pending.
+ */
+export async function failPayment(em: EntityManager, orderId: string, reason: string): Promise<boolean> {
+  return em.transactional(async (tx) => {
+    const current = await paymentRow(tx, orderId);
+    if (!current || !canTransition(current.status, 'payment_failed')) return false;
+    await transition(tx, {
+      orderId,
+      to: 'payment_failed',
+      actor: SYSTEM,
+      note: reason,
+      extra: { payment_error: reason, payment_token: null },
+    });
+    await returnStock(tx, orderId);
+    await enqueue(tx, 'email__order_status', { orderId, status: 'payment_failed' });
+    if (current.payment_authorization_id) await enqueue(tx, 'payment__refund', { orderId });
+    return true;
+  });
+}
+
+export type CaptureOutcome = 'paid' | 'declined' | 'released' | 'skipped';
 
 /**
  * Authorizes and captures an order's total. Transient provider errors propagate, so the job is retried
- * with back-off. A decline moves the order to `payment_failed` and returns its stock, in one
- * transaction guarded by the state machine: a retried job finds the order no longer pending and does
- * nothing, so the stock comes back exactly once. If the customer cancelled while the money was being
- * taken, the captured amount is refunded (the cancellation already returned the stock).
+ * with back-off. A decline (at authorization or capture) fails the order and returns its stock, once:
+ * a retried job finds the order no longer pending. If the order was cancelled or failed while the
+ * money was being taken, the capture is recorded and handed to `payment__refund`.
  */
 export async function capturePayment(
   em: EntityManager,
@@ -53,44 +100,29 @@ export async function capturePayment(
 ): Promise<CaptureOutcome> {
   const order = await paymentRow(em, orderId);
   if (!order || order.status !== 'pending_payment' || !order.payment_token) return 'skipped';
-  const amount = { amountCents: order.total_cents, currency: order.currency };
+  const amount = { amountCents: Number(order.total_cents), currency: order.currency };
 
-  let authorizationId = order.payment_authorization_id;
+  let captureId: string;
   try {
+    let authorizationId = order.payment_authorization_id;
     if (!authorizationId) {
       ({ authorizationId } = await provider.authorize({
         ...amount,
         token: order.payment_token,
         idempotencyKey: `order_${orderId}_authorize`,
       }));
-      await em
-        .getConnection()
-        .execute('update store_order set payment_authorization_id = ? where id = ?', [authorizationId, orderId]);
+      await recordId(em, orderId, { authorization: authorizationId });
     }
+    ({ captureId } = await provider.capture({
+      ...amount,
+      authorizationId,
+      idempotencyKey: `order_${orderId}_capture`,
+    }));
   } catch (err) {
     if (!(err instanceof PaymentDeclinedError)) throw err;
-    const failed = await em.transactional(async (tx) => {
-      const current = await paymentRow(tx, orderId);
-      if (!current || !canTransition(current.status, 'payment_failed')) return false;
-      await transition(tx, {
-        orderId,
-        to: 'payment_failed',
-        actor: SYSTEM,
-        note: `${err.reason}: ${err.message}`,
-        extra: { payment_error: err.message, payment_token: null },
-      });
-      await returnStock(tx, orderId);
-      await enqueue(tx, 'email__order_status', { orderId, status: 'payment_failed' });
-      return true;
-    });
-    return failed ? 'declined' : 'skipped';
+    return (await failPayment(em, orderId, err.message)) ? 'declined' : 'skipped';
   }
 
-  const { captureId } = await provider.capture({
-    ...amount,
-    authorizationId,
-    idempotencyKey: `order_${orderId}_capture`,
-  });
   return em.transactional(async (tx) => {
     const current = await paymentRow(tx, orderId);
     if (!current) return 'skipped';
@@ -104,42 +136,65 @@ export async function capturePayment(
       await enqueue(tx, 'email__order_status', { orderId, status: 'paid' });
       return 'paid';
     }
-    // Another run of this job got there first (same capture: the provider deduplicated it).
-    if (current.status !== 'cancelled' || current.payment_capture_id) return 'skipped';
-    // Cancelled while we were capturing: keep the capture on record and give the money back.
-    await tx
-      .getConnection()
-      .execute(
-        'update store_order set payment_capture_id = ?, payment_token = null where id = ?',
-        [captureId, orderId],
-        'run',
-        tx.getTransactionContext(),
-      );
+    // Another run of this job already recorded this capture (the provider deduplicated it).
+    if (!RELEASED.includes(current.status) || current.payment_capture_id) return 'skipped';
+    // Cancelled or failed while we were capturing: keep the capture on record and give the money back.
+    await recordId(tx, orderId, { capture: captureId });
     await enqueue(tx, 'payment__refund', { orderId });
-    return 'refunded_after_cancel';
+    return 'released';
   });
 }
 
-/** Refunds an order's captured total once (the provider deduplicates by key; the id is recorded). */
+export type ReleaseOutcome = 'refunded' | 'voided' | 'already_refunded' | 'nothing_taken' | 'not_released';
+
+/**
+ * Gives back what an order took from the customer: refunds its capture, or voids its authorization
+ * (refunding instead if the provider says it was captured). Idempotent: each provider call has a key
+ * derived from the order, and the refund id is recorded once. Only for orders that no longer want the
+ * money (cancelled, payment failed, refunded).
+ */
 export async function refundPayment(
   em: EntityManager,
   provider: PaymentProvider,
   orderId: string,
-): Promise<'refunded' | 'nothing_captured' | 'already_refunded'> {
+): Promise<ReleaseOutcome> {
   const order = await paymentRow(em, orderId);
-  if (!order?.payment_capture_id) return 'nothing_captured';
+  if (!order || !(RELEASED.includes(order.status) || order.status === 'refunded')) return 'not_released';
   if (order.payment_refund_id) return 'already_refunded';
+  let captureId = order.payment_capture_id;
+  if (!captureId) {
+    if (!order.payment_authorization_id) return 'nothing_taken';
+    const voided = await provider.void({
+      authorizationId: order.payment_authorization_id,
+      idempotencyKey: `order_${orderId}_void`,
+    });
+    if (voided.status === 'voided') return 'voided';
+    captureId = voided.captureId;
+    await recordId(em, orderId, { capture: captureId });
+  }
   const { refundId } = await provider.refund({
-    captureId: order.payment_capture_id,
-    amountCents: order.total_cents,
+    captureId,
+    amountCents: Number(order.total_cents),
     currency: order.currency,
     idempotencyKey: `order_${orderId}_refund`,
   });
-  await em
-    .getConnection()
-    .execute('update store_order set payment_refund_id = ? where id = ? and payment_refund_id is null', [
-      refundId,
-      orderId,
-    ]);
+  await recordId(em, orderId, { refund: refundId });
   return 'refunded';
+}
+
+/**
+ * Fails orders whose payment has not completed within `timeoutMs` (the capture job gave up, or the
+ * worker was down): their stock goes back on sale. Run by the hourly `payment__expire_pending` cron task.
+ */
+export async function expirePendingPayments(em: EntityManager, timeoutMs: number): Promise<number> {
+  const stale = await em.getConnection().execute<{ id: string }[]>(
+    `select id from store_order where status = 'pending_payment' and created_at < now() - ? * interval '1 millisecond'
+       order by id limit 500`,
+    [timeoutMs],
+  );
+  let failed = 0;
+  for (const { id } of stale) {
+    if (await failPayment(em, id, 'The payment did not complete in time.')) failed++;
+  }
+  return failed;
 }

@@ -42,6 +42,9 @@ export interface Actor {
   userId: string | null;
 }
 
+/** The columns a transition may set along with the status (never caller-chosen names). */
+type PaymentColumn = 'payment_token' | 'payment_error' | 'payment_capture_id';
+
 export interface TransitionResult {
   from: OrderStatus;
   to: OrderStatus;
@@ -61,7 +64,7 @@ export async function transition(
     actor: Actor;
     ownerId?: string;
     note?: string | null;
-    extra?: Record<string, string | number | null>;
+    extra?: Partial<Record<PaymentColumn, string | null>>;
   },
 ): Promise<TransitionResult> {
   if (!tx.isInTransaction()) throw new Error('transition() must run inside a transaction');

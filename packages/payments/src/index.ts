@@ -5,5 +5,7 @@ export {
   type PaymentProvider,
   PaymentTransientError,
   type RefundRequest,
+  type VoidRequest,
+  type VoidResult,
 } from './provider.ts';
 export { createSandboxProvider, type SandboxOptions, SandboxRequestError } from './sandbox.ts';

@@ -27,6 +27,14 @@ export interface RefundRequest {
   idempotencyKey: string;
 }
 
+export interface VoidRequest {
+  authorizationId: string;
+  idempotencyKey: string;
+}
+
+/** What voiding found: the hold released, or the authorization already captured (then refund that). */
+export type VoidResult = { status: 'voided' } | { status: 'captured'; captureId: string };
+
 export interface PaymentProvider {
   readonly name: string;
   /** Reserves the amount on the card; throws `PaymentDeclinedError` or `PaymentTransientError`. */
@@ -35,6 +43,11 @@ export interface PaymentProvider {
   capture(request: CaptureRequest): Promise<{ captureId: string }>;
   /** Gives captured money back. */
   refund(request: RefundRequest): Promise<{ refundId: string }>;
+  /**
+   * Releases an authorization that will not be captured; a later capture of it is declined
+   * (`authorization_voided`). If it was captured already, says so with the capture's id.
+   */
+  void(request: VoidRequest): Promise<VoidResult>;
 }
 
 /** The provider refused the payment for good (declined card, invalid token): retrying cannot help. */

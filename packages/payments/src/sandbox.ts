@@ -8,6 +8,9 @@
  * | `tok_processingError` | fails transiently `transientFailures` times, then succeeds    |
  * | anything else         | declined (`invalid_token`)                                    |
  *
+ * Captures are refused once the authorization is voided (`authorization_voided`); voiding an
+ * authorization that was captured answers with the capture, so the caller refunds it instead.
+ *
  * It behaves like a remote provider: its state lives in its own table (`payment_sandbox_operation`),
  * written in its own transactions (never the caller's), keyed by idempotency key. A repeated key
  * returns the first outcome, a key reused with other parameters is refused, and transient failures
@@ -23,6 +26,8 @@ import {
   type PaymentProvider,
   PaymentTransientError,
   type RefundRequest,
+  type VoidRequest,
+  type VoidResult,
 } from './provider.ts';
 
 export interface SandboxOptions {
@@ -30,22 +35,30 @@ export interface SandboxOptions {
   transientFailures: number;
 }
 
-type Operation = 'authorize' | 'capture' | 'refund';
+type Operation = 'authorize' | 'capture' | 'refund' | 'void';
 
 interface Row {
   operation: Operation;
   result_id: string | null;
   reference: string | null;
   token: string | null;
-  amount_cents: number;
+  /** bigint: the driver returns a string. */
+  amount_cents: string;
   currency: string;
   status: 'succeeded' | 'declined' | 'failing';
+  decline_reason: string | null;
   failures: number;
 }
 
 type Outcome = { ok: true; id: string } | { ok: false; declined?: string; transient?: string };
 
-const PREFIX: Record<Operation, string> = { authorize: 'auth', capture: 'ch', refund: 're' };
+const PREFIX: Record<Operation, string> = { authorize: 'auth', capture: 'ch', refund: 're', void: 'void' };
+
+const DECLINE_MESSAGES: Record<string, string> = {
+  card_declined: 'Your card was declined.',
+  invalid_token: 'The payment token is not valid.',
+  authorization_voided: 'The payment authorization was cancelled.',
+};
 const newId = (op: Operation) => `${PREFIX[op]}_sandbox_${randomBytes(9).toString('base64url')}`;
 
 /** A programming error on the caller's side (Stripe answers these with HTTP 400): never retried. */
@@ -85,7 +98,7 @@ export function createSandboxProvider(orm: MikroORM, options: SandboxOptions): P
       if (!row) throw new Error('sandbox: operation row vanished');
       if (
         row.operation !== op ||
-        row.amount_cents !== req.amountCents ||
+        Number(row.amount_cents) !== req.amountCents ||
         row.currency !== req.currency ||
         row.token !== (req.token ?? null) ||
         row.reference !== (req.reference ?? null)
@@ -93,13 +106,20 @@ export function createSandboxProvider(orm: MikroORM, options: SandboxOptions): P
         throw new SandboxRequestError(`Idempotency key ${req.idempotencyKey} was used with other parameters`);
       }
       if (row.status === 'succeeded' && row.result_id) return { ok: true, id: row.result_id } as Outcome;
-      if (row.status === 'declined') return { ok: false, declined: 'card_declined' } as Outcome;
+      if (row.status === 'declined') return { ok: false, declined: row.decline_reason ?? 'card_declined' } as Outcome;
       const outcome = await decide(tx, row);
       const status = outcome.ok ? 'succeeded' : outcome.declined ? 'declined' : 'failing';
       await conn.execute(
         `update payment_sandbox_operation
-         set status = ?, result_id = ?, failures = failures + ?, updated_at = now() where idempotency_key = ?`,
-        [status, outcome.ok ? outcome.id : null, outcome.ok || outcome.declined ? 0 : 1, req.idempotencyKey],
+         set status = ?, result_id = ?, decline_reason = ?, failures = failures + ?, updated_at = now()
+         where idempotency_key = ?`,
+        [
+          status,
+          outcome.ok ? outcome.id : null,
+          outcome.ok ? null : (outcome.declined ?? null),
+          outcome.ok || outcome.declined ? 0 : 1,
+          req.idempotencyKey,
+        ],
         'run',
         ctx,
       );
@@ -107,24 +127,37 @@ export function createSandboxProvider(orm: MikroORM, options: SandboxOptions): P
     });
     if (outcome.ok) return outcome.id;
     if (outcome.declined) {
-      const message =
-        outcome.declined === 'invalid_token' ? 'The payment token is not valid.' : 'Your card was declined.';
-      throw new PaymentDeclinedError(outcome.declined, message);
+      throw new PaymentDeclinedError(outcome.declined, DECLINE_MESSAGES[outcome.declined] ?? 'Payment declined.');
     }
     throw new PaymentTransientError(outcome.transient ?? 'processing_error');
   }
 
-  /** The succeeded operation with this result id, e.g. the authorization a capture refers to. */
+  /**
+   * The succeeded operation with this result id (the authorization a capture refers to, the capture a
+   * refund refers to), locked: a capture and a void of one authorization take turns.
+   */
   async function succeeded(tx: EntityManager, op: Operation, id: string) {
+    const [row] = await tx.getConnection().execute<{ amount_cents: string; currency: string; voided: boolean }[]>(
+      `select amount_cents, currency, voided_at is not null as voided from payment_sandbox_operation
+         where operation = ? and result_id = ? and status = 'succeeded' for update`,
+      [op, id],
+      'all',
+      tx.getTransactionContext(),
+    );
+    return row;
+  }
+
+  /** The succeeded capture of an authorization, if any. */
+  async function captureOf(tx: EntityManager, authorizationId: string): Promise<string | null> {
     const [row] = await tx
       .getConnection()
-      .execute<{ amount_cents: number; currency: string }[]>(
-        `select amount_cents, currency from payment_sandbox_operation where operation = ? and result_id = ? and status = 'succeeded'`,
-        [op, id],
+      .execute<{ result_id: string }[]>(
+        `select result_id from payment_sandbox_operation where operation = 'capture' and reference = ? and status = 'succeeded'`,
+        [authorizationId],
         'all',
         tx.getTransactionContext(),
       );
-    return row;
+    return row?.result_id ?? null;
   }
 
   return {
@@ -150,7 +183,8 @@ export function createSandboxProvider(orm: MikroORM, options: SandboxOptions): P
       const id = await run('capture', { ...req, reference: req.authorizationId }, async (tx) => {
         const auth = await succeeded(tx, 'authorize', req.authorizationId);
         if (!auth) throw new SandboxRequestError(`No authorization ${req.authorizationId}`);
-        if (req.amountCents > auth.amount_cents || req.currency !== auth.currency) {
+        if (auth.voided) return { ok: false, declined: 'authorization_voided' };
+        if (req.amountCents > Number(auth.amount_cents) || req.currency !== auth.currency) {
           throw new SandboxRequestError('Capture exceeds the authorization');
         }
         return { ok: true, id: newId('capture') };
@@ -169,12 +203,34 @@ export function createSandboxProvider(orm: MikroORM, options: SandboxOptions): P
             'all',
             tx.getTransactionContext(),
           );
-        if (Number(refunded?.total ?? 0) + req.amountCents > charge.amount_cents) {
+        if (Number(refunded?.total ?? 0) + req.amountCents > Number(charge.amount_cents)) {
           throw new SandboxRequestError('Refund exceeds the captured amount');
         }
         return { ok: true, id: newId('refund') };
       });
       return { refundId: id };
+    },
+    async void(req: VoidRequest): Promise<VoidResult> {
+      const id = await run(
+        'void',
+        { ...req, reference: req.authorizationId, amountCents: 0, currency: 'XXX' },
+        async (tx) => {
+          const auth = await succeeded(tx, 'authorize', req.authorizationId);
+          if (!auth) throw new SandboxRequestError(`No authorization ${req.authorizationId}`);
+          const captured = await captureOf(tx, req.authorizationId);
+          if (captured) return { ok: true, id: `captured:${captured}` };
+          await tx
+            .getConnection()
+            .execute(
+              `update payment_sandbox_operation set voided_at = now() where operation = 'authorize' and result_id = ?`,
+              [req.authorizationId],
+              'run',
+              tx.getTransactionContext(),
+            );
+          return { ok: true, id: newId('void') };
+        },
+      );
+      return id.startsWith('captured:') ? { status: 'captured', captureId: id.slice(9) } : { status: 'voided' };
     },
   };
 }

@@ -8,6 +8,7 @@ import { email__order_status } from './email__order_status.ts';
 import { email__password_reset } from './email__password_reset.ts';
 import { email__verify_address } from './email__verify_address.ts';
 import { payment__capture } from './payment__capture.ts';
+import { payment__expire_pending } from './payment__expire_pending.ts';
 import { payment__refund } from './payment__refund.ts';
 
 /** Every task the worker runs; the type makes a contract without a handler a compile error. */
@@ -19,5 +20,6 @@ export const taskFactories: { [N in TaskName]: (deps: TaskDeps) => Task<N> } = {
   email__order_status,
   payment__capture,
   payment__refund,
+  payment__expire_pending,
   checkout__purge_keys,
 };

@@ -34,7 +34,7 @@ StockAdjustmentSchema.setClass(StockAdjustment);
 /**
  * A checkout idempotency key: the first checkout with a key inserts it, in the checkout's transaction;
  * a concurrent one with the same key waits on the unique index until the first commits, then finds
- * the order. `requestHash` identifies the cart and payment token the key was used for.
+ * the order. The hashes identify the cart and payment token the key was used for.
  */
 export const IdempotencyKeySchema = defineEntity({
   name: 'IdempotencyKey',
@@ -46,7 +46,10 @@ export const IdempotencyKeySchema = defineEntity({
       .onCreate(() => uuidv7()),
     user: () => p.manyToOne(User).deleteRule('cascade'),
     key: p.string().length(255),
-    requestHash: p.string().length(64),
+    /** SHA-256 of the cart (products and quantities) the key was first used with. */
+    cartHash: p.string().length(64),
+    /** SHA-256 of the payment token it was used with. */
+    tokenHash: p.string().length(64),
     /** Set before the checkout's transaction commits, so a committed key always has its order. */
     order: () => p.manyToOne(Order).nullable().deleteRule('cascade'),
     createdAt: p.datetime().onCreate(() => new Date()),

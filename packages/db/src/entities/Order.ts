@@ -32,11 +32,12 @@ export const OrderSchema = defineEntity({
     user: () => p.manyToOne(User).deleteRule('restrict'),
     status: p.enum(orderStatuses).default('pending_payment'),
     currency: p.string().length(3),
-    subtotalCents: p.integer(),
+    // Amounts are bigint: the largest cart (100 lines × 99 units × the maximum price) exceeds int4.
+    subtotalCents: p.bigint('number'),
     /** Tax rate applied, in basis points (1 % = 100). */
     taxRateBps: p.integer(),
-    taxCents: p.integer(),
-    totalCents: p.integer(),
+    taxCents: p.bigint('number'),
+    totalCents: p.bigint('number'),
     /** The provider's payment token, kept only until the payment is captured or declined. */
     paymentToken: p.string().length(255).nullable().hidden(),
     paymentAuthorizationId: p.string().length(255).nullable(),
@@ -83,11 +84,11 @@ export const OrderLineSchema = defineEntity({
     productSlug: p.string().length(120),
     unitPriceCents: p.integer(),
     quantity: p.integer(),
-    lineTotalCents: p.integer(),
+    lineTotalCents: p.bigint('number'),
   },
   checks: [
     { name: 'order_line_quantity_check', expression: 'quantity >= 1 and quantity <= 99' },
-    { name: 'order_line_total_check', expression: 'line_total_cents = unit_price_cents * quantity' },
+    { name: 'order_line_total_check', expression: 'line_total_cents = unit_price_cents::bigint * quantity' },
   ],
 });
 

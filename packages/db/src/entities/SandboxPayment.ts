@@ -1,6 +1,6 @@
 import { defineEntity, p } from '@mikro-orm/core';
 
-export const sandboxOperations = ['authorize', 'capture', 'refund'] as const;
+export const sandboxOperations = ['authorize', 'capture', 'refund', 'void'] as const;
 
 /**
  * The built-in sandbox payment provider's own ledger. It stands in for an external provider's
@@ -18,9 +18,13 @@ export const SandboxPaymentSchema = defineEntity({
     /** The authorization or charge it applies to (capture, refund). */
     reference: p.string().length(64).nullable(),
     token: p.string().length(255).nullable(),
-    amountCents: p.integer(),
+    amountCents: p.bigint('number'),
     currency: p.string().length(3),
     status: p.enum(['succeeded', 'declined', 'failing'] as const),
+    /** Why it was declined (`card_declined`, `invalid_token`, `authorization_voided`). */
+    declineReason: p.string().length(64).nullable(),
+    /** Set on an authorization once it is voided: it can no longer be captured. */
+    voidedAt: p.datetime().nullable(),
     /** Transient failures returned so far (`tok_processingError`). */
     failures: p.integer().default(0),
     createdAt: p.datetime().onCreate(() => new Date()),

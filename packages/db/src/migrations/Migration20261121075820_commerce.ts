@@ -1,11 +1,11 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261121074006_commerce extends Migration {
-  override name = 'Migration20261121074006_commerce';
+export class Migration20261121075820_commerce extends Migration {
+  override name = 'Migration20261121075820_commerce';
 
   override up(): void | Promise<void> {
     this.addSql(
-      `create table "payment_sandbox_operation" ("idempotency_key" varchar(255) not null, "operation" text not null, "result_id" varchar(64) null, "reference" varchar(64) null, "token" varchar(255) null, "amount_cents" int not null, "currency" varchar(3) not null, "status" text not null, "failures" int not null default 0, "created_at" timestamptz not null, "updated_at" timestamptz not null, primary key ("idempotency_key"));`,
+      `create table "payment_sandbox_operation" ("idempotency_key" varchar(255) not null, "operation" text not null, "result_id" varchar(64) null, "reference" varchar(64) null, "token" varchar(255) null, "amount_cents" bigint not null, "currency" varchar(3) not null, "status" text not null, "decline_reason" varchar(64) null, "voided_at" timestamptz null, "failures" int not null default 0, "created_at" timestamptz not null, "updated_at" timestamptz not null, primary key ("idempotency_key"));`,
     );
 
     this.addSql(
@@ -14,14 +14,14 @@ export class Migration20261121074006_commerce extends Migration {
     this.addSql(`create index "stock_adjustment_product_id_index" on "stock_adjustment" ("product_id");`);
 
     this.addSql(
-      `create table "store_order" ("id" uuid not null, "user_id" uuid not null, "status" text not null default 'pending_payment', "currency" varchar(3) not null, "subtotal_cents" int not null, "tax_rate_bps" int not null, "tax_cents" int not null, "total_cents" int not null, "payment_token" varchar(255) null, "payment_authorization_id" varchar(255) null, "payment_capture_id" varchar(255) null, "payment_refund_id" varchar(255) null, "payment_error" varchar(500) null, "created_at" timestamptz not null, "updated_at" timestamptz not null, primary key ("id"));`,
+      `create table "store_order" ("id" uuid not null, "user_id" uuid not null, "status" text not null default 'pending_payment', "currency" varchar(3) not null, "subtotal_cents" bigint not null, "tax_rate_bps" int not null, "tax_cents" bigint not null, "total_cents" bigint not null, "payment_token" varchar(255) null, "payment_authorization_id" varchar(255) null, "payment_capture_id" varchar(255) null, "payment_refund_id" varchar(255) null, "payment_error" varchar(500) null, "created_at" timestamptz not null, "updated_at" timestamptz not null, primary key ("id"));`,
     );
     this.addSql(`create index "store_order_user_id_idx" on "store_order" ("user_id", "id");`);
     this.addSql(`create index "store_order_status_id_idx" on "store_order" ("status", "id");`);
     this.addSql(`create index "store_order_created_at_idx" on "store_order" ("created_at");`);
 
     this.addSql(
-      `create table "order_line" ("id" uuid not null, "order_id" uuid not null, "product_id" uuid not null, "product_name" varchar(200) not null, "product_slug" varchar(120) not null, "unit_price_cents" int not null, "quantity" int not null, "line_total_cents" int not null, primary key ("id"));`,
+      `create table "order_line" ("id" uuid not null, "order_id" uuid not null, "product_id" uuid not null, "product_name" varchar(200) not null, "product_slug" varchar(120) not null, "unit_price_cents" int not null, "quantity" int not null, "line_total_cents" bigint not null, primary key ("id"));`,
     );
     this.addSql(`create index "order_line_order_id_index" on "order_line" ("order_id");`);
     this.addSql(`create index "order_line_product_id_index" on "order_line" ("product_id");`);
@@ -32,7 +32,7 @@ export class Migration20261121074006_commerce extends Migration {
     this.addSql(`create index "order_event_order_id_index" on "order_event" ("order_id");`);
 
     this.addSql(
-      `create table "checkout_idempotency_key" ("id" uuid not null, "user_id" uuid not null, "key" varchar(255) not null, "request_hash" varchar(64) not null, "order_id" uuid null, "created_at" timestamptz not null, "expires_at" timestamptz not null, primary key ("id"));`,
+      `create table "checkout_idempotency_key" ("id" uuid not null, "user_id" uuid not null, "key" varchar(255) not null, "cart_hash" varchar(64) not null, "token_hash" varchar(64) not null, "order_id" uuid null, "created_at" timestamptz not null, "expires_at" timestamptz not null, primary key ("id"));`,
     );
     this.addSql(
       `create index "checkout_idempotency_key_expires_at_index" on "checkout_idempotency_key" ("expires_at");`,
@@ -77,7 +77,7 @@ export class Migration20261121074006_commerce extends Migration {
     );
 
     this.addSql(
-      `alter table "payment_sandbox_operation" add constraint "payment_sandbox_operation_operation_check" check ("operation" in ('authorize', 'capture', 'refund'));`,
+      `alter table "payment_sandbox_operation" add constraint "payment_sandbox_operation_operation_check" check ("operation" in ('authorize', 'capture', 'refund', 'void'));`,
     );
     this.addSql(
       `alter table "payment_sandbox_operation" add constraint "payment_sandbox_operation_status_check" check ("status" in ('succeeded', 'declined', 'failing'));`,
@@ -113,7 +113,7 @@ export class Migration20261121074006_commerce extends Migration {
       `alter table "order_line" add constraint "order_line_quantity_check" check (quantity >= 1 and quantity <= 99);`,
     );
     this.addSql(
-      `alter table "order_line" add constraint "order_line_total_check" check (line_total_cents = unit_price_cents * quantity);`,
+      `alter table "order_line" add constraint "order_line_total_check" check (line_total_cents = unit_price_cents::bigint * quantity);`,
     );
 
     this.addSql(
