@@ -5,6 +5,7 @@ import {
   type ValidSession,
   validateSession,
 } from '@keelson/auth';
+import type { CatalogCache } from '@keelson/catalog';
 import type { MikroORM } from '@keelson/db';
 import type { EntityManager } from '@mikro-orm/postgresql';
 
@@ -19,6 +20,11 @@ export interface ContextDeps {
   orm: MikroORM;
   logger: ContextLogger;
   sessions: SessionConfig;
+  /**
+   * The API process's cache of hot catalogue reads, kept fresh by LISTEN/NOTIFY. Optional: without it
+   * (tests through `createCaller`, scripts) every read goes to the database.
+   */
+  catalogCache?: CatalogCache | null;
 }
 
 /** How the caller presented itself, as the transport adapter saw it. */
@@ -53,6 +59,8 @@ export interface Context {
   /** Correlates the client's error message with logs and traces. */
   requestId: string;
   sessions: SessionConfig;
+  /** Null when the process runs without one (see ContextDeps). */
+  catalogCache: CatalogCache | null;
   request: RequestInfo;
   /** The caller's valid session, or null. Memoised per request. */
   session(): Promise<ValidSession | null>;
@@ -80,6 +88,7 @@ export function createContext(deps: ContextDeps, request: RequestInfo): Context 
     logger: request.logger ?? deps.logger,
     requestId: request.requestId,
     sessions: deps.sessions,
+    catalogCache: deps.catalogCache ?? null,
     request,
     session: () => {
       if (request.longLived) return resolve();

@@ -72,10 +72,13 @@ describe('catalog procedures (createCaller)', () => {
         slug: product.slug,
         name: product.name,
         description: product.description,
+        category: product.category,
+        imageUrls: product.imageUrls,
         priceCents: product.priceCents,
         currency: product.currency,
         stock: product.stock,
         viewCount: product.viewCount,
+        archivedAt: product.archivedAt ?? null,
         createdAt: product.createdAt,
         updatedAt: product.updatedAt,
       });
