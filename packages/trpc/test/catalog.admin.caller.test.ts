@@ -332,6 +332,21 @@ describe('catalogue administration (createCaller)', () => {
     });
   });
 
+  it('ranks name matches above description matches, whatever their age', async () => {
+    const hook = await admin.catalog.create({ slug: 'lantern-hook', name: 'Lantern Hook', priceCents: 1 });
+    const candle = await admin.catalog.create({
+      slug: 'brass-candle',
+      name: 'Brass Candle',
+      description: 'Fits any lantern.',
+      priceCents: 1,
+    });
+    expect((await anonymous.catalog.list({ q: 'lantern' })).items.map((p) => p.id)).toEqual([hook.id, candle.id]);
+    expect((await anonymous.catalog.list({ q: 'lantern', sort: 'newest' })).items.map((p) => p.id)).toEqual([
+      candle.id,
+      hook.id,
+    ]);
+  });
+
   it('counts listed products per category', async () => {
     const categories = await anonymous.catalog.categories();
     const [{ count }] = (await sql<{ count: number }>(
