@@ -94,7 +94,12 @@ const sorts: Record<
 };
 
 /** The SQL of one listing page, exported so the EXPLAIN test checks exactly what runs. */
-export function listingQuery(raw: ListProductsInput): { sql: string; params: unknown[]; sort: ProductSort } {
+export function listingQuery(raw: ListProductsInput): {
+  sql: string;
+  params: unknown[];
+  sort: ProductSort;
+  limit: number;
+} {
   const input = listProductsInput.parse(raw);
   const sort = effectiveSort(input);
   const tsquery = input.q ? toPrefixQuery(input.q) : null;
@@ -131,7 +136,7 @@ export function listingQuery(raw: ListProductsInput): { sql: string; params: unk
     `select ${PRODUCT_COLUMNS}${rank} from product` +
     (where.length ? ` where ${where.join(' and ')}` : '') +
     ` order by ${sorts[sort].orderBy} limit ?`;
-  return { sql, params: [...rankParams, ...params, input.limit + 1], sort };
+  return { sql, params: [...rankParams, ...params, input.limit + 1], sort, limit: input.limit };
 }
 
 /**
@@ -140,8 +145,7 @@ export function listingQuery(raw: ListProductsInput): { sql: string; params: unk
  * shift a page. Admins may include archived products (`includeArchived`; the router checks the role).
  */
 export async function listProducts(em: EntityManager, input: ListProductsInput): Promise<ProductPage> {
-  const { sql, params, sort } = listingQuery(input);
-  const limit = listProductsInput.parse(input).limit;
+  const { sql, params, sort, limit } = listingQuery(input);
   const rows = await em.getConnection().execute<(ProductRow & { rank?: number })[]>(sql, params);
   const page = rows.slice(0, limit);
   const last = page.at(-1);

@@ -23,17 +23,36 @@ export const MAX_STOCK_DELTA = 1_000_000;
 export const MAX_STOCK = 1_000_000_000;
 export const MAX_IMAGE_URLS = 10;
 
+/** Text PostgreSQL can store: its `text` and `jsonb` refuse NUL, which would surface as an internal error. */
+const storableText = () => z.string().regex(/^[^\0]*$/, 'Must not contain NUL characters');
+
 export const slugSchema = z.string().max(120).regex(SLUG_PATTERN, 'Lower-case letters, digits and single hyphens');
 export const categorySchema = z.string().max(60).regex(SLUG_PATTERN, 'Lower-case letters, digits and single hyphens');
 export const priceCentsSchema = z.number().int().min(0).max(MAX_PRICE_CENTS);
 export const imageUrlsSchema = z
-  .array(z.url({ protocol: /^https$/, hostname: z.regexes.domain }).max(2000))
+  .array(
+    z
+      .url({ protocol: /^https$/, hostname: z.regexes.domain })
+      .max(2000)
+      .regex(/^[^\s\p{Cc}]+$/u, 'No spaces or control characters'),
+  )
   .max(MAX_IMAGE_URLS);
 
 export const productSorts = ['newest', 'price_asc', 'price_desc', 'name', 'relevance'] as const;
 export type ProductSort = (typeof productSorts)[number];
 
-export const productKey = z.union([z.object({ id: z.uuid() }), z.object({ slug: z.string().min(1).max(120) })]);
+export const productKey = z.union([
+  z.object({ id: z.uuid() }),
+  // Not the slug pattern: a product with an older, looser slug must stay reachable. No NUL, which
+  // PostgreSQL text cannot hold (it would fail as an internal error, not a NOT_FOUND).
+  z.object({
+    slug: z
+      .string()
+      .min(1)
+      .max(120)
+      .regex(/^[^\0]*$/, 'Invalid slug'),
+  }),
+]);
 export type ProductKey = z.infer<typeof productKey>;
 
 export const productDto = z.object({
@@ -71,12 +90,17 @@ export interface CursorPosition {
 
 const cursorTuple = z.tuple([z.enum(productSorts), z.union([z.number(), z.string(), z.null()]), z.uuid()]);
 
+// A cursor comes back from the client, so its key is checked as strictly as any input: a value the
+// column's type cannot hold (a price beyond int4, a NUL in a name, a rank beyond float4) would
+// otherwise fail inside PostgreSQL as an internal error instead of a BAD_REQUEST.
+const isPrice = (k: CursorPosition['key']) =>
+  Number.isInteger(k) && (k as number) >= 0 && (k as number) <= MAX_PRICE_CENTS;
 const keyFits: Record<ProductSort, (key: CursorPosition['key']) => boolean> = {
   newest: (k) => k === null,
-  price_asc: (k) => Number.isInteger(k),
-  price_desc: (k) => Number.isInteger(k),
-  name: (k) => typeof k === 'string',
-  relevance: (k) => typeof k === 'number' && Number.isFinite(k),
+  price_asc: isPrice,
+  price_desc: isPrice,
+  name: (k) => typeof k === 'string' && k.length <= 200 && !k.includes('\0'),
+  relevance: (k) => typeof k === 'number' && k >= 0 && k < 1e30,
 };
 
 /** Opaque to clients (base64url JSON), so nobody builds cursors by hand or relies on their shape. */
@@ -157,8 +181,8 @@ export function toPrefixQuery(q: string): string | null {
 
 const productFields = {
   slug: slugSchema,
-  name: z.string().trim().min(1).max(200),
-  description: z.string().max(5000),
+  name: storableText().trim().min(1).max(200),
+  description: storableText().max(5000),
   category: categorySchema,
   imageUrls: imageUrlsSchema,
   priceCents: priceCentsSchema,

@@ -125,6 +125,9 @@ describe('catalog procedures (createCaller)', () => {
     expect((await caller.catalog.list({ category: 'no-such-category' })).items).toEqual([]);
   });
 
+  const forged = (sort: string, key: unknown) =>
+    Buffer.from(JSON.stringify([sort, key, '01a1fc83-fefb-7ec8-8e30-000000000000'])).toString('base64url');
+
   it('refuses a cursor from another sort, relevance without words, and an empty price range', async () => {
     const byPrice = await caller.catalog.list({ sort: 'price_asc', limit: 2 });
     for (const [input, field] of [
@@ -136,14 +139,15 @@ describe('catalog procedures (createCaller)', () => {
       [{ maxPriceCents: 100_000_001 }, 'maxPriceCents'],
       [{ category: 'Not A Slug' }, 'category'],
       [{ sort: 'cheapest' }, 'sort'],
-      [
-        {
-          cursor: Buffer.from(JSON.stringify(['price_asc', 'x', '01a1fc83-fefb-7ec8-8e30-000000000000'])).toString(
-            'base64url',
-          ),
-        },
-        'cursor',
-      ],
+      // Forged cursors whose key the column could not hold must not reach PostgreSQL.
+      [{ sort: 'price_asc', cursor: forged('price_asc', 'x') }, 'cursor'],
+      [{ sort: 'price_asc', cursor: forged('price_asc', 1e20) }, 'cursor'],
+      [{ sort: 'price_desc', cursor: forged('price_desc', -1) }, 'cursor'],
+      [{ sort: 'name', cursor: forged('name', 'a\0b') }, 'cursor'],
+      [{ sort: 'name', cursor: forged('name', 'n'.repeat(201)) }, 'cursor'],
+      [{ q: 'oak', cursor: forged('relevance', 1e300) }, 'cursor'],
+      [{ q: 'oak', cursor: forged('relevance', null) }, 'cursor'],
+      [{ cursor: forged('newest', 5) }, 'cursor'],
     ] as const) {
       const err = await caller.catalog.list(input as never).catch((e: unknown) => e);
       expect(err, JSON.stringify(input)).toMatchObject({ code: 'BAD_REQUEST' });
@@ -203,6 +207,7 @@ describe('catalog procedures (createCaller)', () => {
 
   it('answers NOT_FOUND for unknown and inactive products', async () => {
     await expect(caller.catalog.get({ slug: 'no-such-thing' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(caller.catalog.get({ slug: 'nul\0byte' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     const { items } = await caller.catalog.list({ limit: 1 });
     const product = items[0]!;
     await sql(t.db.url, 'update product set archived_at = now() where id = $1', [product.id]);
