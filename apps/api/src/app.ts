@@ -6,8 +6,9 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import proxyaddr from '@fastify/proxy-addr';
 import websocket from '@fastify/websocket';
+import { CATALOG_CHANNEL, type CatalogCache, createCatalogCache } from '@keelson/catalog';
 import type { Config } from '@keelson/config';
-import { type MikroORM, schemaStatus } from '@keelson/db';
+import { createListener, type MikroORM, schemaStatus } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { appRouter, createContext } from '@keelson/trpc';
 import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
@@ -16,6 +17,13 @@ import type { Logger } from 'pino';
 import { oidcRoutes } from './oidcRoutes.ts';
 import { httpRequestInfo, wsRequestInfo } from './requestInfo.ts';
 
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** This process's cache of hot catalogue reads, or null when CATALOG_CACHE_MAX_ENTRIES is 0. */
+    catalogCache: CatalogCache | null;
+  }
+}
+
 export interface AppDeps {
   config: Config;
   orm: MikroORM;
@@ -23,6 +31,9 @@ export interface AppDeps {
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** Queries whose answer is the same for everyone, so browsers and CDNs may share it. */
+const PUBLIC_CATALOG_QUERIES = new Set(['catalog.list', 'catalog.get', 'catalog.categories']);
 
 /** Fastify's types take no hop count, so a count becomes "trust the nearest N hops". */
 function trustProxy(setting: Config['http']['trustProxy']) {
@@ -106,7 +117,33 @@ export async function buildApp(deps: AppDeps) {
     maxAgeMs: config.auth.sessionMaxAgeMs,
     cookieSecure: config.auth.cookieSecure,
   };
-  const contextDeps = { orm, logger, sessions, commerce: config.commerce };
+  // The catalogue cache of this process, emptied of each product whose change another process (or this
+  // one) commits: writes NOTIFY, this connection LISTENs. Deaf (disconnected), the cache is bypassed.
+  const { catalog } = config;
+  const catalogCache =
+    catalog.cacheMaxEntries > 0
+      ? createCatalogCache({ maxEntries: catalog.cacheMaxEntries, ttlMs: catalog.cacheTtlMs })
+      : null;
+  const listener = catalogCache
+    ? createListener({
+        url: config.database.url ?? String(orm.config.get('clientUrl')),
+        channels: [CATALOG_CHANNEL],
+        logger,
+        onNotification: ({ payload }) => catalogCache.invalidate(payload === '*' ? '*' : [payload]),
+        onConnect: () => catalogCache.setLive(true),
+        onDisconnect: () => catalogCache.setLive(false),
+      })
+    : null;
+  app.decorate('catalogCache', catalogCache);
+  app.addHook('onReady', async () => {
+    await listener?.start();
+  });
+  app.addHook('onClose', async () => {
+    await listener?.close();
+  });
+
+  const contextDeps = { orm, logger, sessions, catalogCache, commerce: config.commerce };
+  const publicCacheControl = `public, max-age=${catalog.httpMaxAgeS}, stale-while-revalidate=${catalog.httpStaleWhileRevalidateS}`;
   await app.register(fastifyTRPCPlugin, {
     prefix: '/trpc',
     useWSS: true,
@@ -123,12 +160,29 @@ export async function buildApp(deps: AppDeps) {
         const request = wsRequestInfo({ sessions, requestId, clientIp }, req as IncomingMessage, info.connectionParams);
         return createContext(contextDeps, { ...request, logger: logger.child({ reqId: requestId }) });
       },
-      responseMeta: ({ errors }) => {
+      responseMeta: ({ ctx, info, errors, type }) => {
+        const headers: Record<string, string> = {};
         // Throttled calls tell clients when to come back.
         const retry = errors
           .map((e) => (e.cause instanceof AppError ? e.cause.details?.retryAfterSeconds : undefined))
           .find((v): v is number => typeof v === 'number');
-        return retry ? { headers: { 'retry-after': String(retry) } } : {};
+        if (retry) headers['retry-after'] = String(retry);
+        // Shared caches may keep a response only if it is the same for everyone: public catalogue
+        // queries, no credential (whose answers could be personal, and whose cookies may be renewed),
+        // no error. Anything else must not be stored anywhere.
+        const calls = info?.calls ?? [];
+        const shareable =
+          type === 'query' &&
+          errors.length === 0 &&
+          ctx?.request.credential === null &&
+          calls.length > 0 &&
+          calls.every(
+            (call) =>
+              PUBLIC_CATALOG_QUERIES.has(call.path) &&
+              !(call.result() as { includeArchived?: unknown } | undefined)?.includeArchived,
+          );
+        headers['cache-control'] = shareable ? publicCacheControl : 'private, no-store';
+        return { headers };
       },
       onError: ({ error, path, type, ctx }) => {
         if (error.code === 'INTERNAL_SERVER_ERROR') {

@@ -14,11 +14,13 @@ export async function notifyProductsChanged(em: EntityManager, productIds: reado
   // One NOTIFY per product (payloads are capped at 8000 bytes, and PostgreSQL folds duplicates within
   // a transaction). Many products at once are announced as `*`, one message instead of hundreds.
   const ids = productIds.length > 50 ? ['*'] : [...new Set(productIds)];
+  // The ids travel as one JSON text parameter: MikroORM expands an array parameter into a list of
+  // placeholders, which `?::text[]` would receive as a single malformed value.
   await em
     .getConnection()
     .execute(
-      'select pg_notify(?, id) from unnest(array[?]::text[]) as id',
-      [CATALOG_CHANNEL, ids],
+      'select pg_notify(?, id) from jsonb_array_elements_text(?::jsonb) as id',
+      [CATALOG_CHANNEL, JSON.stringify(ids)],
       'all',
       em.getTransactionContext(),
     );

@@ -1,14 +1,46 @@
-export { getProduct, listProducts, PRODUCT_VIEWED, recordProductView, refreshViewCount } from './catalog.ts';
+export { type Actor, archiveProduct, createProduct, restockProduct, updateProduct } from './admin.ts';
+export {
+  type CatalogCache,
+  type CatalogCacheOptions,
+  type CatalogCacheStats,
+  createCatalogCache,
+} from './cache.ts';
+export {
+  getProduct,
+  listCategories,
+  listingQuery,
+  listProducts,
+  PRODUCT_VIEWED,
+  recordProductView,
+  refreshViewCount,
+} from './catalog.ts';
 export { CATALOG_CHANNEL, notifyProductsChanged } from './events.ts';
 export {
+  type ArchiveProductInput,
+  archiveProductInput,
+  type CategoryCount,
+  type CreateProductInput,
+  categoryCount,
+  createProductInput,
   cursorSchema,
   type ListProductsInput,
   listProductsInput,
+  MAX_IMAGE_URLS,
+  MAX_INITIAL_STOCK,
+  MAX_PRICE_CENTS,
+  MAX_STOCK,
+  MAX_STOCK_DELTA,
   type ProductDto,
   type ProductKey,
   type ProductPage,
+  type ProductSort,
   productDto,
   productKey,
   productPage,
+  productSorts,
+  type RestockInput,
+  restockInput,
   toPrefixQuery,
+  type UpdateProductInput,
+  updateProductInput,
 } from './schemas.ts';

@@ -1,20 +1,58 @@
+/**
+ * Catalogue inputs and outputs.
+ *
+ * Glossary:
+ * - **listed**: not archived (`archived_at is null`); public reads only ever see listed products.
+ * - **slug**: lower-case words of letters and digits joined by single hyphens (`oak-desk-lamp`), the
+ *   product's address in URLs. Categories are slugs too.
+ * - **keyset cursor**: where a page ended (the sort, the last item's sort key and id), so the next page
+ *   is one index range scan that rows inserted meanwhile never shift.
+ */
 import { z } from 'zod';
 
-/** Opaque pagination cursor: the last item's id, base64url-encoded so clients do not build their own. */
-export const cursorSchema = z
-  .string()
-  .max(64)
-  .refine((c) => decodeCursor(c) !== null, { message: 'Invalid cursor' });
+/** `oak-desk-lamp`: no leading, trailing or doubled hyphens, so every slug is a clean URL segment. */
+export const SLUG_PATTERN = /^[a-z0-9]+(?:-[a-z0-9]+)*$/;
 
-export const listProductsInput = z.object({
-  cursor: cursorSchema.nullish(),
-  limit: z.number().int().min(1).max(100).default(20),
-  /** Words to find in name or description; each word matches as a prefix. */
-  q: z.string().trim().max(200).optional(),
-});
-export type ListProductsInput = z.input<typeof listProductsInput>;
+/** The highest price, in cents: $1,000,000.00. Far above any real product, far below int4's limit. */
+export const MAX_PRICE_CENTS = 100_000_000;
+/** The most units `catalog.create` starts a product with. */
+export const MAX_INITIAL_STOCK = 1_000_000;
+/** The largest single restock or correction. */
+export const MAX_STOCK_DELTA = 1_000_000;
+/** The most units on hand after any restock: keeps `stock` well inside PostgreSQL's int4. */
+export const MAX_STOCK = 1_000_000_000;
+export const MAX_IMAGE_URLS = 10;
 
-export const productKey = z.union([z.object({ id: z.uuid() }), z.object({ slug: z.string().min(1).max(120) })]);
+/** Text PostgreSQL can store: its `text` and `jsonb` refuse NUL, which would surface as an internal error. */
+const storableText = () => z.string().regex(/^[^\0]*$/, 'Must not contain NUL characters');
+
+export const slugSchema = z.string().max(120).regex(SLUG_PATTERN, 'Lower-case letters, digits and single hyphens');
+export const categorySchema = z.string().max(60).regex(SLUG_PATTERN, 'Lower-case letters, digits and single hyphens');
+export const priceCentsSchema = z.number().int().min(0).max(MAX_PRICE_CENTS);
+export const imageUrlsSchema = z
+  .array(
+    z
+      .url({ protocol: /^https$/, hostname: z.regexes.domain })
+      .max(2000)
+      .regex(/^[^\s\p{Cc}]+$/u, 'No spaces or control characters'),
+  )
+  .max(MAX_IMAGE_URLS);
+
+export const productSorts = ['newest', 'price_asc', 'price_desc', 'name', 'relevance'] as const;
+export type ProductSort = (typeof productSorts)[number];
+
+export const productKey = z.union([
+  z.object({ id: z.uuid() }),
+  // Not the slug pattern: a product with an older, looser slug must stay reachable. No NUL, which
+  // PostgreSQL text cannot hold (it would fail as an internal error, not a NOT_FOUND).
+  z.object({
+    slug: z
+      .string()
+      .min(1)
+      .max(120)
+      .regex(/^[^\0]*$/, 'Invalid slug'),
+  }),
+]);
 export type ProductKey = z.infer<typeof productKey>;
 
 export const productDto = z.object({
@@ -22,10 +60,14 @@ export const productDto = z.object({
   slug: z.string(),
   name: z.string(),
   description: z.string(),
+  category: z.string(),
+  imageUrls: z.array(z.string()),
   priceCents: z.number().int(),
   currency: z.string(),
   stock: z.number().int(),
   viewCount: z.number().int(),
+  /** Null for every product a public read returns. */
+  archivedAt: z.date().nullable(),
   createdAt: z.date(),
   updatedAt: z.date(),
 });
@@ -34,15 +76,92 @@ export type ProductDto = z.infer<typeof productDto>;
 export const productPage = z.object({ items: z.array(productDto), nextCursor: z.string().nullable() });
 export type ProductPage = z.infer<typeof productPage>;
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+export const categoryCount = z.object({ category: z.string(), count: z.number().int() });
+export type CategoryCount = z.infer<typeof categoryCount>;
 
-export function encodeCursor(id: string): string {
-  return Buffer.from(id).toString('base64url');
+// ---- Keyset cursors ----
+
+/** The sort key of the last item of a page: null for newest (the id is the key), a number or a name. */
+export interface CursorPosition {
+  sort: ProductSort;
+  key: number | string | null;
+  id: string;
 }
 
-export function decodeCursor(cursor: string): string | null {
-  const id = Buffer.from(cursor, 'base64url').toString();
-  return UUID.test(id) ? id : null;
+const cursorTuple = z.tuple([z.enum(productSorts), z.union([z.number(), z.string(), z.null()]), z.uuid()]);
+
+// A cursor comes back from the client, so its key is checked as strictly as any input: a value the
+// column's type cannot hold (a price beyond int4, a NUL in a name, a rank beyond float4) would
+// otherwise fail inside PostgreSQL as an internal error instead of a BAD_REQUEST.
+const isPrice = (k: CursorPosition['key']) =>
+  Number.isInteger(k) && (k as number) >= 0 && (k as number) <= MAX_PRICE_CENTS;
+const keyFits: Record<ProductSort, (key: CursorPosition['key']) => boolean> = {
+  newest: (k) => k === null,
+  price_asc: isPrice,
+  price_desc: isPrice,
+  name: (k) => typeof k === 'string' && k.length <= 200 && !k.includes('\0'),
+  relevance: (k) => typeof k === 'number' && k >= 0 && k < 1e30,
+};
+
+/** Opaque to clients (base64url JSON), so nobody builds cursors by hand or relies on their shape. */
+export function encodeCursor(position: CursorPosition): string {
+  return Buffer.from(JSON.stringify([position.sort, position.key, position.id])).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): CursorPosition | null {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(Buffer.from(cursor, 'base64url').toString());
+  } catch {
+    return null;
+  }
+  const parsed = cursorTuple.safeParse(raw);
+  if (!parsed.success) return null;
+  const [sort, key, id] = parsed.data;
+  return keyFits[sort](key) ? { sort, key, id } : null;
+}
+
+/** Names are at most 200 characters, so an honest cursor stays well under this. */
+export const cursorSchema = z
+  .string()
+  .max(2048)
+  .refine((c) => decodeCursor(c) !== null, { message: 'Invalid cursor' });
+
+export const listProductsInput = z
+  .object({
+    cursor: cursorSchema.nullish(),
+    limit: z.number().int().min(1).max(100).default(20),
+    /** Words to find in name or description; each word matches as a prefix. */
+    q: z.string().trim().max(200).optional(),
+    category: categorySchema.optional(),
+    /** Inclusive price range, cents. */
+    minPriceCents: priceCentsSchema.optional(),
+    maxPriceCents: priceCentsSchema.optional(),
+    /** Default: `relevance` when `q` has words to search, otherwise `newest`. */
+    sort: z.enum(productSorts).optional(),
+    /** Admins only: archived products too (their `archivedAt` is set). Default false. */
+    includeArchived: z.boolean().default(false),
+  })
+  .superRefine((input, ctx) => {
+    const sort = effectiveSort(input);
+    if (input.sort === 'relevance' && !toPrefixQuery(input.q ?? '')) {
+      ctx.addIssue({ code: 'custom', path: ['sort'], message: 'Sorting by relevance needs words to search (q)' });
+    }
+    if (input.minPriceCents !== undefined && input.maxPriceCents !== undefined) {
+      if (input.minPriceCents > input.maxPriceCents) {
+        ctx.addIssue({ code: 'custom', path: ['minPriceCents'], message: 'Must not exceed maxPriceCents' });
+      }
+    }
+    const position = input.cursor ? decodeCursor(input.cursor) : null;
+    if (position && position.sort !== sort) {
+      ctx.addIssue({ code: 'custom', path: ['cursor'], message: `This cursor belongs to sort "${position.sort}"` });
+    }
+  });
+export type ListProductsInput = z.input<typeof listProductsInput>;
+
+/** The sort a listing uses: the one asked for, else relevance for a search and newest otherwise. */
+export function effectiveSort(input: { sort?: ProductSort | undefined; q?: string | undefined }): ProductSort {
+  return input.sort ?? (toPrefixQuery(input.q ?? '') ? 'relevance' : 'newest');
 }
 
 /**
@@ -57,3 +176,58 @@ export function toPrefixQuery(q: string): string | null {
       ?.slice(0, 8) ?? [];
   return words.length ? words.map((w) => `${w}:*`).join(' & ') : null;
 }
+
+// ---- Admin inputs ----
+
+const productFields = {
+  slug: slugSchema,
+  name: storableText().trim().min(1).max(200),
+  description: storableText().max(5000),
+  category: categorySchema,
+  imageUrls: imageUrlsSchema,
+  priceCents: priceCentsSchema,
+};
+
+export const createProductInput = z.object({
+  ...productFields,
+  description: productFields.description.default(''),
+  category: productFields.category.default('general'),
+  imageUrls: productFields.imageUrls.default([]),
+  /** Units on hand at creation (default 0); recorded as the product's `initial` stock adjustment. */
+  stock: z.number().int().min(0).max(MAX_INITIAL_STOCK).default(0),
+});
+export type CreateProductInput = z.input<typeof createProductInput>;
+
+/** Any of the product's fields but stock, which changes only through `restock` (and orders). */
+export const updateProductInput = z
+  .object({ id: z.uuid() })
+  .extend(
+    Object.fromEntries(Object.entries(productFields).map(([k, v]) => [k, v.optional()])) as {
+      [K in keyof typeof productFields]: z.ZodOptional<(typeof productFields)[K]>;
+    },
+  )
+  // Strict: a `stock` here is a mistake to report (stock changes through `restock`), not to drop silently.
+  .strict()
+  .refine((input) => Object.keys(productFields).some((k) => input[k as keyof typeof productFields] !== undefined), {
+    message: 'Nothing to update',
+  });
+export type UpdateProductInput = z.input<typeof updateProductInput>;
+
+export const archiveProductInput = z.object({
+  id: z.uuid(),
+  /** `false` puts an archived product back in the catalogue. Default true. */
+  archived: z.boolean().default(true),
+});
+export type ArchiveProductInput = z.input<typeof archiveProductInput>;
+
+export const restockInput = z.object({
+  productId: z.uuid(),
+  /** Units to add; negative for a correction (breakage, a miscount). Never zero. */
+  delta: z
+    .number()
+    .int()
+    .min(-MAX_STOCK_DELTA)
+    .max(MAX_STOCK_DELTA)
+    .refine((d) => d !== 0, 'Must not be zero'),
+});
+export type RestockInput = z.input<typeof restockInput>;

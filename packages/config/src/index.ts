@@ -99,6 +99,15 @@ const schema = z.object({
   /** Allow an http:// issuer (a local test provider); refused in production. */
   OIDC_ALLOW_HTTP: z.stringbool().default(false),
 
+  /** Catalogue responses cacheable by browsers and CDNs (public, anonymous, no error): max-age, seconds. */
+  CATALOG_CACHE_MAX_AGE_S: int(0, DAY / SECOND).default(30),
+  /** After max-age, how long a cache may serve the old response while it fetches a new one, seconds. */
+  CATALOG_CACHE_STALE_WHILE_REVALIDATE_S: int(0, DAY / SECOND).default(30),
+  /** Products (by id and by slug) each API process keeps in memory; 0 turns the in-process cache off. */
+  CATALOG_CACHE_MAX_ENTRIES: int(0, 1_000_000).default(10_000),
+  /** Longest an in-process cache entry lives even without a change notification, milliseconds. */
+  CATALOG_CACHE_TTL_MS: int(SECOND, DAY).default(5 * MINUTE),
+
   /** Email of the admin account `db:seed` creates in an empty database. */
   SEED_ADMIN_EMAIL: z.email().default('admin@keelson.local'),
   /** Its password; unset, a random one is generated and printed once. */
@@ -148,6 +157,14 @@ export interface Config {
     checkoutKeyTtlMs: number;
   };
   payments: { provider: 'sandbox'; sandboxTransientFailures: number; timeoutMs: number };
+  catalog: {
+    /** `Cache-Control` of public catalogue responses. */
+    httpMaxAgeS: number;
+    httpStaleWhileRevalidateS: number;
+    /** The in-process cache; 0 entries turns it off. */
+    cacheMaxEntries: number;
+    cacheTtlMs: number;
+  };
   /** Null when OIDC sign-in is not configured. */
   oidc: { issuer: string; clientId: string; clientSecret: string; redirectUri: string; allowHttp: boolean } | null;
   seed: { adminEmail: string; adminPassword: string | undefined };
@@ -235,6 +252,12 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
       provider: e.PAYMENT_PROVIDER,
       sandboxTransientFailures: e.PAYMENT_SANDBOX_TRANSIENT_FAILURES,
       timeoutMs: e.PAYMENT_TIMEOUT_HOURS * 60 * MINUTE,
+    },
+    catalog: {
+      httpMaxAgeS: e.CATALOG_CACHE_MAX_AGE_S,
+      httpStaleWhileRevalidateS: e.CATALOG_CACHE_STALE_WHILE_REVALIDATE_S,
+      cacheMaxEntries: e.CATALOG_CACHE_MAX_ENTRIES,
+      cacheTtlMs: e.CATALOG_CACHE_TTL_MS,
     },
     oidc: e.OIDC_ISSUER
       ? {

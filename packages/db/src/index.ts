@@ -26,6 +26,13 @@ export {
   userRoles,
 } from './entities/index.ts';
 export { uuidv7 } from './ids.ts';
+export {
+  createListener,
+  type Listener,
+  type ListenerLogger,
+  type ListenerNotification,
+  type ListenerOptions,
+} from './listener.ts';
 export { migrate, type SchemaStatus, schemaStatus, WORKER_SCHEMA } from './migrate.ts';
 export {
   createOrm,

@@ -18,23 +18,36 @@ export interface SeedResult {
 }
 
 const materials = ['Oak', 'Walnut', 'Linen', 'Wool', 'Copper', 'Ceramic', 'Glass', 'Steel', 'Bamboo', 'Cotton'];
-const things = ['Desk Lamp', 'Mug', 'Notebook', 'Throw Blanket', 'Plant Pot', 'Serving Board'];
+/** Each kind of thing with its category. */
+const things = [
+  ['Desk Lamp', 'lighting'],
+  ['Mug', 'kitchen'],
+  ['Notebook', 'stationery'],
+  ['Throw Blanket', 'textiles'],
+  ['Plant Pot', 'garden'],
+  ['Serving Board', 'kitchen'],
+] as const;
 
 /** 60 deterministic products: every material with every kind of thing. */
 export function demoProducts(): Array<{
   slug: string;
   name: string;
   description: string;
+  category: string;
+  imageUrls: string[];
   priceCents: number;
   stock: number;
 }> {
   return materials.flatMap((material, m) =>
-    things.map((thing, t) => {
+    things.map(([thing, category], t) => {
       const name = `${material} ${thing}`;
+      const slug = name.toLowerCase().replaceAll(' ', '-');
       return {
-        slug: name.toLowerCase().replaceAll(' ', '-'),
+        slug,
         name,
         description: `A ${thing.toLowerCase()} made of ${material.toLowerCase()}, from the Keelson demo catalogue.`,
+        category,
+        imageUrls: [`https://images.keelson.local/demo/${slug}.jpg`],
         priceCents: 900 + ((m * 7 + t * 13) % 40) * 250,
         stock: (m * 3 + t * 5) % 25,
       };

@@ -5,6 +5,7 @@ import {
   type ValidSession,
   validateSession,
 } from '@keelson/auth';
+import type { CatalogCache } from '@keelson/catalog';
 import type { MikroORM } from '@keelson/db';
 import type { CommerceSettings } from '@keelson/orders';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -22,6 +23,11 @@ export interface ContextDeps {
   sessions: SessionConfig;
   /** Currency, tax rate and checkout key retention (from config). */
   commerce: CommerceSettings;
+  /**
+   * The API process's cache of hot catalogue reads, kept fresh by LISTEN/NOTIFY. Optional: without it
+   * (tests through `createCaller`, scripts) every read goes to the database.
+   */
+  catalogCache?: CatalogCache | null;
 }
 
 /** How the caller presented itself, as the transport adapter saw it. */
@@ -57,6 +63,8 @@ export interface Context {
   requestId: string;
   sessions: SessionConfig;
   commerce: CommerceSettings;
+  /** Null when the process runs without one (see ContextDeps). */
+  catalogCache: CatalogCache | null;
   request: RequestInfo;
   /** The caller's valid session, or null. Memoised per request. */
   session(): Promise<ValidSession | null>;
@@ -85,6 +93,7 @@ export function createContext(deps: ContextDeps, request: RequestInfo): Context 
     requestId: request.requestId,
     sessions: deps.sessions,
     commerce: deps.commerce,
+    catalogCache: deps.catalogCache ?? null,
     request,
     session: () => {
       if (request.longLived) return resolve();

@@ -36,6 +36,126 @@ describe('catalog procedures (createCaller)', () => {
     expect(pages).toBe(Math.ceil(Number(count) / 7));
   });
 
+  type ListInput = Parameters<typeof caller.catalog.list>[0];
+
+  /** Every page of a listing, following cursors to the end. */
+  async function pageThrough(input: ListInput, limit = 7) {
+    const items: Awaited<ReturnType<typeof caller.catalog.list>>['items'] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const page: Awaited<ReturnType<typeof caller.catalog.list>> = await caller.catalog.list({
+        ...input,
+        limit,
+        cursor,
+      });
+      expect(page.items.length).toBeLessThanOrEqual(limit);
+      items.push(...page.items);
+      cursor = page.nextCursor;
+      if (++pages > 100) throw new Error('cursor loop');
+    } while (cursor);
+    return { items, pages };
+  }
+
+  const orderBy = {
+    newest: 'id desc',
+    price_asc: 'price_cents, id',
+    price_desc: 'price_cents desc, id desc',
+    name: 'name, id',
+  } as const;
+
+  // Every sort, alone and with each filter: the pages hold exactly the rows one query would return, in
+  // the same order, each once (ties on price are common in the demo data, so the id tie-break matters).
+  const filters: [string, ListInput, string][] = [
+    ['no filter', {}, ''],
+    ['a category', { category: 'kitchen' }, `and category = 'kitchen'`],
+    ['a price range', { minPriceCents: 2_000, maxPriceCents: 6_000 }, 'and price_cents between 2000 and 6000'],
+    [
+      'category and minimum price',
+      { category: 'lighting', minPriceCents: 3_000 },
+      `and category = 'lighting' and price_cents >= 3000`,
+    ],
+    ['words', { q: 'oak' }, `and search_vector @@ to_tsquery('simple', 'oak:*')`],
+  ];
+  it.each(
+    (Object.keys(orderBy) as (keyof typeof orderBy)[]).flatMap((sort) =>
+      filters.map(([label, input, where]) => [sort, label, { input, where }] as const),
+    ),
+  )('pages through every listed product exactly once, sort %s with %s', async (sort, _label, { input, where }) => {
+    const expected = await sql<{ id: string }>(
+      t.db.url,
+      `select id from product where archived_at is null ${where} order by ${orderBy[sort]}`,
+    );
+    expect(expected.length).toBeGreaterThan(0);
+    const { items, pages } = await pageThrough({ ...input, sort });
+    expect(items.map((p) => p.id)).toEqual(expected.map((r) => r.id));
+    expect(pages).toBe(Math.max(1, Math.ceil(expected.length / 7)));
+  });
+
+  it('sorts a search by relevance by default, and pages through it exactly once', async () => {
+    const { items } = await pageThrough({ q: 'lamp made' }, 3);
+    expect(items).toHaveLength(10);
+    const all = await pageThrough({ q: 'oak' }, 4);
+    const expected = await sql<{ id: string }>(
+      t.db.url,
+      `select id from product where archived_at is null and search_vector @@ to_tsquery('simple', 'oak:*')
+       order by ts_rank_cd(search_vector, to_tsquery('simple', 'oak:*')) desc, id desc`,
+    );
+    expect(all.items.map((p) => p.id)).toEqual(expected.map((r) => r.id));
+    const explicit = await pageThrough({ q: 'oak', sort: 'relevance' }, 4);
+    expect(explicit.items).toEqual(all.items);
+    const ranked = await caller.catalog.list({ q: 'copper', limit: 100 });
+    expect(ranked.items).toHaveLength(6);
+  });
+
+  it('filters by category and an inclusive price range', async () => {
+    const page = await caller.catalog.list({
+      category: 'kitchen',
+      minPriceCents: 1_900,
+      maxPriceCents: 5_400,
+      limit: 100,
+    });
+    expect(page.items.length).toBeGreaterThan(0);
+    for (const p of page.items) {
+      expect(p.category).toBe('kitchen');
+      expect(p.priceCents).toBeGreaterThanOrEqual(1_900);
+      expect(p.priceCents).toBeLessThanOrEqual(5_400);
+      expect(p.archivedAt).toBeNull();
+    }
+    expect((await caller.catalog.list({ category: 'no-such-category' })).items).toEqual([]);
+  });
+
+  const forged = (sort: string, key: unknown) =>
+    Buffer.from(JSON.stringify([sort, key, '01a1fc83-fefb-7ec8-8e30-000000000000'])).toString('base64url');
+
+  it('refuses a cursor from another sort, relevance without words, and an empty price range', async () => {
+    const byPrice = await caller.catalog.list({ sort: 'price_asc', limit: 2 });
+    for (const [input, field] of [
+      [{ sort: 'name', cursor: byPrice.nextCursor }, 'cursor'],
+      [{ cursor: byPrice.nextCursor }, 'cursor'],
+      [{ sort: 'relevance' }, 'sort'],
+      [{ sort: 'relevance', q: '!!!' }, 'sort'],
+      [{ minPriceCents: 500, maxPriceCents: 100 }, 'minPriceCents'],
+      [{ maxPriceCents: 100_000_001 }, 'maxPriceCents'],
+      [{ category: 'Not A Slug' }, 'category'],
+      [{ sort: 'cheapest' }, 'sort'],
+      // Forged cursors whose key the column could not hold must not reach PostgreSQL.
+      [{ sort: 'price_asc', cursor: forged('price_asc', 'x') }, 'cursor'],
+      [{ sort: 'price_asc', cursor: forged('price_asc', 1e20) }, 'cursor'],
+      [{ sort: 'price_desc', cursor: forged('price_desc', -1) }, 'cursor'],
+      [{ sort: 'name', cursor: forged('name', 'a\0b') }, 'cursor'],
+      [{ sort: 'name', cursor: forged('name', 'n'.repeat(201)) }, 'cursor'],
+      [{ q: 'oak', cursor: forged('relevance', 1e300) }, 'cursor'],
+      [{ q: 'oak', cursor: forged('relevance', null) }, 'cursor'],
+      [{ cursor: forged('newest', 5) }, 'cursor'],
+    ] as const) {
+      const err = await caller.catalog.list(input as never).catch((e: unknown) => e);
+      expect(err, JSON.stringify(input)).toMatchObject({ code: 'BAD_REQUEST' });
+      const issues = ((err as TRPCError).cause as unknown as { issues: { path: string[] }[] }).issues;
+      expect(issues.map((i) => i.path[0])).toContain(field);
+    }
+  });
+
   it('defaults to 20 items', async () => {
     expect((await caller.catalog.list({})).items).toHaveLength(20);
   });
@@ -72,10 +192,13 @@ describe('catalog procedures (createCaller)', () => {
         slug: product.slug,
         name: product.name,
         description: product.description,
+        category: product.category,
+        imageUrls: product.imageUrls,
         priceCents: product.priceCents,
         currency: product.currency,
         stock: product.stock,
         viewCount: product.viewCount,
+        archivedAt: product.archivedAt ?? null,
         createdAt: product.createdAt,
         updatedAt: product.updatedAt,
       });
@@ -84,6 +207,7 @@ describe('catalog procedures (createCaller)', () => {
 
   it('answers NOT_FOUND for unknown and inactive products', async () => {
     await expect(caller.catalog.get({ slug: 'no-such-thing' })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+    await expect(caller.catalog.get({ slug: 'nul\0byte' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     const { items } = await caller.catalog.list({ limit: 1 });
     const product = items[0]!;
     await sql(t.db.url, 'update product set archived_at = now() where id = $1', [product.id]);
@@ -101,6 +225,7 @@ describe('catalog procedures (createCaller)', () => {
     [{ limit: 101 }, 'limit'],
     [{ limit: 2.5 }, 'limit'],
     [{ cursor: 'not-a-cursor' }, 'cursor'],
+    [{ cursor: Buffer.from('01a1fc83-fefb-7ec8-8e30-000000000000').toString('base64url') }, 'cursor'],
     [{ q: 'x'.repeat(201) }, 'q'],
   ])('rejects %j with BAD_REQUEST naming %s', async (input, field) => {
     const err = await caller.catalog.list(input as never).catch((e: unknown) => e);

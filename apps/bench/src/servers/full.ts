@@ -13,6 +13,9 @@ const config = loadConfig({
   DATABASE_URL: databaseUrl,
   DATABASE_POOL_MAX: String(poolMax),
   PORT: '0',
+  // The benchmark compares the database read path with a bare node:http + pg server; the in-process
+  // catalogue cache would answer from memory instead and measure something else.
+  CATALOG_CACHE_MAX_ENTRIES: '0',
 });
 const orm = await createOrm({ url: databaseUrl, poolMax: config.database.poolMax });
 const app = await buildApp({ config, orm, logger: pino({ level: config.logLevel }) });

@@ -1,0 +1,152 @@
+/**
+ * Catalogue writes (admin only; the router checks the role). Each runs in one transaction that also
+ * announces the change (`notifyProductsChanged`), so every API process drops its cached copy exactly
+ * when the change commits. Stock changes also write the `stock_adjustment` ledger in that transaction.
+ */
+import { Product, StockAdjustment } from '@keelson/db';
+import { AppError } from '@keelson/errors';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { PRODUCT_COLUMNS, type ProductRow, rowToDto } from './catalog.ts';
+import { notifyProductsChanged } from './events.ts';
+import {
+  type ArchiveProductInput,
+  archiveProductInput,
+  type CreateProductInput,
+  createProductInput,
+  MAX_STOCK,
+  type ProductDto,
+  type RestockInput,
+  restockInput,
+  type UpdateProductInput,
+  updateProductInput,
+} from './schemas.ts';
+
+/** Who makes the change: recorded on stock adjustments. */
+export interface Actor {
+  userId: string;
+}
+
+/** The unique index on slug is the only judge of uniqueness: a pre-check would race a concurrent create. */
+function slugTaken(err: unknown, slug: string | undefined): AppError | null {
+  if (
+    err instanceof UniqueConstraintViolationException &&
+    (err as { constraint?: string }).constraint === 'product_slug_unique'
+  ) {
+    return new AppError('SLUG_TAKEN', { details: { field: 'slug', slug }, cause: err });
+  }
+  return null;
+}
+
+async function readAny(tx: EntityManager, id: string): Promise<ProductDto> {
+  const [row] = await tx
+    .getConnection()
+    .execute<ProductRow[]>(
+      `select ${PRODUCT_COLUMNS} from product where id = ?`,
+      [id],
+      'all',
+      tx.getTransactionContext(),
+    );
+  if (!row) throw new AppError('PRODUCT_NOT_FOUND', { details: { id } });
+  return rowToDto(tx, row);
+}
+
+export async function createProduct(em: EntityManager, raw: CreateProductInput, actor: Actor): Promise<ProductDto> {
+  const input = createProductInput.parse(raw);
+  try {
+    return await em.transactional(async (tx) => {
+      const { stock, ...fields } = input;
+      const product = tx.create(Product, { ...fields, stock, currency: 'USD' });
+      // The ledger accounts for all stock: `stock + units in live orders = sum(delta)`.
+      if (stock > 0) {
+        tx.create(StockAdjustment, { product, delta: stock, reason: 'initial', actorUser: actor.userId });
+      }
+      await tx.flush();
+      await notifyProductsChanged(tx, [product.id]);
+      return readAny(tx, product.id);
+    });
+  } catch (err) {
+    throw slugTaken(err, input.slug) ?? err;
+  }
+}
+
+export async function updateProduct(em: EntityManager, raw: UpdateProductInput): Promise<ProductDto> {
+  const { id, ...changes } = updateProductInput.parse(raw);
+  const set = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
+  try {
+    return await em.transactional(async (tx) => {
+      // One conditional statement; `stock` is not among the fields, so a concurrent order is never undone.
+      const updated = await tx.nativeUpdate(Product, { id }, { ...set, updatedAt: new Date() });
+      if (updated === 0) throw new AppError('PRODUCT_NOT_FOUND', { details: { id } });
+      await notifyProductsChanged(tx, [id]);
+      return readAny(tx, id);
+    });
+  } catch (err) {
+    throw slugTaken(err, changes.slug) ?? err;
+  }
+}
+
+/**
+ * Takes a product out of the catalogue (or, with `archived: false`, puts it back). Carts keep their
+ * lines: the cart flags archived products itself. Archiving twice keeps the first date.
+ */
+export async function archiveProduct(em: EntityManager, raw: ArchiveProductInput): Promise<ProductDto> {
+  const { id, archived } = archiveProductInput.parse(raw);
+  return em.transactional(async (tx) => {
+    const updated = await tx.getConnection().execute<{ id: string }[]>(
+      `update product set archived_at = case when ? then coalesce(archived_at, now()) end, updated_at = now()
+       where id = ? returning id`,
+      [archived, id],
+      'all',
+      tx.getTransactionContext(),
+    );
+    if (!updated.length) throw new AppError('PRODUCT_NOT_FOUND', { details: { id } });
+    await notifyProductsChanged(tx, [id]);
+    return readAny(tx, id);
+  });
+}
+
+/**
+ * Adds units (a restock) or removes them (a correction, negative delta). One conditional UPDATE, never
+ * read-then-write: concurrent restocks and orders each apply their own delta, and stock can never go
+ * below zero. Each change is a `stock_adjustment` row by the admin.
+ */
+export async function restockProduct(em: EntityManager, raw: RestockInput, actor: Actor): Promise<ProductDto> {
+  const { productId, delta } = restockInput.parse(raw);
+  return em.transactional(async (tx) => {
+    const connection = tx.getConnection();
+    const trx = tx.getTransactionContext();
+    const rows = await connection.execute<{ stock: number }[]>(
+      `update product set stock = stock + ?, updated_at = now()
+       where id = ? and stock + ? between 0 and ? returning stock`,
+      [delta, productId, delta, MAX_STOCK],
+      'all',
+      trx,
+    );
+    if (!rows.length) {
+      // Why nothing was updated, for the error only; nothing is written after this read.
+      const [current] = await connection.execute<{ stock: number }[]>(
+        'select stock from product where id = ?',
+        [productId],
+        'all',
+        trx,
+      );
+      if (!current) throw new AppError('PRODUCT_NOT_FOUND', { details: { id: productId } });
+      if (delta < 0) {
+        throw new AppError('INSUFFICIENT_STOCK', {
+          details: { productId, available: current.stock, requested: -delta },
+        });
+      }
+      throw new AppError('STOCK_LIMIT_EXCEEDED', { details: { productId, stock: current.stock, max: MAX_STOCK } });
+    }
+    tx.create(StockAdjustment, {
+      product: productId,
+      delta,
+      reason: delta > 0 ? 'restock' : 'correction',
+      actorUser: actor.userId,
+    });
+    await tx.flush();
+    await notifyProductsChanged(tx, [productId]);
+    return readAny(tx, productId);
+  });
+}

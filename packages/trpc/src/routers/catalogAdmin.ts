@@ -1,0 +1,50 @@
+/**
+ * Catalogue administration: every procedure needs the admin role. The domain functions announce each
+ * change to every API process (NOTIFY on commit); this process also drops its own cached copy at once,
+ * so an admin reads their own write even before the notification comes back.
+ */
+import {
+  archiveProduct,
+  archiveProductInput,
+  createProduct,
+  createProductInput,
+  type ProductDto,
+  productDto,
+  restockInput,
+  restockProduct,
+  updateProduct,
+  updateProductInput,
+} from '@keelson/catalog';
+import type { Context } from '../context.ts';
+import { adminProcedure } from '../trpc.ts';
+
+function dropCached(ctx: Context, product: ProductDto): ProductDto {
+  ctx.catalogCache?.invalidate([product.id]);
+  return product;
+}
+
+export const catalogAdminProcedures = {
+  /** A new product; SLUG_TAKEN when the slug is in use (archived products included). */
+  create: adminProcedure
+    .input(createProductInput)
+    .output(productDto)
+    .mutation(async ({ ctx, input }) => dropCached(ctx, await createProduct(ctx.em, input, { userId: ctx.user.id }))),
+
+  /** Changes any field but stock (see `restock`). */
+  update: adminProcedure
+    .input(updateProductInput)
+    .output(productDto)
+    .mutation(async ({ ctx, input }) => dropCached(ctx, await updateProduct(ctx.em, input))),
+
+  /** Archives (default) or, with `archived: false`, lists a product again. Carts are left alone. */
+  archive: adminProcedure
+    .input(archiveProductInput)
+    .output(productDto)
+    .mutation(async ({ ctx, input }) => dropCached(ctx, await archiveProduct(ctx.em, input))),
+
+  /** Adds units, or removes them with a negative delta (a correction); never below zero. */
+  restock: adminProcedure
+    .input(restockInput)
+    .output(productDto)
+    .mutation(async ({ ctx, input }) => dropCached(ctx, await restockProduct(ctx.em, input, { userId: ctx.user.id }))),
+};
