@@ -14,7 +14,16 @@ import { appendFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import pg from 'pg';
 import { openDatabase } from './database.ts';
-import { cpuLabel, pinSelfAwayFromServerCpu, processCpuSeconds, startServer, tasksetWorks } from './processes.ts';
+import {
+  busyShare,
+  cpuLabel,
+  cpuTimes,
+  isOtherCpu,
+  pinSelfAwayFromServerCpu,
+  processCpuSeconds,
+  startServer,
+  tasksetWorks,
+} from './processes.ts';
 import { cpuModel, median, revision, table } from './report.ts';
 
 const CONNECTIONS = 32;
@@ -23,7 +32,7 @@ const DOC = new URL('../../../docs/benchmarks.md', import.meta.url);
 const log = (line: string) => process.stderr.write(`[bench:checkout] ${line}\n`);
 
 // biome-ignore lint/style/noProcessEnv: the harness's own knobs; it is no app, so it has no Config for them.
-const { BENCH_CHECKOUTS = '3000', BENCH_ROUNDS = '3', DATABASE_URL } = process.env;
+const { BENCH_CHECKOUTS = '3000', BENCH_ROUNDS = '3', BENCH_SYNCHRONOUS_COMMIT, DATABASE_URL } = process.env;
 const checkoutsPerRound = Number(BENCH_CHECKOUTS);
 const rounds = Number(BENCH_ROUNDS);
 const write = process.argv.includes('--write');
@@ -37,6 +46,8 @@ interface Round {
   p50Ms: number;
   p99Ms: number;
   serverCpu: number;
+  /** Busy share of the CPUs PostgreSQL and the load generator share. */
+  otherCpusBusy: number;
 }
 
 async function sqlOnce(url: string, text: string): Promise<Record<string, unknown>[]> {
@@ -93,6 +104,7 @@ async function main(): Promise<void> {
     const tokens = await customersWithCarts(db.url, products, amount);
     let next = 0;
     const cpuBefore = processCpuSeconds(server.pid);
+    const othersBefore = cpuTimes(isOtherCpu);
     // Throughput from the first request sent to the last response received: autocannon itself runs on a
     // one-second tick, which would add up to a second to a run of a fixed number of requests.
     let started = 0;
@@ -121,6 +133,7 @@ async function main(): Promise<void> {
     });
     const result = await run;
     const elapsed = (ended - started) / 1000;
+    const othersAfter = cpuTimes(isOtherCpu);
     if (result.errors || result.timeouts || result.non2xx) {
       throw new Error(`${shape}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx`);
     }
@@ -130,6 +143,7 @@ async function main(): Promise<void> {
       p50Ms: result.latency.p50,
       p99Ms: result.latency.p99,
       serverCpu: (processCpuSeconds(server.pid) - cpuBefore) / elapsed,
+      otherCpusBusy: busyShare(othersBefore, othersAfter),
     };
   }
 
@@ -141,7 +155,7 @@ async function main(): Promise<void> {
       const r = await round(shape, checkoutsPerRound);
       results.push(r);
       log(
-        `${i}/${rounds} ${shape.padEnd(6)} ${Math.round(r.ordersPerSec)} orders/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  server CPU ${Math.round(r.serverCpu * 100)}%`,
+        `${i}/${rounds} ${shape.padEnd(6)} ${Math.round(r.ordersPerSec)} orders/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  server CPU ${Math.round(r.serverCpu * 100)}%  other CPUs ${Math.round(r.otherCpusBusy * 100)}% busy`,
       );
     }
   }
@@ -157,6 +171,7 @@ async function main(): Promise<void> {
       String(median(rs.map((r) => r.p50Ms))),
       String(median(rs.map((r) => r.p99Ms))),
       `${Math.round(median(rs.map((r) => r.serverCpu)) * 100)}%`,
+      `${Math.round(median(rs.map((r) => r.otherCpusBusy)) * 100)}%`,
     ];
   });
   const placement = pinned
@@ -165,9 +180,13 @@ async function main(): Promise<void> {
   const section = [
     `## checkout · ${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC · ${revision()}`,
     '',
-    `${cpuModel()} · Node ${process.version} · ${db.server} · ${placement} · ${CONNECTIONS} connections · pool ${POOL_MAX} · ${rounds} rounds of ${checkoutsPerRound} checkouts per shape after a warm-up round`,
+    `${cpuModel()} · Node ${process.version} · ${db.server}${BENCH_SYNCHRONOUS_COMMIT ? ` (synchronous_commit=${BENCH_SYNCHRONOUS_COMMIT})` : ''} · ${placement} · ${CONNECTIONS} connections · pool ${POOL_MAX} · ${rounds} rounds of ${checkoutsPerRound} checkouts per shape after a warm-up round`,
     '',
-    ...table(['load', 'orders/s', 'p50 ms', 'p99 ms', 'server CPU'], [false, true, true, true, true], rows),
+    ...table(
+      ['load', 'orders/s', 'p50 ms', 'p99 ms', 'server CPU', `${otherCpus ? cpuLabel(otherCpus) : 'other CPUs'} busy`],
+      [false, true, true, true, true, true],
+      rows,
+    ),
     '',
     `${expected.toLocaleString('en-US')} checkouts, all answered 200; the database holds exactly that many orders.`,
     '',

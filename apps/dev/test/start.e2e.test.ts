@@ -45,7 +45,7 @@ describe('pnpm start (embedded default)', () => {
     const { code, ms } = await stack.stop('SIGTERM');
     expect(code).toBe(0);
     expect(ms).toBeLessThan(10_000);
-  });
+  }, 120_000);
 
   it('keeps the data between runs, seeds nothing twice, and survives a terminal Ctrl-C', async () => {
     await using stack = startProcess('apps/dev/src/start.ts', env, { detached: true });

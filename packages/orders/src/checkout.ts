@@ -107,16 +107,16 @@ export async function checkout(
   const input = checkoutInput.parse(req.input);
   const { userId, settings } = req;
   const tokenHash = sha256(input.paymentToken);
-  const orderId = await em.transactional(async (tx) => {
+  const result = await em.transactional(async (tx): Promise<OrderDto | string> => {
     const conn = tx.getConnection();
     const ctx = tx.getTransactionContext();
-    const seen = await readCart(tx, userId, false);
 
+    // The cart's hash is filled in below, once the cart is read under lock.
     const inserted = await conn.execute<{ id: string }[]>(
       `insert into checkout_idempotency_key (id, user_id, key, cart_hash, token_hash, created_at, expires_at)
-       values (?, ?, ?, ?, ?, now(), now() + ? * interval '1 millisecond')
+       values (?, ?, ?, '', ?, now(), now() + ? * interval '1 millisecond')
        on conflict (user_id, key) do nothing returning id`,
-      [uuidv7(), userId, input.idempotencyKey, cartHash(seen), tokenHash, settings.checkoutKeyTtlMs],
+      [uuidv7(), userId, input.idempotencyKey, tokenHash, settings.checkoutKeyTtlMs],
       'all',
       ctx,
     );
@@ -128,6 +128,7 @@ export async function checkout(
         'all',
         ctx,
       );
+      const seen = await readCart(tx, userId, false);
       // A retry sends the same token and finds the cart that checkout emptied, or the very same cart.
       const sameRequest =
         prior?.order_id && prior.token_hash === tokenHash && (seen.length === 0 || prior.cart_hash === cartHash(seen));
@@ -156,10 +157,10 @@ export async function checkout(
     }
 
     const id = uuidv7();
-    await conn.execute(
+    const [created] = await conn.execute<{ created_at: string | Date }[]>(
       `insert into store_order (id, user_id, status, currency, subtotal_cents, tax_rate_bps, tax_cents, total_cents,
          payment_token, created_at, updated_at)
-       values (?, ?, 'pending_payment', ?, ?, ?, ?, ?, ?, now(), now())`,
+       values (?, ?, 'pending_payment', ?, ?, ?, ?, ?, ?, now(), now()) returning created_at`,
       [
         id,
         userId,
@@ -170,7 +171,7 @@ export async function checkout(
         totals.totalCents,
         input.paymentToken,
       ],
-      'run',
+      'all',
       ctx,
     );
     await conn.execute(
@@ -194,7 +195,7 @@ export async function checkout(
       'run',
       ctx,
     );
-    await recordEvent(tx, {
+    const at = await recordEvent(tx, {
       orderId: id,
       from: null,
       to: 'pending_payment',
@@ -228,7 +229,39 @@ export async function checkout(
       );
       if (!reserved.length) await refuseLine(tx, lines, line);
     }
-    return id;
+    const createdAt =
+      created?.created_at instanceof Date
+        ? created.created_at
+        : (tx.getPlatform().parseDate(created?.created_at ?? '') as Date);
+    // Everything the order holds is known here: answering from memory saves re-reading it after commit.
+    return {
+      id,
+      userId,
+      status: 'pending_payment',
+      currency: settings.currency,
+      itemCount: lines.reduce((n, l) => n + l.quantity, 0),
+      subtotalCents: totals.subtotalCents,
+      taxRateBps: totals.taxRateBps,
+      taxCents: totals.taxCents,
+      totalCents: totals.totalCents,
+      paymentError: null,
+      refunded: false,
+      createdAt,
+      updatedAt: createdAt,
+      // In product-id order, as the cart was read and as `getOrder` lists them.
+      lines: lines.map((l, i) => ({
+        productId: l.product_id,
+        productName: l.name,
+        productSlug: l.slug,
+        unitPriceCents: l.price_cents,
+        quantity: l.quantity,
+        lineTotalCents: totals.lineTotalsCents[i] ?? 0,
+      })),
+      history: [
+        { fromStatus: null, toStatus: 'pending_payment', actor: 'customer', actorUserId: userId, note: null, at },
+      ],
+    } satisfies OrderDto;
   });
-  return getOrder(em, orderId, userId);
+  // A replayed key answers with the order as it is now.
+  return typeof result === 'string' ? getOrder(em, result, userId) : result;
 }

@@ -86,7 +86,7 @@ export async function getOrder(em: EntityManager, id: string, ownerId?: string):
     }[]
   >(
     `select product_id, product_name, product_slug, unit_price_cents, quantity, line_total_cents
-     from order_line where order_id = ? order by product_name, product_id`,
+     from order_line where order_id = ? order by product_id`,
     [id],
     'all',
     ctx,

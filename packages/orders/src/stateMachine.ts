@@ -102,16 +102,18 @@ export async function transition(
   return { from: row.status, to: change.to };
 }
 
-/** Appends to the order's history. */
+/** Appends to the order's history; returns the time recorded. */
 export async function recordEvent(
   tx: EntityManager,
   event: { orderId: string; from: OrderStatus | null; to: OrderStatus; actor: Actor; note: string | null },
-): Promise<void> {
-  await tx.getConnection().execute(
+): Promise<Date> {
+  const [row] = await tx.getConnection().execute<{ at: string | Date }[]>(
     `insert into order_event (id, order_id, from_status, to_status, actor, actor_user_id, note, at)
-       values (?, ?, ?, ?, ?, ?, ?, clock_timestamp())`,
+       values (?, ?, ?, ?, ?, ?, ?, clock_timestamp()) returning at`,
     [uuidv7(), event.orderId, event.from, event.to, event.actor.type, event.actor.userId, event.note],
-    'run',
+    'all',
     tx.getTransactionContext(),
   );
+  const at = row?.at ?? new Date();
+  return at instanceof Date ? at : (tx.getPlatform().parseDate(at) as Date);
 }

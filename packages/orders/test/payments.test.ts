@@ -66,6 +66,26 @@ describe('payments', () => {
   const cancel = (orderId: string, userId: string) =>
     cancelOrder(fork(), { orderId, ownerId: userId, actor: { type: 'customer', userId } });
 
+  it('answers checkout with exactly the order it stored', async () => {
+    const [user] = await createUsers(t.db.url, 1);
+    for (const [priceCents, quantity] of [
+      [1999, 2],
+      [5, 99],
+      [100_000_000, 1],
+    ] as const) {
+      const p = await createProduct(t.db.url, { priceCents, stock: 100 });
+      await addCartItem(fork(), user!.id, { productId: p.id, quantity });
+    }
+    const order = await checkout(fork(), {
+      userId: user!.id,
+      input: { idempotencyKey: `k-${crypto.randomUUID()}`, paymentToken: 'tok_visa' },
+      settings: testConfig({ TAX_RATE_BPS: '825' }).commerce,
+    });
+    expect(order.lines).toHaveLength(3);
+    expect(order.totalCents).toBe(order.subtotalCents + order.taxCents);
+    expect(await getOrder(fork(), order.id)).toEqual(order);
+  });
+
   it('captures, marks paid once, and queues the confirmation email', async () => {
     const { order } = await pendingOrder();
     const results = await Promise.all([1, 2, 3].map(() => capturePayment(fork(), sandbox(), order.id)));

@@ -42,8 +42,23 @@ export function startProcess(
   };
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
+  // A test that times out never reaches its `await using` cleanup, and vitest then ends the test process:
+  // the child must not outlive it (a `pnpm start` left running keeps its PostgreSQL, API and worker).
+  // SIGTERM, not SIGKILL, so that it still stops what it started itself.
+  const orphanGuard = () => {
+    if (child.exitCode === null && child.signalCode === null && child.pid) {
+      try {
+        if (opts.detached) process.kill(-child.pid, 'SIGTERM');
+        else child.kill('SIGTERM');
+      } catch {}
+    }
+  };
+  process.once('exit', orphanGuard);
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    child.once('exit', (code, signal) => {
+      process.off('exit', orphanGuard);
+      resolve({ code, signal });
+    }),
   );
 
   const stop = async (signal: NodeJS.Signals = 'SIGTERM', o: { group?: boolean } = {}) => {
