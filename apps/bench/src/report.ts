@@ -56,6 +56,16 @@ number in this file was measured by it, on the machine its section names.
 Options: \`BENCH_DURATION\` (seconds per round, default 10), \`BENCH_ROUNDS\` (default 3), \`BENCH_WRITE=1\` (same as
 \`--write\`), \`DATABASE_URL\` (use that server: a scratch database is created on it and dropped; unset, a
 throw-away embedded PostgreSQL is started).
+
+\`pnpm bench:checkout\` measures \`orders.checkout\` through the whole stack (\`apps/bench/src/checkout.ts\`):
+each request is a different signed-in customer with one cart line, so every call does the full work
+(idempotency key, cart lock, order, line and history rows, cart delete, NOTIFY, job insert, conditional
+stock update). **spread** buys one unit of any of the 60 products; **hot** buys the same product every
+time, so every transaction queues on one row lock (a flash sale). The worker does not run. Rounds have
+\`BENCH_CHECKOUTS\` checkouts per shape (default 3000), \`BENCH_ROUNDS\` (default 3) after a warm-up round;
+throughput counts from the first request sent to the last answer; the last column is the busy share of
+the CPU PostgreSQL and the load generator share. \`BENCH_SYNCHRONOUS_COMMIT=off\` runs the database without
+waiting for commit flushes (an experiment, not a setting to ship).
 `;
 
 export function median(values: number[]): number {
