@@ -61,7 +61,9 @@ throw-away embedded PostgreSQL is started).
 each request is a different signed-in customer with one cart line, so every call does the full work
 (idempotency key, cart lock, order, line and history rows, cart delete, NOTIFY, job insert, conditional
 stock update). **spread** buys one unit of any of the 60 products; **hot** buys the same product every
-time, so every transaction queues on one row lock (a flash sale). The worker does not run. Rounds have
+time, so every transaction queues on one row lock (a flash sale). The worker does not run; between rounds
+the harness deletes the queued payment jobs (as a worker would have drained them) and runs \`VACUUM ANALYZE\`
+(as autovacuum would have caught up), since without it throughput fell round after round. Rounds have
 \`BENCH_CHECKOUTS\` checkouts per shape (default 3000), \`BENCH_ROUNDS\` (default 3) after a warm-up round;
 throughput counts from the first request sent to the last answer; the last column is the busy share of
 the CPU PostgreSQL and the load generator share. \`BENCH_SYNCHRONOUS_COMMIT=off\` runs the database without
