@@ -13,6 +13,8 @@ interface ProductRow {
   slug: string;
   name: string;
   description: string;
+  category: string;
+  image_urls: string[];
   price_cents: number;
   currency: string;
   stock: number;
@@ -21,7 +23,8 @@ interface ProductRow {
   updated_at: Date;
 }
 
-const SQL = `select id, slug, name, description, price_cents, currency, stock, view_count, created_at, updated_at
+const SQL = `select id, slug, name, description, category, image_urls, price_cents, currency, stock, view_count,
+    created_at, updated_at
   from product where id = $1 and archived_at is null`;
 // superjson's note that these two JSON strings are Dates: part of the tRPC response, so part of the bytes.
 const META = { values: { createdAt: ['Date'], updatedAt: ['Date'] }, v: 1 };
@@ -46,10 +49,14 @@ async function getProduct(url: URL): Promise<[number, unknown]> {
     slug: row.slug,
     name: row.name,
     description: row.description,
+    category: row.category,
+    imageUrls: row.image_urls,
     priceCents: row.price_cents,
     currency: row.currency,
     stock: row.stock,
     viewCount: row.view_count,
+    // Public reads only ever see unarchived products.
+    archivedAt: null,
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
