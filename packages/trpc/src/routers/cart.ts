@@ -1,6 +1,7 @@
 import {
   addCartItem,
   addItemInput,
+  type CommerceSettings,
   cartDto,
   clearCart,
   getCart,
@@ -9,7 +10,17 @@ import {
   updateCartItem,
   updateItemInput,
 } from '@keelson/orders';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { authedProcedure, router } from '../trpc.ts';
+
+/** Waits for a change to the cart, then answers with the whole cart, priced now. */
+async function thenCart(
+  ctx: { em: EntityManager; user: { id: string }; commerce: CommerceSettings },
+  change: Promise<void>,
+) {
+  await change;
+  return getCart(ctx.em, ctx.user.id, ctx.commerce);
+}
 
 /**
  * The signed-in customer's cart. Every procedure answers with the whole cart, priced on the server now
@@ -22,30 +33,18 @@ export const cartRouter = router({
   addItem: authedProcedure
     .input(addItemInput)
     .output(cartDto)
-    .mutation(async ({ ctx, input }) => {
-      await addCartItem(ctx.em, ctx.user.id, input);
-      return getCart(ctx.em, ctx.user.id, ctx.commerce);
-    }),
+    .mutation(({ ctx, input }) => thenCart(ctx, addCartItem(ctx.em, ctx.user.id, input))),
 
   /** Sets a line's quantity (1–99). */
   updateItem: authedProcedure
     .input(updateItemInput)
     .output(cartDto)
-    .mutation(async ({ ctx, input }) => {
-      await updateCartItem(ctx.em, ctx.user.id, input);
-      return getCart(ctx.em, ctx.user.id, ctx.commerce);
-    }),
+    .mutation(({ ctx, input }) => thenCart(ctx, updateCartItem(ctx.em, ctx.user.id, input))),
 
   removeItem: authedProcedure
     .input(removeItemInput)
     .output(cartDto)
-    .mutation(async ({ ctx, input }) => {
-      await removeCartItem(ctx.em, ctx.user.id, input.productId);
-      return getCart(ctx.em, ctx.user.id, ctx.commerce);
-    }),
+    .mutation(({ ctx, input }) => thenCart(ctx, removeCartItem(ctx.em, ctx.user.id, input.productId))),
 
-  clear: authedProcedure.output(cartDto).mutation(async ({ ctx }) => {
-    await clearCart(ctx.em, ctx.user.id);
-    return getCart(ctx.em, ctx.user.id, ctx.commerce);
-  }),
+  clear: authedProcedure.output(cartDto).mutation(({ ctx }) => thenCart(ctx, clearCart(ctx.em, ctx.user.id))),
 });
