@@ -126,6 +126,19 @@ CREATE INDEX checkout_idempotency_key_expires_at_index ON public.checkout_idempo
 CREATE UNIQUE INDEX checkout_idempotency_key_pkey ON public.checkout_idempotency_key USING btree (id);
 CREATE UNIQUE INDEX checkout_idempotency_key_user_key_unique ON public.checkout_idempotency_key USING btree (user_id, key);
 
+create table email_delivery (
+  key character varying(255) not null,
+  kind character varying(64) not null,
+  job_id character varying(32),
+  attempts integer default 0 not null,
+  claimed_until timestamp with time zone,
+  message_id character varying(255),
+  created_at timestamp with time zone not null,
+  sent_at timestamp with time zone
+);
+-- constraint email_delivery_pkey: PRIMARY KEY (key)
+CREATE UNIQUE INDEX email_delivery_pkey ON public.email_delivery USING btree (key);
+
 create table mikro_orm_migrations (
   id integer default nextval('mikro_orm_migrations_id_seq'::regclass) not null,
   name character varying(255) not null,

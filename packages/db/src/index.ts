@@ -4,6 +4,7 @@ export {
   type AuthTokenKind,
   authTokenKinds,
   CartItem,
+  EmailDelivery,
   entities,
   IdempotencyKey,
   Identity,

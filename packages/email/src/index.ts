@@ -1,3 +1,10 @@
+export {
+  type Delivery,
+  DeliveryInProgressError,
+  type DeliveryResult,
+  messageIdFor,
+  sendOnce,
+} from './deliveries.ts';
 export { createMailer, type MailConfig, type Mailer, type Message, type SentMessage } from './mailer.ts';
 export {
   formatMoney,

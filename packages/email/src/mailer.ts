@@ -18,6 +18,8 @@ export interface Message {
   subject: string;
   text: string;
   html: string;
+  /** A fixed Message-ID (`<id@domain>`), so a resent copy can be recognised; default: a fresh one. */
+  messageId?: string;
 }
 
 export interface SentMessage {

@@ -1,6 +1,7 @@
 import { AnalyticsEventSchema } from './AnalyticsEvent.ts';
 import { AuthTokenSchema } from './AuthToken.ts';
 import { CartItemSchema } from './CartItem.ts';
+import { EmailDeliverySchema } from './EmailDelivery.ts';
 import { IdentitySchema } from './Identity.ts';
 import { IdempotencyKeySchema, StockAdjustmentSchema } from './Inventory.ts';
 import { OrderEventSchema, OrderLineSchema, OrderSchema } from './Order.ts';
@@ -13,6 +14,7 @@ import { UserSchema } from './User.ts';
 export { AnalyticsEvent } from './AnalyticsEvent.ts';
 export { AuthToken, type AuthTokenKind, authTokenKinds } from './AuthToken.ts';
 export { CartItem } from './CartItem.ts';
+export { EmailDelivery } from './EmailDelivery.ts';
 export { Identity } from './Identity.ts';
 export {
   IdempotencyKey,
@@ -51,4 +53,5 @@ export const entities = [
   StockAdjustmentSchema,
   IdempotencyKeySchema,
   SandboxPaymentSchema,
+  EmailDeliverySchema,
 ];

@@ -1,0 +1,156 @@
+/**
+ * Exactly one email per business event, however the jobs behind it are retried or duplicated: the
+ * email tasks' handlers run here as graphile-worker would run a retry (same job, second attempt) and a
+ * duplicate (another job for the same event), against a real SMTP server on loopback.
+ */
+import { createMailer, DeliveryInProgressError, type Mailer, messageIdFor, sendOnce } from '@keelson/email';
+import { createSandboxProvider } from '@keelson/payments';
+import {
+  createProduct,
+  createUsers,
+  type SmtpCapture,
+  sql,
+  startSmtpCapture,
+  testLogger,
+  useTestOrm,
+} from '@keelson/testing';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { JobHelpers } from 'graphile-worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { taskFactories } from '../src/tasks/index.ts';
+
+describe('email jobs', () => {
+  const t = useTestOrm();
+  let smtp: SmtpCapture;
+  let mailer: Mailer;
+  const fork = () => t.orm.em.fork() as EntityManager;
+
+  beforeAll(async () => {
+    smtp = await startSmtpCapture();
+    mailer = createMailer({ smtpUrl: smtp.url, from: 'Keelson <no-reply@keelson.test>', dir: '/nonexistent' });
+  });
+  afterAll(async () => {
+    mailer?.close();
+    await smtp?.close();
+  });
+
+  /** Runs a task's handler as graphile-worker runs attempt N of job `jobId`. */
+  function run<N extends keyof typeof taskFactories>(task: N, payload: unknown, jobId: string) {
+    const handler = taskFactories[task]({
+      orm: t.orm,
+      mailer,
+      payments: createSandboxProvider(t.orm, { transientFailures: 0 }),
+      paymentTimeoutMs: 86_400_000,
+      publicUrl: 'http://shop.test',
+    });
+    const logger = testLogger();
+    const helpers = {
+      job: { id: jobId, attempts: 1 },
+      logger: {
+        info: (m: string) => logger.info(m),
+        warn: (m: string) => logger.warn(m),
+        error: (m: string) => logger.error(m),
+        debug: () => {},
+      },
+      query: (text: string, values?: unknown[]) =>
+        fork()
+          .getConnection()
+          .execute(text, values ?? []),
+    } as unknown as JobHelpers;
+    return (handler as (p: unknown, h: JobHelpers) => Promise<void>)(payload, helpers);
+  }
+  const mailTo = (to: string) => smtp.messages.filter((m) => m.to.includes(to));
+  const settle = () => new Promise((r) => setTimeout(r, 300));
+
+  it('a retried verification job sends one email and mints one token', async () => {
+    const [user] = await createUsers(t.db.url, 1);
+    const payload = { userId: user!.id, email: user!.email };
+    await run('email__verify_address', payload, '101');
+    await run('email__verify_address', payload, '101'); // the retry of the same job
+    await smtp.waitFor(user!.email);
+    await settle();
+    expect(mailTo(user!.email)).toHaveLength(1);
+    const tokens = await sql(t.db.url, `select 1 from auth_token where user_id = $1 and kind = 'verify_email'`, [
+      user!.id,
+    ]);
+    expect(tokens).toHaveLength(1);
+    expect(mailTo(user!.email)[0]?.raw).toContain(messageIdFor('job:101').slice(1, -1));
+  });
+
+  it('two jobs for the same order event send one email; another event sends its own', async () => {
+    const [user] = await createUsers(t.db.url, 1);
+    const product = await createProduct(t.db.url, { priceCents: 500, stock: 3 });
+    const orderId = crypto.randomUUID();
+    await sql(
+      t.db.url,
+      `insert into store_order (id, user_id, status, currency, subtotal_cents, tax_rate_bps, tax_cents, total_cents, created_at, updated_at)
+       values ($1, $2, 'paid', 'USD', 500, 0, 0, 500, now(), now())`,
+      [orderId, user!.id],
+    );
+    await sql(
+      t.db.url,
+      `insert into order_line (id, order_id, product_id, product_name, product_slug, unit_price_cents, quantity, line_total_cents)
+       values (gen_random_uuid(), $1, $2, 'Mug', 'mug', 500, 1, 500)`,
+      [orderId, product.id],
+    );
+    await Promise.allSettled([
+      run('email__order_status', { orderId, status: 'paid' }, '201'),
+      run('email__order_status', { orderId, status: 'paid' }, '202'),
+    ]);
+    // Whichever lost the race retries later, and then finds it sent.
+    await run('email__order_status', { orderId, status: 'paid' }, '202');
+    await run('email__order_status', { orderId, status: 'shipped' }, '203');
+    await smtp.waitFor(user!.email, (m) => m.text.includes('on its way'));
+    await settle();
+    const subjects = mailTo(user!.email).map((m) => /Subject: (.+)/.exec(m.text)?.[1]);
+    expect(subjects).toHaveLength(2);
+    expect(subjects.filter((s) => s?.includes('confirmed'))).toHaveLength(1);
+  });
+
+  describe('sendOnce', () => {
+    it('lets one of two concurrent senders send; the other is told to retry', async () => {
+      let release: () => void = () => {};
+      const gate = new Promise<void>((r) => (release = r));
+      const message = { to: 'race@shop.test', subject: 'Race', text: 'x', html: '<p>x</p>' };
+      const first = sendOnce(fork(), mailer, {
+        key: 'race',
+        kind: 'test',
+        compose: async () => {
+          await gate;
+          return message;
+        },
+      });
+      await settle();
+      await expect(
+        sendOnce(fork(), mailer, { key: 'race', kind: 'test', compose: async () => message }),
+      ).rejects.toBeInstanceOf(DeliveryInProgressError);
+      release();
+      expect((await first).status).toBe('sent');
+      expect((await sendOnce(fork(), mailer, { key: 'race', kind: 'test', compose: async () => message })).status).toBe(
+        'already_sent',
+      );
+    });
+
+    it('releases the claim when sending fails, so the retry sends', async () => {
+      const failing: Mailer = { send: () => Promise.reject(new Error('SMTP down')), close: () => {} };
+      const message = { to: 'retry@shop.test', subject: 'Retry', text: 'x', html: '<p>x</p>' };
+      await expect(
+        sendOnce(fork(), failing, { key: 'retry', kind: 'test', compose: async () => message }),
+      ).rejects.toThrow('SMTP down');
+      expect(
+        (await sendOnce(fork(), mailer, { key: 'retry', kind: 'test', compose: async () => message })).status,
+      ).toBe('sent');
+      const [row] = await sql<{ attempts: number; sent: boolean }>(
+        t.db.url,
+        `select attempts, sent_at is not null as sent from email_delivery where key = 'retry'`,
+      );
+      expect(row).toEqual({ attempts: 2, sent: true });
+    });
+
+    it('records nothing when there is nothing to send', async () => {
+      const result = await sendOnce(fork(), mailer, { key: 'nothing', kind: 'test', compose: async () => null });
+      expect(result.status).toBe('nothing_to_send');
+      expect(await sql(t.db.url, `select 1 from email_delivery where key = 'nothing'`)).toEqual([]);
+    });
+  });
+});

@@ -1,0 +1,82 @@
+/**
+ * At-most-once sending per business event. A job that sent its email and then failed (or ran twice,
+ * or was enqueued twice for the same event) must not send it again:
+ *
+ * 1. claim the event's row for a lease (`insert ... on conflict do update ... where not sent and the
+ *    previous lease lapsed`): whoever gets the row sends; a concurrent duplicate finds it claimed and
+ *    retries later (DeliveryInProgressError), by when it is sent;
+ * 2. compose the message only then (tasks that mint a token do it here, so a skipped resend mints none);
+ * 3. send, and stamp `sent_at`.
+ *
+ * The one window left is a crash between the SMTP server accepting the message and the stamp: the
+ * retry sends again, with the same Message-ID (derived from the key), which lets mail systems drop it.
+ */
+import { createHash } from 'node:crypto';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Mailer, Message, SentMessage } from './mailer.ts';
+
+/** How long a claim holds: longer than any SMTP exchange. */
+const LEASE_MS = 2 * 60_000;
+
+export class DeliveryInProgressError extends Error {
+  override name = 'DeliveryInProgressError';
+}
+
+export interface Delivery {
+  /** The business event: `order:<id>:paid`, or `job:<id>` for one-off messages. */
+  key: string;
+  /** The template, for the record. */
+  kind: string;
+  jobId?: string;
+  /** Builds the message once the delivery is ours; null means there is nothing to send after all. */
+  compose: () => Promise<Message | null>;
+}
+
+export type DeliveryResult =
+  | ({ status: 'sent' } & SentMessage)
+  | { status: 'already_sent' }
+  | { status: 'nothing_to_send' };
+
+export function messageIdFor(key: string): string {
+  return `<${createHash('sha256').update(key).digest('hex').slice(0, 40)}@keelson>`;
+}
+
+export async function sendOnce(em: EntityManager, mailer: Mailer, delivery: Delivery): Promise<DeliveryResult> {
+  const conn = em.getConnection();
+  const claimed = await conn.execute<{ key: string }[]>(
+    `insert into email_delivery (key, kind, job_id, attempts, claimed_until, created_at)
+     values (?, ?, ?, 1, now() + ? * interval '1 millisecond', now())
+     on conflict (key) do update
+       set attempts = email_delivery.attempts + 1, claimed_until = excluded.claimed_until, job_id = excluded.job_id
+       where email_delivery.sent_at is null and (email_delivery.claimed_until is null or email_delivery.claimed_until < now())
+     returning key`,
+    [delivery.key, delivery.kind, delivery.jobId ?? null, LEASE_MS],
+  );
+  if (!claimed.length) {
+    const [row] = await conn.execute<{ sent: boolean }[]>(
+      'select sent_at is not null as sent from email_delivery where key = ?',
+      [delivery.key],
+    );
+    if (row?.sent) return { status: 'already_sent' };
+    throw new DeliveryInProgressError(`Email ${delivery.key} is being sent by another job; retrying later`);
+  }
+  try {
+    const message = await delivery.compose();
+    if (!message) {
+      await conn.execute('delete from email_delivery where key = ?', [delivery.key]);
+      return { status: 'nothing_to_send' };
+    }
+    const sent = await mailer.send({ ...message, messageId: messageIdFor(delivery.key) });
+    await conn.execute(
+      'update email_delivery set sent_at = now(), message_id = ?, claimed_until = null where key = ?',
+      [sent.messageId, delivery.key],
+    );
+    return { status: 'sent', ...sent };
+  } catch (err) {
+    // Not sent: let the retry claim it at once.
+    await conn.execute('update email_delivery set claimed_until = null where key = ? and sent_at is null', [
+      delivery.key,
+    ]);
+    throw err;
+  }
+}
