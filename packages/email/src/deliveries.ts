@@ -80,3 +80,8 @@ export async function sendOnce(em: EntityManager, mailer: Mailer, delivery: Deli
     throw err;
   }
 }
+
+/** For logs: what happened, and where the message went (its .eml file in development). */
+export function describeDelivery(result: DeliveryResult): string {
+  return result.status === 'sent' ? `sent (${result.file ?? result.messageId})` : result.status.replaceAll('_', ' ');
+}

@@ -2,6 +2,7 @@ export {
   type Delivery,
   DeliveryInProgressError,
   type DeliveryResult,
+  describeDelivery,
   messageIdFor,
   sendOnce,
 } from './deliveries.ts';

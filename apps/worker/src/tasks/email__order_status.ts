@@ -1,5 +1,5 @@
 import { User } from '@keelson/db';
-import { orderStatusMessage, sendOnce } from '@keelson/email';
+import { describeDelivery, orderStatusMessage, sendOnce } from '@keelson/email';
 import { getOrder } from '@keelson/orders';
 import { defineTask } from '../defineTask.ts';
 
@@ -23,5 +23,5 @@ export const email__order_status = defineTask('email__order_status', async (payl
       });
     },
   });
-  helpers.logger.info(`order ${payload.status} email: ${result.status}`);
+  helpers.logger.info(`order ${payload.status} email: ${describeDelivery(result)}`);
 });

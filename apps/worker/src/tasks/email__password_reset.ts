@@ -1,5 +1,5 @@
 import { issuePasswordReset } from '@keelson/auth';
-import { passwordResetMessage, sendOnce } from '@keelson/email';
+import { describeDelivery, passwordResetMessage, sendOnce } from '@keelson/email';
 import { defineTask } from '../defineTask.ts';
 
 export const email__password_reset = defineTask('email__password_reset', async (payload, { em, deps, helpers }) => {
@@ -16,5 +16,5 @@ export const email__password_reset = defineTask('email__password_reset', async (
       return passwordResetMessage({ to: issued.user.email, name: issued.user.name, link });
     },
   });
-  helpers.logger.info(`password reset email: ${result.status}`);
+  helpers.logger.info(`password reset email: ${describeDelivery(result)}`);
 });

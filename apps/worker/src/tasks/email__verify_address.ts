@@ -1,6 +1,6 @@
 import { issueEmailToken } from '@keelson/auth';
 import { User } from '@keelson/db';
-import { sendOnce, verifyEmailMessage } from '@keelson/email';
+import { describeDelivery, sendOnce, verifyEmailMessage } from '@keelson/email';
 import { defineTask } from '../defineTask.ts';
 
 export const email__verify_address = defineTask('email__verify_address', async (payload, { em, deps, helpers }) => {
