@@ -221,6 +221,34 @@ CREATE INDEX product_price_idx ON public.product USING btree (price_cents, id) W
 CREATE INDEX product_search_vector_idx ON public.product USING gin (search_vector) WHERE (archived_at IS NULL);
 CREATE UNIQUE INDEX product_slug_unique ON public.product USING btree (slug);
 
+create table report (
+  id uuid not null,
+  kind text not null,
+  status text default 'pending'::text not null,
+  params jsonb not null,
+  requested_by_id uuid,
+  row_count integer,
+  byte_size bigint,
+  chunk_count integer,
+  error character varying(1000),
+  created_at timestamp with time zone not null,
+  completed_at timestamp with time zone
+);
+-- constraint report_kind_check: CHECK ((kind = 'sales'::text))
+-- constraint report_pkey: PRIMARY KEY (id)
+-- constraint report_requested_by_id_foreign: FOREIGN KEY (requested_by_id) REFERENCES app_user(id) ON DELETE SET NULL
+-- constraint report_status_check: CHECK ((status = ANY (ARRAY['pending'::text, 'ready'::text, 'failed'::text])))
+CREATE UNIQUE INDEX report_pkey ON public.report USING btree (id);
+
+create table report_chunk (
+  report_id uuid not null,
+  seq integer not null,
+  data text not null
+);
+-- constraint report_chunk_pkey: PRIMARY KEY (report_id, seq)
+-- constraint report_chunk_report_id_foreign: FOREIGN KEY (report_id) REFERENCES report(id) ON DELETE CASCADE
+CREATE UNIQUE INDEX report_chunk_pkey ON public.report_chunk USING btree (report_id, seq);
+
 create table stock_adjustment (
   id uuid not null,
   product_id uuid not null,

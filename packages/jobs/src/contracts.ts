@@ -100,6 +100,26 @@ export const tasks = {
     payload: z.object({ _cron: z.object({ ts: z.string(), backfilled: z.boolean().optional() }).optional() }),
     maxAttempts: 3,
   }),
+  /**
+   * Writes a sales report's CSV into `report_chunk` (streamed: a server-side cursor read in batches)
+   * and marks it ready, all in one transaction, so a retry starts from scratch and never sees half a
+   * file. After the last attempt the report is marked `failed` with the error.
+   */
+  report__generate_sales: defineTask({
+    identifier: 'report__generate_sales',
+    payload: z.object({ reportId: z.uuid() }),
+    maxAttempts: 5,
+  }),
+  /**
+   * Daily (cron): a sales report, grouped by product, of the UTC day before the cron's timestamp
+   * (so a backfilled run reports the day it was scheduled for, not yesterday). It creates the report
+   * and enqueues `report__generate_sales` in one transaction.
+   */
+  report__daily_sales: defineTask({
+    identifier: 'report__daily_sales',
+    payload: z.object({ _cron: z.object({ ts: z.string(), backfilled: z.boolean().optional() }).optional() }),
+    maxAttempts: 3,
+  }),
   /** Daily (cron): deletes expired sessions, old emailed tokens and stale throttle counters. */
   auth__cleanup: defineTask({
     identifier: 'auth__cleanup',
@@ -116,6 +136,9 @@ export const crontab = [
   '30 3 * * * checkout__purge_keys ?fill=1d&max=1',
   // Not backfilled: one run catches up on every stale order, whenever it runs.
   '15 * * * * payment__expire_pending',
+  // Backfilled for 3 days: each missed run reports its own day (the day comes from the cron timestamp),
+  // so a worker down over a weekend still leaves one report per day.
+  '10 0 * * * report__daily_sales ?fill=3d',
 ].join('\n');
 
 export type Tasks = typeof tasks;

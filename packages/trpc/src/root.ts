@@ -3,6 +3,7 @@ import { authRouter } from './routers/auth.ts';
 import { cartRouter } from './routers/cart.ts';
 import { catalogRouter } from './routers/catalog.ts';
 import { ordersRouter } from './routers/orders.ts';
+import { reportsRouter } from './routers/reports.ts';
 import { usersRouter } from './routers/users.ts';
 import { router } from './trpc.ts';
 
@@ -13,6 +14,7 @@ export const appRouter = router({
   catalog: catalogRouter,
   cart: cartRouter,
   orders: ordersRouter,
+  reports: reportsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -10,6 +10,8 @@ import { email__verify_address } from './email__verify_address.ts';
 import { payment__capture } from './payment__capture.ts';
 import { payment__expire_pending } from './payment__expire_pending.ts';
 import { payment__refund } from './payment__refund.ts';
+import { report__daily_sales } from './report__daily_sales.ts';
+import { report__generate_sales } from './report__generate_sales.ts';
 
 /** Every task the worker runs; the type makes a contract without a handler a compile error. */
 export const taskFactories: { [N in TaskName]: (deps: TaskDeps) => Task<N> } = {
@@ -22,4 +24,6 @@ export const taskFactories: { [N in TaskName]: (deps: TaskDeps) => Task<N> } = {
   payment__refund,
   payment__expire_pending,
   checkout__purge_keys,
+  report__generate_sales,
+  report__daily_sales,
 };

@@ -5,6 +5,7 @@ import { IdentitySchema } from './Identity.ts';
 import { IdempotencyKeySchema, StockAdjustmentSchema } from './Inventory.ts';
 import { OrderEventSchema, OrderLineSchema, OrderSchema } from './Order.ts';
 import { ProductSchema } from './Product.ts';
+import { ReportChunkSchema, ReportSchema } from './Report.ts';
 import { SandboxPaymentSchema } from './SandboxPayment.ts';
 import { SessionSchema } from './Session.ts';
 import { ThrottleSchema } from './Throttle.ts';
@@ -30,6 +31,14 @@ export {
   orderStatuses,
 } from './Order.ts';
 export { Product } from './Product.ts';
+export {
+  Report,
+  ReportChunk,
+  type ReportKind,
+  type ReportStatus,
+  reportKinds,
+  reportStatuses,
+} from './Report.ts';
 export { SandboxPayment } from './SandboxPayment.ts';
 export { Session } from './Session.ts';
 export { Throttle } from './Throttle.ts';
@@ -51,4 +60,6 @@ export const entities = [
   StockAdjustmentSchema,
   IdempotencyKeySchema,
   SandboxPaymentSchema,
+  ReportSchema,
+  ReportChunkSchema,
 ];
