@@ -5,12 +5,39 @@ create table analytics_event (
   name character varying(64) not null,
   product_id uuid,
   occurred_at timestamp with time zone not null,
-  props jsonb
+  props jsonb,
+  user_id uuid,
+  received_at timestamp with time zone default now() not null
 );
 -- constraint analytics_event_pkey: PRIMARY KEY (id)
 -- constraint analytics_event_product_id_foreign: FOREIGN KEY (product_id) REFERENCES product(id) ON DELETE SET NULL
+-- constraint analytics_event_user_id_foreign: FOREIGN KEY (user_id) REFERENCES app_user(id) ON DELETE SET NULL
+CREATE INDEX analytics_event_occurred_at_idx ON public.analytics_event USING btree (occurred_at);
 CREATE UNIQUE INDEX analytics_event_pkey ON public.analytics_event USING btree (id);
 CREATE INDEX analytics_event_product_id_name_index ON public.analytics_event USING btree (product_id, name);
+CREATE INDEX analytics_event_received_at_idx ON public.analytics_event USING btree (received_at);
+
+create table analytics_funnel_hourly (
+  hour timestamp with time zone not null,
+  product_viewed integer not null,
+  add_to_cart integer not null,
+  checkout_started integer not null,
+  checkout_completed integer not null
+);
+-- constraint analytics_funnel_hourly_pkey: PRIMARY KEY (hour)
+CREATE UNIQUE INDEX analytics_funnel_hourly_pkey ON public.analytics_funnel_hourly USING btree (hour);
+
+create table analytics_hourly (
+  id bigint default nextval('analytics_hourly_id_seq'::regclass) not null,
+  hour timestamp with time zone not null,
+  name character varying(64) not null,
+  product_id uuid,
+  count integer not null
+);
+-- constraint analytics_hourly_pkey: PRIMARY KEY (id)
+-- constraint analytics_hourly_product_id_foreign: FOREIGN KEY (product_id) REFERENCES product(id) ON DELETE CASCADE
+CREATE INDEX analytics_hourly_hour_idx ON public.analytics_hourly USING btree (hour, name);
+CREATE UNIQUE INDEX analytics_hourly_pkey ON public.analytics_hourly USING btree (id);
 
 create table app_user (
   id uuid not null,

@@ -1,5 +1,7 @@
 export {
   AnalyticsEvent,
+  AnalyticsFunnelHourly,
+  AnalyticsHourly,
   AuthToken,
   type AuthTokenKind,
   authTokenKinds,

@@ -120,6 +120,23 @@ export const tasks = {
     payload: z.object({ _cron: z.object({ ts: z.string(), backfilled: z.boolean().optional() }).optional() }),
     maxAttempts: 3,
   }),
+  /**
+   * Hourly (cron): rebuilds the analytics roll-ups of the hour that just ended (from `_cron.ts`), the
+   * two before it, and every hour that received late events since. Idempotent (each hour is deleted and
+   * re-inserted). Enqueued by hand with `{ from, to }` (ISO times), it re-rolls every hour in between:
+   * the way back after an outage longer than the backfill.
+   */
+  analytics__rollup: defineTask({
+    identifier: 'analytics__rollup',
+    payload: z.object({
+      _cron: z.object({ ts: z.string(), backfilled: z.boolean().optional() }).optional(),
+      from: z.iso.datetime({ offset: true }).optional(),
+      to: z.iso.datetime({ offset: true }).optional(),
+    }),
+    maxAttempts: 5,
+    // One run at a time, in order; the roll-up also takes an advisory lock.
+    queue: 'analytics__rollup',
+  }),
   /** Daily (cron): deletes expired sessions, old emailed tokens and stale throttle counters. */
   auth__cleanup: defineTask({
     identifier: 'auth__cleanup',
@@ -139,6 +156,10 @@ export const crontab = [
   // Backfilled for 3 days: each missed run reports its own day (the day comes from the cron timestamp),
   // so a worker down over a weekend still leaves one report per day.
   '10 0 * * * report__daily_sales ?fill=3d',
+  // Five minutes past each hour, so events sent at the end of the hour are in. Backfilled for a day:
+  // each missed run rolls up its own hours (and every run re-rolls hours that received late events);
+  // after a longer outage, enqueue analytics__rollup with { from, to } by hand.
+  '5 * * * * analytics__rollup ?fill=1d',
 ].join('\n');
 
 export type Tasks = typeof tasks;

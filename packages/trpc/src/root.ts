@@ -1,4 +1,5 @@
 import { accountRouter } from './routers/account.ts';
+import { analyticsRouter } from './routers/analytics.ts';
 import { authRouter } from './routers/auth.ts';
 import { cartRouter } from './routers/cart.ts';
 import { catalogRouter } from './routers/catalog.ts';
@@ -15,6 +16,7 @@ export const appRouter = router({
   cart: cartRouter,
   orders: ordersRouter,
   reports: reportsRouter,
+  analytics: analyticsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -123,6 +123,15 @@ const matrix: Record<string, Row> = {
   },
   'reports.list': { input: () => ({}), expect: adminOnly },
   'reports.get': { input: (f) => ({ id: f.reportId }), expect: adminOnly },
+  // Anonymous visitors are tracked too (their IP is rate limited).
+  'analytics.track': {
+    input: (f) => ({ events: [{ name: 'product_viewed', productId: f.productId }] }),
+    expect: everyone,
+  },
+  'analytics.summary': {
+    input: () => ({ from: new Date('2026-01-01T00:00:00Z'), to: new Date('2026-01-02T00:00:00Z') }),
+    expect: adminOnly,
+  },
 };
 
 const createCaller = createCallerFactory(appRouter);

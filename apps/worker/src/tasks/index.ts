@@ -1,6 +1,7 @@
 import type { TaskName } from '@keelson/jobs';
 import type { Task } from 'graphile-worker';
 import type { TaskDeps } from '../defineTask.ts';
+import { analytics__rollup } from './analytics__rollup.ts';
 import { auth__cleanup } from './auth__cleanup.ts';
 import { catalog__refresh_view_count } from './catalog__refresh_view_count.ts';
 import { checkout__purge_keys } from './checkout__purge_keys.ts';
@@ -26,4 +27,5 @@ export const taskFactories: { [N in TaskName]: (deps: TaskDeps) => Task<N> } = {
   checkout__purge_keys,
   report__generate_sales,
   report__daily_sales,
+  analytics__rollup,
 };

@@ -1,4 +1,4 @@
-import { AnalyticsEventSchema } from './AnalyticsEvent.ts';
+import { AnalyticsEventSchema, AnalyticsFunnelHourlySchema, AnalyticsHourlySchema } from './AnalyticsEvent.ts';
 import { AuthTokenSchema } from './AuthToken.ts';
 import { CartItemSchema } from './CartItem.ts';
 import { IdentitySchema } from './Identity.ts';
@@ -11,7 +11,7 @@ import { SessionSchema } from './Session.ts';
 import { ThrottleSchema } from './Throttle.ts';
 import { UserSchema } from './User.ts';
 
-export { AnalyticsEvent } from './AnalyticsEvent.ts';
+export { AnalyticsEvent, AnalyticsFunnelHourly, AnalyticsHourly } from './AnalyticsEvent.ts';
 export { AuthToken, type AuthTokenKind, authTokenKinds } from './AuthToken.ts';
 export { CartItem } from './CartItem.ts';
 export { Identity } from './Identity.ts';
@@ -62,4 +62,6 @@ export const entities = [
   SandboxPaymentSchema,
   ReportSchema,
   ReportChunkSchema,
+  AnalyticsHourlySchema,
+  AnalyticsFunnelHourlySchema,
 ];
