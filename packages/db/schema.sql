@@ -5,12 +5,39 @@ create table analytics_event (
   name character varying(64) not null,
   product_id uuid,
   occurred_at timestamp with time zone not null,
-  props jsonb
+  props jsonb,
+  user_id uuid,
+  received_at timestamp with time zone default now() not null
 );
 -- constraint analytics_event_pkey: PRIMARY KEY (id)
 -- constraint analytics_event_product_id_foreign: FOREIGN KEY (product_id) REFERENCES product(id) ON DELETE SET NULL
+-- constraint analytics_event_user_id_foreign: FOREIGN KEY (user_id) REFERENCES app_user(id) ON DELETE SET NULL
+CREATE INDEX analytics_event_occurred_at_idx ON public.analytics_event USING btree (occurred_at);
 CREATE UNIQUE INDEX analytics_event_pkey ON public.analytics_event USING btree (id);
 CREATE INDEX analytics_event_product_id_name_index ON public.analytics_event USING btree (product_id, name);
+CREATE INDEX analytics_event_received_at_idx ON public.analytics_event USING btree (received_at);
+
+create table analytics_funnel_hourly (
+  hour timestamp with time zone not null,
+  product_viewed integer not null,
+  add_to_cart integer not null,
+  checkout_started integer not null,
+  checkout_completed integer not null
+);
+-- constraint analytics_funnel_hourly_pkey: PRIMARY KEY (hour)
+CREATE UNIQUE INDEX analytics_funnel_hourly_pkey ON public.analytics_funnel_hourly USING btree (hour);
+
+create table analytics_hourly (
+  id bigint default nextval('analytics_hourly_id_seq'::regclass) not null,
+  hour timestamp with time zone not null,
+  name character varying(64) not null,
+  product_id uuid,
+  count integer not null
+);
+-- constraint analytics_hourly_pkey: PRIMARY KEY (id)
+-- constraint analytics_hourly_product_id_foreign: FOREIGN KEY (product_id) REFERENCES product(id) ON DELETE CASCADE
+CREATE INDEX analytics_hourly_hour_idx ON public.analytics_hourly USING btree (hour, name);
+CREATE UNIQUE INDEX analytics_hourly_pkey ON public.analytics_hourly USING btree (id);
 
 create table app_user (
   id uuid not null,
@@ -233,6 +260,34 @@ CREATE UNIQUE INDEX product_pkey ON public.product USING btree (id);
 CREATE INDEX product_price_idx ON public.product USING btree (price_cents, id) WHERE (archived_at IS NULL);
 CREATE INDEX product_search_vector_idx ON public.product USING gin (search_vector) WHERE (archived_at IS NULL);
 CREATE UNIQUE INDEX product_slug_unique ON public.product USING btree (slug);
+
+create table report (
+  id uuid not null,
+  kind text not null,
+  status text default 'pending'::text not null,
+  params jsonb not null,
+  requested_by_id uuid,
+  row_count integer,
+  byte_size bigint,
+  chunk_count integer,
+  error character varying(1000),
+  created_at timestamp with time zone not null,
+  completed_at timestamp with time zone
+);
+-- constraint report_kind_check: CHECK ((kind = 'sales'::text))
+-- constraint report_pkey: PRIMARY KEY (id)
+-- constraint report_requested_by_id_foreign: FOREIGN KEY (requested_by_id) REFERENCES app_user(id) ON DELETE SET NULL
+-- constraint report_status_check: CHECK ((status = ANY (ARRAY['pending'::text, 'ready'::text, 'failed'::text])))
+CREATE UNIQUE INDEX report_pkey ON public.report USING btree (id);
+
+create table report_chunk (
+  report_id uuid not null,
+  seq integer not null,
+  data text not null
+);
+-- constraint report_chunk_pkey: PRIMARY KEY (report_id, seq)
+-- constraint report_chunk_report_id_foreign: FOREIGN KEY (report_id) REFERENCES report(id) ON DELETE CASCADE
+CREATE UNIQUE INDEX report_chunk_pkey ON public.report_chunk USING btree (report_id, seq);
 
 create table stock_adjustment (
   id uuid not null,

@@ -15,6 +15,7 @@ import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/a
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import { oidcRoutes } from './oidcRoutes.ts';
+import { reportRoutes } from './reportRoutes.ts';
 import { httpRequestInfo, wsRequestInfo } from './requestInfo.ts';
 
 declare module 'fastify' {
@@ -196,6 +197,7 @@ export async function buildApp(deps: AppDeps) {
   });
 
   await app.register(oidcRoutes, { config, orm, sessions });
+  await app.register(reportRoutes, { orm, sessions });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
 

@@ -16,7 +16,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 
 type Credential = RequestInfo['credential'];
 
-function credentialFromHeaders(sessions: SessionConfig, headers: IncomingMessage['headers']): Credential {
+export function credentialFromHeaders(sessions: SessionConfig, headers: IncomingMessage['headers']): Credential {
   const bearer = headers.authorization ? readBearerToken(sessions, headers.authorization) : null;
   if (bearer) return { token: bearer, source: 'bearer' };
   const cookie = headers.cookie ? readSessionCookie(sessions, headers.cookie) : null;

@@ -13,6 +13,8 @@ export interface TaskDeps {
   paymentTimeoutMs: number;
   /** Base of links in emails. */
   publicUrl: string;
+  /** REPORT_CHUNK_BYTES and REPORT_FETCH_ROWS. */
+  reports: { chunkBytes: number; fetchRows: number };
 }
 
 export interface TaskContext {

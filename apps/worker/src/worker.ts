@@ -59,6 +59,7 @@ export function createWorker(deps: WorkerDeps): KeelsonWorker {
     payments,
     paymentTimeoutMs: config.payments.timeoutMs,
     publicUrl: config.auth.publicUrl,
+    reports: config.reports,
   };
   const taskList = Object.fromEntries(
     Object.entries(taskFactories).map(([name, factory]) => [name, factory(taskDeps)]),

@@ -41,6 +41,7 @@ describe('email jobs', () => {
       mailer,
       payments: createSandboxProvider(t.orm, { transientFailures: 0 }),
       paymentTimeoutMs: 86_400_000,
+      reports: { chunkBytes: 65_536, fetchRows: 1000 },
       publicUrl: 'http://shop.test',
     });
     const logger = testLogger();

@@ -108,6 +108,11 @@ const schema = z.object({
   /** Longest an in-process cache entry lives even without a change notification, milliseconds. */
   CATALOG_CACHE_TTL_MS: int(SECOND, DAY).default(5 * MINUTE),
 
+  /** Target size of one stored piece of a report's CSV (`report_chunk` row), bytes; pieces end at line ends. */
+  REPORT_CHUNK_BYTES: int(64, 16 * MiB).default(64 * KiB),
+  /** Rows the report generator fetches from its server-side cursor at a time. */
+  REPORT_FETCH_ROWS: int(1, 100_000).default(1000),
+
   /** Email of the admin account `db:seed` creates in an empty database. */
   SEED_ADMIN_EMAIL: z.email().default('admin@keelson.local'),
   /** Its password; unset, a random one is generated and printed once. */
@@ -164,6 +169,12 @@ export interface Config {
     /** The in-process cache; 0 entries turns it off. */
     cacheMaxEntries: number;
     cacheTtlMs: number;
+  };
+  reports: {
+    /** REPORT_CHUNK_BYTES. */
+    chunkBytes: number;
+    /** REPORT_FETCH_ROWS. */
+    fetchRows: number;
   };
   /** Null when OIDC sign-in is not configured. */
   oidc: { issuer: string; clientId: string; clientSecret: string; redirectUri: string; allowHttp: boolean } | null;
@@ -259,6 +270,7 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
       cacheMaxEntries: e.CATALOG_CACHE_MAX_ENTRIES,
       cacheTtlMs: e.CATALOG_CACHE_TTL_MS,
     },
+    reports: { chunkBytes: e.REPORT_CHUNK_BYTES, fetchRows: e.REPORT_FETCH_ROWS },
     oidc: e.OIDC_ISSUER
       ? {
           issuer: e.OIDC_ISSUER,

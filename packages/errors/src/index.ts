@@ -32,6 +32,7 @@ export const errorCatalogue = {
   SESSION_NOT_FOUND: { trpc: 'NOT_FOUND', message: 'No such session.' },
   CART_ITEM_NOT_FOUND: { trpc: 'NOT_FOUND', message: 'This product is not in your cart.' },
   ORDER_NOT_FOUND: { trpc: 'NOT_FOUND', message: 'No such order.' },
+  REPORT_NOT_FOUND: { trpc: 'NOT_FOUND', message: 'No such report.' },
   EMAIL_TAKEN: { trpc: 'CONFLICT', message: 'An account with this email already exists.' },
   PRODUCT_UNAVAILABLE: { trpc: 'CONFLICT', message: 'This product is no longer available.' },
   OUT_OF_STOCK: { trpc: 'CONFLICT', message: 'Some products in your cart are out of stock.' },
@@ -44,6 +45,10 @@ export const errorCatalogue = {
   SLUG_TAKEN: { trpc: 'CONFLICT', message: 'Another product already uses this slug.' },
   INSUFFICIENT_STOCK: { trpc: 'CONFLICT', message: 'Not enough stock.' },
   STOCK_LIMIT_EXCEEDED: { trpc: 'CONFLICT', message: 'Stock would exceed the maximum.' },
+  REPORT_NOT_READY: {
+    trpc: 'CONFLICT',
+    message: 'This report has no file: it is still being generated, or it failed.',
+  },
   CONFLICT: { trpc: 'CONFLICT', message: 'The request conflicts with the current state.' },
   RATE_LIMITED: { trpc: 'TOO_MANY_REQUESTS', message: 'Too many requests; try again later.' },
   INTERNAL: { trpc: 'INTERNAL_SERVER_ERROR', message: 'Something went wrong on our side.' },

@@ -100,6 +100,43 @@ export const tasks = {
     payload: z.object({ _cron: z.object({ ts: z.string(), backfilled: z.boolean().optional() }).optional() }),
     maxAttempts: 3,
   }),
+  /**
+   * Writes a sales report's CSV into `report_chunk` (streamed: a server-side cursor read in batches)
+   * and marks it ready, all in one transaction, so a retry starts from scratch and never sees half a
+   * file. After the last attempt the report is marked `failed` with the error.
+   */
+  report__generate_sales: defineTask({
+    identifier: 'report__generate_sales',
+    payload: z.object({ reportId: z.uuid() }),
+    maxAttempts: 5,
+  }),
+  /**
+   * Daily (cron): a sales report, grouped by product, of the UTC day before the cron's timestamp
+   * (so a backfilled run reports the day it was scheduled for, not yesterday). It creates the report
+   * and enqueues `report__generate_sales` in one transaction.
+   */
+  report__daily_sales: defineTask({
+    identifier: 'report__daily_sales',
+    payload: z.object({ _cron: z.object({ ts: z.string(), backfilled: z.boolean().optional() }).optional() }),
+    maxAttempts: 3,
+  }),
+  /**
+   * Hourly (cron): rebuilds the analytics roll-ups of the hour that just ended (from `_cron.ts`), the
+   * two before it, and every hour that received late events since. Idempotent (each hour is deleted and
+   * re-inserted). Enqueued by hand with `{ from, to }` (ISO times), it re-rolls every hour in between:
+   * the way back after an outage longer than the backfill.
+   */
+  analytics__rollup: defineTask({
+    identifier: 'analytics__rollup',
+    payload: z.object({
+      _cron: z.object({ ts: z.string(), backfilled: z.boolean().optional() }).optional(),
+      from: z.iso.datetime({ offset: true }).optional(),
+      to: z.iso.datetime({ offset: true }).optional(),
+    }),
+    maxAttempts: 5,
+    // One run at a time, in order; the roll-up also takes an advisory lock.
+    queue: 'analytics__rollup',
+  }),
   /** Daily (cron): deletes expired sessions, old emailed tokens and stale throttle counters. */
   auth__cleanup: defineTask({
     identifier: 'auth__cleanup',
@@ -116,6 +153,13 @@ export const crontab = [
   '30 3 * * * checkout__purge_keys ?fill=1d&max=1',
   // Not backfilled: one run catches up on every stale order, whenever it runs.
   '15 * * * * payment__expire_pending',
+  // Backfilled for 3 days: each missed run reports its own day (the day comes from the cron timestamp),
+  // so a worker down over a weekend still leaves one report per day.
+  '10 0 * * * report__daily_sales ?fill=3d',
+  // Five minutes past each hour, so events sent at the end of the hour are in. Backfilled for a day:
+  // each missed run rolls up its own hours (and every run re-rolls hours that received late events);
+  // after a longer outage, enqueue analytics__rollup with { from, to } by hand.
+  '5 * * * * analytics__rollup ?fill=1d',
 ].join('\n');
 
 export type Tasks = typeof tasks;

@@ -1,8 +1,10 @@
 import { accountRouter } from './routers/account.ts';
+import { analyticsRouter } from './routers/analytics.ts';
 import { authRouter } from './routers/auth.ts';
 import { cartRouter } from './routers/cart.ts';
 import { catalogRouter } from './routers/catalog.ts';
 import { ordersRouter } from './routers/orders.ts';
+import { reportsRouter } from './routers/reports.ts';
 import { usersRouter } from './routers/users.ts';
 import { router } from './trpc.ts';
 
@@ -13,6 +15,8 @@ export const appRouter = router({
   catalog: catalogRouter,
   cart: cartRouter,
   orders: ordersRouter,
+  reports: reportsRouter,
+  analytics: analyticsRouter,
 });
 
 export type AppRouter = typeof appRouter;

@@ -20,6 +20,8 @@ interface Fixtures {
   /** Customer A's orders, put back in these states before every cell. */
   paidOrderId: string;
   shippedOrderId: string;
+  /** A ready report, requested by the admin. */
+  reportId: string;
   unique: () => string;
 }
 
@@ -115,6 +117,21 @@ const matrix: Record<string, Row> = {
   'orders.markShipped': { input: (f) => ({ id: f.paidOrderId }), expect: adminOnly },
   'orders.markDelivered': { input: (f) => ({ id: f.shippedOrderId }), expect: adminOnly },
   'orders.refund': { input: (f) => ({ id: f.paidOrderId }), expect: adminOnly },
+  'reports.requestSales': {
+    input: () => ({ from: new Date('2026-01-01T00:00:00Z'), to: new Date('2026-01-02T00:00:00Z'), groupBy: 'day' }),
+    expect: adminOnly,
+  },
+  'reports.list': { input: () => ({}), expect: adminOnly },
+  'reports.get': { input: (f) => ({ id: f.reportId }), expect: adminOnly },
+  // Anonymous visitors are tracked too (their IP is rate limited).
+  'analytics.track': {
+    input: (f) => ({ events: [{ name: 'product_viewed', productId: f.productId }] }),
+    expect: everyone,
+  },
+  'analytics.summary': {
+    input: () => ({ from: new Date('2026-01-01T00:00:00Z'), to: new Date('2026-01-02T00:00:00Z') }),
+    expect: adminOnly,
+  },
 };
 
 const createCaller = createCallerFactory(appRouter);
@@ -125,6 +142,7 @@ describe('authorization matrix', () => {
   const users = {} as Record<'a' | 'b' | 'admin', { id: string; email: string }>;
   let passwordHash: string;
   let productId: string;
+  let reportId: string;
   let n = 0;
 
   beforeAll(async () => {
@@ -141,6 +159,13 @@ describe('authorization matrix', () => {
       users[key] = user;
     }
     await em.flush();
+    reportId = uuidv7();
+    await sql(
+      t.db.url,
+      `insert into report (id, kind, status, params, requested_by_id, row_count, byte_size, chunk_count, created_at, completed_at)
+       values ($1, 'sales', 'ready', '{"from":"2026-01-01T00:00:00Z","to":"2026-01-02T00:00:00Z","groupBy":"day"}', $2, 0, 0, 0, now(), now())`,
+      [reportId, users.admin.id],
+    );
   });
 
   /** Puts the three accounts back as they were and gives each a fresh session. */
@@ -202,6 +227,7 @@ describe('authorization matrix', () => {
         productId,
         paidOrderId,
         shippedOrderId,
+        reportId,
         unique: () => `new-${++n}@matrix.test`,
       },
     };

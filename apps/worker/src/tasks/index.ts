@@ -1,6 +1,7 @@
 import type { TaskName } from '@keelson/jobs';
 import type { Task } from 'graphile-worker';
 import type { TaskDeps } from '../defineTask.ts';
+import { analytics__rollup } from './analytics__rollup.ts';
 import { auth__cleanup } from './auth__cleanup.ts';
 import { catalog__refresh_view_count } from './catalog__refresh_view_count.ts';
 import { checkout__purge_keys } from './checkout__purge_keys.ts';
@@ -10,6 +11,8 @@ import { email__verify_address } from './email__verify_address.ts';
 import { payment__capture } from './payment__capture.ts';
 import { payment__expire_pending } from './payment__expire_pending.ts';
 import { payment__refund } from './payment__refund.ts';
+import { report__daily_sales } from './report__daily_sales.ts';
+import { report__generate_sales } from './report__generate_sales.ts';
 
 /** Every task the worker runs; the type makes a contract without a handler a compile error. */
 export const taskFactories: { [N in TaskName]: (deps: TaskDeps) => Task<N> } = {
@@ -22,4 +25,7 @@ export const taskFactories: { [N in TaskName]: (deps: TaskDeps) => Task<N> } = {
   payment__refund,
   payment__expire_pending,
   checkout__purge_keys,
+  report__generate_sales,
+  report__daily_sales,
+  analytics__rollup,
 };

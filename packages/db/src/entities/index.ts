@@ -1,4 +1,4 @@
-import { AnalyticsEventSchema } from './AnalyticsEvent.ts';
+import { AnalyticsEventSchema, AnalyticsFunnelHourlySchema, AnalyticsHourlySchema } from './AnalyticsEvent.ts';
 import { AuthTokenSchema } from './AuthToken.ts';
 import { CartItemSchema } from './CartItem.ts';
 import { EmailDeliverySchema } from './EmailDelivery.ts';
@@ -6,12 +6,13 @@ import { IdentitySchema } from './Identity.ts';
 import { IdempotencyKeySchema, StockAdjustmentSchema } from './Inventory.ts';
 import { OrderEventSchema, OrderLineSchema, OrderSchema } from './Order.ts';
 import { ProductSchema } from './Product.ts';
+import { ReportChunkSchema, ReportSchema } from './Report.ts';
 import { SandboxPaymentSchema } from './SandboxPayment.ts';
 import { SessionSchema } from './Session.ts';
 import { ThrottleSchema } from './Throttle.ts';
 import { UserSchema } from './User.ts';
 
-export { AnalyticsEvent } from './AnalyticsEvent.ts';
+export { AnalyticsEvent, AnalyticsFunnelHourly, AnalyticsHourly } from './AnalyticsEvent.ts';
 export { AuthToken, type AuthTokenKind, authTokenKinds } from './AuthToken.ts';
 export { CartItem } from './CartItem.ts';
 export { EmailDelivery } from './EmailDelivery.ts';
@@ -32,6 +33,14 @@ export {
   orderStatuses,
 } from './Order.ts';
 export { Product } from './Product.ts';
+export {
+  Report,
+  ReportChunk,
+  type ReportKind,
+  type ReportStatus,
+  reportKinds,
+  reportStatuses,
+} from './Report.ts';
 export { SandboxPayment } from './SandboxPayment.ts';
 export { Session } from './Session.ts';
 export { Throttle } from './Throttle.ts';
@@ -54,4 +63,8 @@ export const entities = [
   IdempotencyKeySchema,
   SandboxPaymentSchema,
   EmailDeliverySchema,
+  ReportSchema,
+  ReportChunkSchema,
+  AnalyticsHourlySchema,
+  AnalyticsFunnelHourlySchema,
 ];

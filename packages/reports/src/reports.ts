@@ -1,0 +1,137 @@
+/**
+ * Asking for reports, reading their status and streaming their file. Generation itself is in
+ * `sales.ts` and runs in the worker.
+ */
+import { type ReportStatus, uuidv7 } from '@keelson/db';
+import { AppError } from '@keelson/errors';
+import { enqueue } from '@keelson/jobs';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import {
+  type ListReportsInput,
+  listReportsInput,
+  type ReportDto,
+  type ReportPage,
+  type SalesParams,
+  salesParams,
+} from './schemas.ts';
+
+interface ReportRow {
+  id: string;
+  kind: 'sales';
+  status: ReportStatus;
+  params: unknown;
+  requested_by_id: string | null;
+  row_count: number | null;
+  // bigint: the driver returns a string.
+  byte_size: string | null;
+  error: string | null;
+  created_at: string | Date;
+  completed_at: string | Date | null;
+}
+
+const COLUMNS = 'id, kind, status, params, requested_by_id, row_count, byte_size, error, created_at, completed_at';
+
+/** Where the API serves a ready report (see apps/api/src/reportRoutes.ts). */
+export function reportDownloadPath(id: string): string {
+  return `/reports/${id}.csv`;
+}
+
+function toDate(em: EntityManager, v: string | Date): Date {
+  return v instanceof Date ? v : (em.getPlatform().parseDate(v) as Date);
+}
+
+function toDto(em: EntityManager, r: ReportRow): ReportDto {
+  return {
+    id: r.id,
+    kind: r.kind,
+    status: r.status,
+    params: salesParams.parse(r.params),
+    requestedBy: r.requested_by_id,
+    rowCount: r.row_count,
+    byteSize: r.byte_size === null ? null : Number(r.byte_size),
+    error: r.error,
+    createdAt: toDate(em, r.created_at),
+    completedAt: r.completed_at === null ? null : toDate(em, r.completed_at),
+    downloadUrl: r.status === 'ready' ? reportDownloadPath(r.id) : null,
+  };
+}
+
+/**
+ * Creates a pending sales report and enqueues its generation in one transaction: the job never runs
+ * for a report that was not saved, and a saved report always gets its job.
+ */
+export async function requestSalesReport(
+  em: EntityManager,
+  input: { params: SalesParams; requestedBy: string | null },
+): Promise<ReportDto> {
+  return em.transactional(async (tx) => {
+    const id = uuidv7();
+    const params = {
+      from: input.params.from.toISOString(),
+      to: input.params.to.toISOString(),
+      groupBy: input.params.groupBy,
+    };
+    const [row] = await tx.getConnection().execute<ReportRow[]>(
+      `insert into report (id, kind, status, params, requested_by_id, created_at)
+       values (?, 'sales', 'pending', ?::jsonb, ?, now()) returning ${COLUMNS}`,
+      [id, JSON.stringify(params), input.requestedBy],
+      'all',
+      tx.getTransactionContext(),
+    );
+    await enqueue(tx, 'report__generate_sales', { reportId: id });
+    return toDto(tx, row!);
+  });
+}
+
+export async function getReport(em: EntityManager, id: string): Promise<ReportDto> {
+  const [row] = await em
+    .getConnection()
+    .execute<ReportRow[]>(`select ${COLUMNS} from report where id = ?`, [id], 'all', em.getTransactionContext());
+  if (!row) throw new AppError('REPORT_NOT_FOUND', { details: { id } });
+  return toDto(em, row);
+}
+
+/** Every report, newest first (keyset on the UUIDv7 id). */
+export async function listReports(em: EntityManager, raw: ListReportsInput): Promise<ReportPage> {
+  const input = listReportsInput.parse(raw);
+  const rows = await em
+    .getConnection()
+    .execute<ReportRow[]>(
+      `select ${COLUMNS} from report ${input.cursor ? 'where id < ?' : ''} order by id desc limit ?`,
+      input.cursor ? [input.cursor, input.limit + 1] : [input.limit + 1],
+    );
+  const items = rows.slice(0, input.limit).map((r) => toDto(em, r));
+  return { items, nextCursor: rows.length > input.limit ? (items.at(-1)?.id ?? null) : null };
+}
+
+export interface ReportDownload {
+  report: ReportDto;
+  /** The CSV, chunk by chunk, read a few chunks per query so memory stays flat whatever the size. */
+  chunks: AsyncGenerator<string>;
+}
+
+const CHUNKS_PER_QUERY = 8;
+
+/**
+ * A ready report and its file. REPORT_NOT_FOUND for an unknown id, REPORT_NOT_READY while pending or
+ * after it failed. A ready report never changes, so reading its chunks over several queries is safe.
+ */
+export async function openReportDownload(em: EntityManager, id: string): Promise<ReportDownload> {
+  const report = await getReport(em, id);
+  if (report.status !== 'ready') throw new AppError('REPORT_NOT_READY', { details: { id, status: report.status } });
+  async function* chunks(): AsyncGenerator<string> {
+    let after = -1;
+    for (;;) {
+      const rows = await em
+        .getConnection()
+        .execute<{ seq: number; data: string }[]>(
+          'select seq, data from report_chunk where report_id = ? and seq > ? order by seq limit ?',
+          [id, after, CHUNKS_PER_QUERY],
+        );
+      for (const row of rows) yield row.data;
+      if (rows.length < CHUNKS_PER_QUERY) return;
+      after = rows.at(-1)!.seq;
+    }
+  }
+  return { report, chunks: chunks() };
+}
