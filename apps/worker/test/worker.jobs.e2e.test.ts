@@ -28,6 +28,7 @@ describe('worker process', () => {
       DATABASE_URL: api.db.url,
       LOG_LEVEL: 'info',
       WORKER_POLL_INTERVAL_MS: '200',
+      WORKER_HTTP_PORT: '0',
     });
     await worker.waitFor(/Worker connected and looking for jobs/);
   });

@@ -3,7 +3,7 @@ import { orderStatusMessage } from '@keelson/email';
 import { getOrder } from '@keelson/orders';
 import { defineTask } from '../defineTask.ts';
 
-export const email__order_status = defineTask('email__order_status', async (payload, { em, deps, helpers }) => {
+export const email__order_status = defineTask('email__order_status', async (payload, { em, deps, logger }) => {
   const order = await getOrder(em, payload.orderId);
   const user = await em.findOne(User, order.userId);
   if (!user || user.disabledAt) return;
@@ -16,5 +16,5 @@ export const email__order_status = defineTask('email__order_status', async (payl
       link: `${deps.publicUrl}/orders/${order.id}`,
     }),
   );
-  helpers.logger.info(`order ${payload.status} email sent (${sent.file ?? sent.messageId})`);
+  logger.info(`order ${payload.status} email sent (${sent.file ?? sent.messageId})`);
 });

@@ -9,6 +9,7 @@ import { SandboxPaymentSchema } from './SandboxPayment.ts';
 import { SessionSchema } from './Session.ts';
 import { ThrottleSchema } from './Throttle.ts';
 import { UserSchema } from './User.ts';
+import { WorkerHeartbeatSchema } from './WorkerHeartbeat.ts';
 
 export { AnalyticsEvent } from './AnalyticsEvent.ts';
 export { AuthToken, type AuthTokenKind, authTokenKinds } from './AuthToken.ts';
@@ -34,6 +35,7 @@ export { SandboxPayment } from './SandboxPayment.ts';
 export { Session } from './Session.ts';
 export { Throttle } from './Throttle.ts';
 export { User, type UserRole, userRoles } from './User.ts';
+export { WorkerHeartbeat } from './WorkerHeartbeat.ts';
 
 /** Every entity, for the ORM's discovery; listing them beats folder globbing (no work at import time). */
 export const entities = [
@@ -51,4 +53,5 @@ export const entities = [
   StockAdjustmentSchema,
   IdempotencyKeySchema,
   SandboxPaymentSchema,
+  WorkerHeartbeatSchema,
 ];
