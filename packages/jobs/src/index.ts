@@ -1,4 +1,21 @@
 export {
+  cancelJob,
+  countJobs,
+  type JobCount,
+  type JobDto,
+  type JobPage,
+  type JobState,
+  jobCount,
+  jobDto,
+  jobIdInput,
+  jobPage,
+  jobStates,
+  type ListJobsInput,
+  listJobs,
+  listJobsInput,
+  retryJob,
+} from './admin.ts';
+export {
   crontab,
   JOB_META_KEY,
   type JobMeta,

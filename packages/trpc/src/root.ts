@@ -2,6 +2,7 @@ import { accountRouter } from './routers/account.ts';
 import { authRouter } from './routers/auth.ts';
 import { cartRouter } from './routers/cart.ts';
 import { catalogRouter } from './routers/catalog.ts';
+import { jobsRouter } from './routers/jobs.ts';
 import { ordersRouter } from './routers/orders.ts';
 import { usersRouter } from './routers/users.ts';
 import { router } from './trpc.ts';
@@ -13,6 +14,7 @@ export const appRouter = router({
   catalog: catalogRouter,
   cart: cartRouter,
   orders: ordersRouter,
+  jobs: jobsRouter,
 });
 
 export type AppRouter = typeof appRouter;

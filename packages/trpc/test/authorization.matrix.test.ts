@@ -20,6 +20,8 @@ interface Fixtures {
   /** Customer A's orders, put back in these states before every cell. */
   paidOrderId: string;
   shippedOrderId: string;
+  /** A queued background job, new for every cell. */
+  jobId: string;
   unique: () => string;
 }
 
@@ -115,6 +117,11 @@ const matrix: Record<string, Row> = {
   'orders.markShipped': { input: (f) => ({ id: f.paidOrderId }), expect: adminOnly },
   'orders.markDelivered': { input: (f) => ({ id: f.shippedOrderId }), expect: adminOnly },
   'orders.refund': { input: (f) => ({ id: f.paidOrderId }), expect: adminOnly },
+  'jobs.list': { input: () => ({ state: 'failed' }), expect: adminOnly },
+  'jobs.counts': { expect: adminOnly },
+  // A job the admin may retry and cancel; each cell gets a fresh one (see freshState).
+  'jobs.retry': { input: (f) => ({ id: f.jobId }), expect: adminOnly },
+  'jobs.cancel': { input: (f) => ({ id: f.jobId }), expect: adminOnly },
 };
 
 const createCaller = createCallerFactory(appRouter);
@@ -173,6 +180,11 @@ describe('authorization matrix', () => {
     };
     const paidOrderId = await order('paid');
     const shippedOrderId = await order('shipped');
+    const [job] = await sql<{ id: string }>(
+      t.db.url,
+      `select id::text from graphile_worker.add_job('catalog__refresh_view_count', json_build_object('productId', $1::text), run_at => now() + interval '1 day')`,
+      [productId],
+    );
     const tokens = {} as Record<'a' | 'b' | 'admin', string>;
     let aSessionId = '';
     for (const key of ['a', 'b', 'admin'] as const) {
@@ -202,6 +214,7 @@ describe('authorization matrix', () => {
         productId,
         paidOrderId,
         shippedOrderId,
+        jobId: job!.id,
         unique: () => `new-${++n}@matrix.test`,
       },
     };
