@@ -30,14 +30,15 @@ export function createMetricsRegistry(): Registry {
 export function createWorkerHttp(deps: WorkerHttpDeps) {
   const { orm } = deps;
   const registry = deps.registry ?? createMetricsRegistry();
-  // Probes every few seconds would drown the job lines; failures are still logged below.
-  const app = Fastify({ loggerInstance: deps.logger, disableRequestLogging: true, forceCloseConnections: true });
+  const app = Fastify({ loggerInstance: deps.logger, forceCloseConnections: true });
+  // Probes and scrapes every few seconds would drown the job lines; failures are still logged.
+  const quiet = { logLevel: 'warn' } as const;
 
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', quiet, async () => ({ status: 'ok' }));
 
   // Once seen fully migrated, the migration check is skipped: migrations are never unapplied.
   let migrated = false;
-  app.get('/readyz', async (_req, reply) => {
+  app.get('/readyz', quiet, async (_req, reply) => {
     if (!deps.isRunning()) return reply.code(503).send({ status: 'not running' });
     try {
       if (!migrated) {
@@ -58,7 +59,7 @@ export function createWorkerHttp(deps: WorkerHttpDeps) {
     }
   });
 
-  app.get('/metrics', async (_req, reply) => {
+  app.get('/metrics', quiet, async (_req, reply) => {
     reply.header('content-type', registry.contentType);
     return registry.metrics();
   });

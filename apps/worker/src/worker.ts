@@ -9,6 +9,7 @@ import { crontab, type TaskName, tasks } from '@keelson/jobs';
 import { createSandboxProvider, type PaymentProvider } from '@keelson/payments';
 import {
   Logger as GraphileLogger,
+  type Job,
   type Runner,
   run,
   type TaskList,
@@ -88,11 +89,15 @@ function graphileLogger(logger: Logger): GraphileLogger {
       // identity (its "Completed/Failed task" lines carry the job), drop the rest.
       const error = meta && 'error' in meta ? meta.error : undefined;
       const job =
-        meta && 'job' in meta ? (meta.job as { id?: string; attempts?: number; max_attempts?: number }) : null;
+        meta && 'job' in meta
+          ? (meta.job as Partial<Pick<Job, 'id' | 'task_identifier' | 'attempts' | 'max_attempts'>>)
+          : null;
       child[method](
         {
           ...(error ? { err: error } : {}),
-          ...(job?.id ? { jobId: job.id, attempt: job.attempts, maxAttempts: job.max_attempts } : {}),
+          ...(job?.id
+            ? { jobId: job.id, task: job.task_identifier, attempt: job.attempts, maxAttempts: job.max_attempts }
+            : {}),
         },
         message,
       );
