@@ -4,6 +4,7 @@
  */
 import type { KeelsonClient } from '@keelson/client';
 import { seed } from '@keelson/db';
+import { enqueue } from '@keelson/jobs';
 import {
   createProduct,
   createUsers,
@@ -130,6 +131,19 @@ describe('worker process', () => {
     expect(failed.lastError).toMatch(/order/i);
     const counts = await admin.jobs.counts.query();
     expect(counts).toContainEqual({ task: 'email__order_status', state: 'failed', count: 1 });
+  });
+
+  it('hands the job its traceparent and logs it with job id, task and attempt', async () => {
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const { id } = await api.orm.em.fork().transactional((tx) => enqueue(tx, 'auth__cleanup', {}, { traceparent }));
+    const [line] = await worker.waitFor(new RegExp(`\\{[^\\n]*"jobId":"${id}"[^\\n]*"msg":"auth cleanup:[^\\n]*`));
+    expect(JSON.parse(line)).toMatchObject({
+      jobId: id,
+      task: 'auth__cleanup',
+      attempt: 1,
+      maxAttempts: 3,
+      traceparent,
+    });
   });
 
   it('serves /healthz, /readyz and /metrics on its own port', async () => {
