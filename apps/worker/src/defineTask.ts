@@ -12,6 +12,8 @@ export interface TaskDeps {
   payments: PaymentProvider;
   /** The worker's logger; each job logs through a child of it. */
   logger: Logger;
+  /** Aborts when the worker fails its running jobs at shutdown (grace over, or a second signal). */
+  interrupted?: AbortSignal;
   /** PAYMENT_TIMEOUT_HOURS, in milliseconds. */
   paymentTimeoutMs: number;
   /** Base of links in emails. */
@@ -26,15 +28,21 @@ export interface TaskContext {
   /** W3C traceparent of the operation that enqueued the job, from its payload's `_meta`; undefined without one. */
   traceparent: string | undefined;
   /**
-   * Aborts when the worker's shutdown grace (WORKER_SHUTDOWN_GRACE_MS) runs out: by then the job has been
-   * failed and will be retried, so long work should stop at its next safe point.
+   * Aborts when the worker's shutdown grace (WORKER_SHUTDOWN_GRACE_MS) runs out or a second signal
+   * arrives: the job has then been failed and will be retried, so long work should stop at its next
+   * safe point.
    */
-  signal: AbortSignal | undefined;
+  signal: AbortSignal;
   helpers: JobHelpers;
   deps: TaskDeps;
 }
 
 export type TaskHandler<N extends TaskName> = (payload: TaskPayload<N>, ctx: TaskContext) => Promise<void>;
+
+/** Raised when a handler returns after its job was failed by an interrupted shutdown. */
+export class JobInterruptedError extends Error {
+  override name = 'JobInterruptedError';
+}
 
 /** Raised for a payload its contract rejects; the job is failed permanently, never retried. */
 export class InvalidPayloadError extends Error {
@@ -66,13 +74,20 @@ export function defineTask<N extends TaskName>(name: N, handler: TaskHandler<N>)
       await helpers.query('update graphile_worker._private_jobs set max_attempts = attempts where id = $1', [job.id]);
       throw new InvalidPayloadError(`Invalid payload for ${name}: ${parsed.error.message}`);
     }
+    const signals = [helpers.abortSignal, deps.interrupted].filter((s): s is AbortSignal => s !== undefined);
     await handler(parsed.data as TaskPayload<N>, {
       em: deps.orm.em.fork() as EntityManager,
       logger,
       traceparent,
-      signal: helpers.abortSignal,
+      signal: AbortSignal.any(signals),
       helpers,
       deps,
     });
+    // Completing would delete the job by id although it was failed and queued again (graphile-worker
+    // completes by id alone); failing it is a no-op, as it is no longer locked by this worker.
+    if (deps.interrupted?.aborted) {
+      logger.warn('job finished after it was interrupted; it will run again');
+      throw new JobInterruptedError('The worker was interrupted while this job ran; it will be retried');
+    }
   };
 }

@@ -111,11 +111,15 @@ export function createWorker(deps: WorkerDeps): KeelsonWorker {
   const mailer = deps.mailer ?? createMailer(config.mail);
   const payments =
     deps.payments ?? createSandboxProvider(orm, { transientFailures: config.payments.sandboxTransientFailures });
+  // Raised after the grace (or a second signal) has failed the running jobs: a handler that still
+  // returns then must not complete its job, which graphile-worker has already queued for a retry.
+  const interruption = new AbortController();
   const taskDeps = {
     orm,
     mailer,
     payments,
     logger,
+    interrupted: interruption.signal,
     paymentTimeoutMs: config.payments.timeoutMs,
     publicUrl: config.auth.publicUrl,
   };
@@ -128,6 +132,12 @@ export function createWorker(deps: WorkerDeps): KeelsonWorker {
   });
   // Ours, not graphile-worker's: a forceful shutdown skips its own pool release, and we must still end it.
   const pgPool = new pg.Pool({ connectionString: deps.databaseUrl, max: config.worker.concurrency + 2 });
+  // A connection cut while idle or checked out (a PostgreSQL restart) must not crash the process: pg
+  // drops the client and the next query gets a new one. graphile-worker expects a given pool to have both.
+  pgPool.on('error', (err) => logger.warn({ err }, 'idle worker database connection failed'));
+  pgPool.on('connect', (client) =>
+    client.on('error', (err) => logger.warn({ err }, 'worker database connection failed')),
+  );
   // graphile-worker names a pool (its `locked_by`) only in this event, emitted inside run().
   const events: WorkerEvents = new EventEmitter() as WorkerEvents;
   const pools: WorkerPool[] = [];
@@ -145,8 +155,10 @@ export function createWorker(deps: WorkerDeps): KeelsonWorker {
   });
 
   const interrupt = (reason: string) => {
+    interruption.abort(new Error(reason));
     for (const pool of pools) {
       if (pool._forcefulShuttingDown) continue;
+      // `_workers` is graphile-worker internal, read only to log which jobs are about to be failed.
       const running = pool._workers.map((w) => w.getActiveJob()?.id).filter(Boolean);
       logger.warn({ reason, jobs: running }, 'failing running jobs so they are retried');
       // graphile-worker fails each running job with this message (its last_error), retried after back-off.

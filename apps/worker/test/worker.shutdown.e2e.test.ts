@@ -7,7 +7,7 @@
 import type { TestDatabase } from '@keelson/db/testing';
 import { createProduct, eventually, type RunningProcess, sql, startProcess, testDatabase } from '@keelson/testing';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 interface JobRow {
   attempts: number;
@@ -70,8 +70,11 @@ describe('worker shutdown and crash recovery', () => {
   beforeAll(async () => {
     db = await testDatabase();
   });
+  // A failed test must not leave a worker behind to take the next test's jobs.
+  afterEach(async () => {
+    for (const p of processes.splice(0)) await p.stop('SIGKILL');
+  });
   afterAll(async () => {
-    for (const p of processes) await p.stop('SIGKILL');
     await db?.drop();
   });
 
