@@ -329,3 +329,14 @@ CREATE INDEX store_order_created_at_idx ON public.store_order USING btree (creat
 CREATE UNIQUE INDEX store_order_pkey ON public.store_order USING btree (id);
 CREATE INDEX store_order_status_id_idx ON public.store_order USING btree (status, id);
 CREATE INDEX store_order_user_id_idx ON public.store_order USING btree (user_id, id);
+
+create table worker_heartbeat (
+  worker_id character varying(64) not null,
+  hostname character varying(255) not null,
+  pid integer not null,
+  started_at timestamp with time zone not null,
+  beat_at timestamp with time zone not null
+);
+-- constraint worker_heartbeat_pkey: PRIMARY KEY (worker_id)
+CREATE INDEX worker_heartbeat_beat_at_index ON public.worker_heartbeat USING btree (beat_at);
+CREATE UNIQUE INDEX worker_heartbeat_pkey ON public.worker_heartbeat USING btree (worker_id);

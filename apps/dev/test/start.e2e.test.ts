@@ -18,6 +18,7 @@ describe('pnpm start (embedded default)', () => {
       EMBEDDED_PG_DIR: path.join(dir, 'pg'),
       EMBEDDED_PG_PORT: String(await freePort()),
       PORT: String(await freePort()),
+      WORKER_HTTP_PORT: String(await freePort()),
       LOG_LEVEL: 'warn',
     };
   });

@@ -1,14 +1,19 @@
 import type { MikroORM } from '@keelson/db';
 import type { Mailer } from '@keelson/email';
-import { type TaskName, type TaskPayload, tasks } from '@keelson/jobs';
+import { readJobMeta, type TaskName, type TaskPayload, tasks } from '@keelson/jobs';
 import type { PaymentProvider } from '@keelson/payments';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { JobHelpers, Task } from 'graphile-worker';
+import type { Logger } from 'pino';
 
 export interface TaskDeps {
   orm: MikroORM;
   mailer: Mailer;
   payments: PaymentProvider;
+  /** The worker's logger; each job logs through a child of it. */
+  logger: Logger;
+  /** Aborts when the worker fails its running jobs at shutdown (grace over, or a second signal). */
+  interrupted?: AbortSignal;
   /** PAYMENT_TIMEOUT_HOURS, in milliseconds. */
   paymentTimeoutMs: number;
   /** Base of links in emails. */
@@ -20,11 +25,26 @@ export interface TaskDeps {
 export interface TaskContext {
   /** A fresh EntityManager for this job alone. */
   em: EntityManager;
+  /** Log lines carry `jobId`, `task`, `attempt` and `maxAttempts` (and `traceparent` when the job has one). */
+  logger: Logger;
+  /** W3C traceparent of the operation that enqueued the job, from its payload's `_meta`; undefined without one. */
+  traceparent: string | undefined;
+  /**
+   * Aborts when the worker's shutdown grace (WORKER_SHUTDOWN_GRACE_MS) runs out or a second signal
+   * arrives: the job has then been failed and will be retried, so long work should stop at its next
+   * safe point.
+   */
+  signal: AbortSignal;
   helpers: JobHelpers;
   deps: TaskDeps;
 }
 
 export type TaskHandler<N extends TaskName> = (payload: TaskPayload<N>, ctx: TaskContext) => Promise<void>;
+
+/** Raised when a handler returns after its job was failed by an interrupted shutdown. */
+export class JobInterruptedError extends Error {
+  override name = 'JobInterruptedError';
+}
 
 /** Raised for a payload its contract rejects; the job is failed permanently, never retried. */
 export class InvalidPayloadError extends Error {
@@ -35,19 +55,41 @@ export class InvalidPayloadError extends Error {
  * Wraps a handler so that its payload is validated against the task's contract before anything runs.
  * A job written by older code, or by hand, with a bad payload would fail the same way on every attempt,
  * so it is failed permanently at once (its `max_attempts` lowered to the attempts made) and stays
- * visible, with the validation message as `last_error`.
+ * visible, with the validation message as `last_error`. The reserved `_meta` is read apart and never
+ * reaches the handler.
  */
 export function defineTask<N extends TaskName>(name: N, handler: TaskHandler<N>): (deps: TaskDeps) => Task<N> {
   const contract = tasks[name];
   return (deps) => async (rawPayload, helpers) => {
+    const { job } = helpers;
+    const { traceparent } = readJobMeta(rawPayload);
+    const logger = deps.logger.child({
+      jobId: job.id,
+      task: name,
+      attempt: job.attempts,
+      maxAttempts: job.max_attempts,
+      ...(traceparent ? { traceparent } : {}),
+    });
     const parsed = contract.payload.safeParse(rawPayload);
     if (!parsed.success) {
       // graphile-worker has no public "fail permanently" for a running job; its private table does.
-      await helpers.query('update graphile_worker._private_jobs set max_attempts = attempts where id = $1', [
-        helpers.job.id,
-      ]);
+      await helpers.query('update graphile_worker._private_jobs set max_attempts = attempts where id = $1', [job.id]);
       throw new InvalidPayloadError(`Invalid payload for ${name}: ${parsed.error.message}`);
     }
-    await handler(parsed.data as TaskPayload<N>, { em: deps.orm.em.fork() as EntityManager, helpers, deps });
+    const signals = [helpers.abortSignal, deps.interrupted].filter((s): s is AbortSignal => s !== undefined);
+    await handler(parsed.data as TaskPayload<N>, {
+      em: deps.orm.em.fork() as EntityManager,
+      logger,
+      traceparent,
+      signal: AbortSignal.any(signals),
+      helpers,
+      deps,
+    });
+    // Completing would delete the job by id although it was failed and queued again (graphile-worker
+    // completes by id alone); failing it is a no-op, as it is no longer locked by this worker.
+    if (deps.interrupted?.aborted) {
+      logger.warn('job finished after it was interrupted; it will run again');
+      throw new JobInterruptedError('The worker was interrupted while this job ran; it will be retried');
+    }
   };
 }

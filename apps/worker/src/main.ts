@@ -1,7 +1,11 @@
-/** Runs the worker process: `pnpm start:worker`. Migrates graphile-worker's schema at start. */
+/**
+ * Runs the worker process: `pnpm start:worker`. graphile-worker migrates its own schema at start; the
+ * health and metrics server listens first, so `/healthz` answers while the runner starts.
+ */
 import { loadConfig, requireDatabaseUrl } from '@keelson/config';
 import { createOrm } from '@keelson/db';
 import { createLogger, exitGracefullyOnSignals } from '@keelson/runtime';
+import { createWorkerHttp } from './http.ts';
 import { createWorker } from './worker.ts';
 
 const config = loadConfig();
@@ -9,17 +13,22 @@ const logger = createLogger({ name: 'keelson-worker', level: config.logLevel });
 const databaseUrl = requireDatabaseUrl(config);
 const orm = await createOrm({ url: databaseUrl, poolMax: config.database.poolMax });
 const worker = createWorker({ config, orm, logger, databaseUrl });
+const http = createWorkerHttp({ orm, logger, isRunning: worker.isRunning });
 
 exitGracefullyOnSignals({
   logger,
   timeoutMs: config.shutdownTimeoutMs,
   stop: async () => {
+    // Not ready from the first signal on (isRunning turns false), still answering until the end.
     await worker.stop();
+    await http.close();
     await orm.close();
   },
+  forceStop: () => worker.interrupt('second signal'),
 });
 
-// graphile-worker migrates its own schema when the runner starts.
+const address = await http.listen({ host: config.worker.http.host, port: config.worker.http.port });
+logger.info({ address }, 'worker http listening');
 await worker.start();
 worker.done.catch((err: unknown) => {
   logger.fatal({ err }, 'worker crashed');

@@ -1,13 +1,24 @@
 /**
  * `createWorker(deps)` builds the job runner without starting it; `main.ts` starts it and owns signals.
  */
-import type { Config } from '@keelson/config';
+import { EventEmitter } from 'node:events';
+import { type Config, ConfigError } from '@keelson/config';
 import { type MikroORM, WORKER_SCHEMA } from '@keelson/db';
 import { createMailer, type Mailer } from '@keelson/email';
-import { crontab } from '@keelson/jobs';
+import { crontab, type TaskName, tasks } from '@keelson/jobs';
 import { createSandboxProvider, type PaymentProvider } from '@keelson/payments';
-import { Logger as GraphileLogger, type Runner, run, type TaskList } from 'graphile-worker';
+import {
+  Logger as GraphileLogger,
+  type Job,
+  type Runner,
+  run,
+  type TaskList,
+  type WorkerEvents,
+  type WorkerPool,
+} from 'graphile-worker';
+import pg from 'pg';
 import type { Logger } from 'pino';
+import { createHeartbeat, type Heartbeat } from './heartbeat.ts';
 import { taskFactories } from './tasks/index.ts';
 
 export interface WorkerDeps {
@@ -25,13 +36,46 @@ export interface WorkerDeps {
 export interface KeelsonWorker {
   /** Resolves once the worker listens for jobs. */
   start(): Promise<void>;
-  /** Stops taking jobs, waits for running ones, releases connections. */
+  /**
+   * Stops taking jobs and lets running ones finish for WORKER_SHUTDOWN_GRACE_MS; what still runs then
+   * is failed (so it is retried, by this or another worker), then connections are released.
+   */
   stop(): Promise<void>;
+  /** Fails the running jobs now (so they are retried) instead of waiting out the grace: a second signal. */
+  interrupt(reason: string): void;
+  /** Started and not stopping: what `/readyz` reports besides the database. */
+  isRunning(): boolean;
+  /** The graphile-worker pool ids of this process: the `locked_by` of the jobs it runs. */
+  workerIds(): string[];
   /** Resolves when the runner ends (after `stop`, or on a fatal error, which it rejects with). */
   readonly done: Promise<void>;
 }
 
-/** Routes graphile-worker's log lines into pino, with job and task as fields. */
+/**
+ * The task identifiers a process runs: WORKER_TASKS, checked against the contracts, or all of them. An
+ * unknown name stops start-up: a typo would otherwise leave its jobs unrun without a word.
+ */
+export function selectTasks(names: string[] | null): TaskName[] {
+  const known = Object.keys(tasks) as TaskName[];
+  if (!names) return known;
+  const unknown = names.filter((n) => !known.includes(n as TaskName));
+  if (unknown.length) {
+    throw new ConfigError(
+      `Invalid configuration:\n  WORKER_TASKS: unknown task(s) ${unknown.join(', ')}; known: ${known.join(', ')}`,
+    );
+  }
+  return [...new Set(names)] as TaskName[];
+}
+
+/** The crontab lines of the tasks this process runs (a specialised replica schedules only its own). */
+function crontabFor(selected: TaskName[]): string {
+  return crontab
+    .split('\n')
+    .filter((line) => line.trim() && selected.includes(line.trim().split(/\s+/)[5] as TaskName))
+    .join('\n');
+}
+
+/** Routes graphile-worker's log lines into pino, with job, task and attempt as fields. */
 function graphileLogger(logger: Logger): GraphileLogger {
   return new GraphileLogger((scope) => {
     const child = logger.child({
@@ -41,30 +85,69 @@ function graphileLogger(logger: Logger): GraphileLogger {
     });
     return (level, message, meta) => {
       const method = level === 'warning' ? 'warn' : level === 'error' ? 'error' : level === 'debug' ? 'debug' : 'info';
-      // graphile-worker's meta can hold whole pg clients and job rows; keep the error, drop the rest.
+      // graphile-worker's meta can hold whole pg clients and job rows; keep the error and the job's
+      // identity (its "Completed/Failed task" lines carry the job), drop the rest.
       const error = meta && 'error' in meta ? meta.error : undefined;
-      child[method](error ? { err: error } : {}, message);
+      const job =
+        meta && 'job' in meta
+          ? (meta.job as Partial<Pick<Job, 'id' | 'task_identifier' | 'attempts' | 'max_attempts'>>)
+          : null;
+      child[method](
+        {
+          ...(error ? { err: error } : {}),
+          ...(job?.id
+            ? { jobId: job.id, task: job.task_identifier, attempt: job.attempts, maxAttempts: job.max_attempts }
+            : {}),
+        },
+        message,
+      );
     };
   });
 }
 
 export function createWorker(deps: WorkerDeps): KeelsonWorker {
   const { config, orm, logger } = deps;
+  const selected = selectTasks(config.worker.tasks);
   const mailer = deps.mailer ?? createMailer(config.mail);
   const payments =
     deps.payments ?? createSandboxProvider(orm, { transientFailures: config.payments.sandboxTransientFailures });
+  // Raised after the grace (or a second signal) has failed the running jobs: a handler that still
+  // returns then must not complete its job, which graphile-worker has already queued for a retry.
+  const interruption = new AbortController();
   const taskDeps = {
     orm,
     mailer,
     payments,
+    logger,
+    interrupted: interruption.signal,
     paymentTimeoutMs: config.payments.timeoutMs,
     publicUrl: config.auth.publicUrl,
     reports: config.reports,
   };
-  const taskList = Object.fromEntries(
-    Object.entries(taskFactories).map(([name, factory]) => [name, factory(taskDeps)]),
-  ) as TaskList;
+  const taskList = Object.fromEntries(selected.map((name) => [name, taskFactories[name](taskDeps)])) as TaskList;
+  const heartbeat: Heartbeat = createHeartbeat({
+    orm,
+    logger,
+    intervalMs: config.worker.heartbeatIntervalMs,
+    deadAfterMs: config.worker.deadAfterMs,
+  });
+  // Ours, not graphile-worker's: a forceful shutdown skips its own pool release, and we must still end it.
+  const pgPool = new pg.Pool({ connectionString: deps.databaseUrl, max: config.worker.concurrency + 2 });
+  // A connection cut while idle or checked out (a PostgreSQL restart) must not crash the process: pg
+  // drops the client and the next query gets a new one. graphile-worker expects a given pool to have both.
+  pgPool.on('error', (err) => logger.warn({ err }, 'idle worker database connection failed'));
+  pgPool.on('connect', (client) =>
+    client.on('error', (err) => logger.warn({ err }, 'worker database connection failed')),
+  );
+  // graphile-worker names a pool (its `locked_by`) only in this event, emitted inside run().
+  const events: WorkerEvents = new EventEmitter() as WorkerEvents;
+  const pools: WorkerPool[] = [];
+  events.on('pool:create', ({ workerPool }) => {
+    pools.push(workerPool);
+    heartbeat.add(workerPool.id);
+  });
   let runner: Runner | undefined;
+  let stopping = false;
   let resolveDone: () => void = () => {};
   let rejectDone: (err: unknown) => void = () => {};
   const done = new Promise<void>((resolve, reject) => {
@@ -72,29 +155,66 @@ export function createWorker(deps: WorkerDeps): KeelsonWorker {
     rejectDone = reject;
   });
 
+  const interrupt = (reason: string) => {
+    interruption.abort(new Error(reason));
+    for (const pool of pools) {
+      if (pool._forcefulShuttingDown) continue;
+      // `_workers` is graphile-worker internal, read only to log which jobs are about to be failed.
+      const running = pool._workers.map((w) => w.getActiveJob()?.id).filter(Boolean);
+      logger.warn({ reason, jobs: running }, 'failing running jobs so they are retried');
+      // graphile-worker fails each running job with this message (its last_error), retried after back-off.
+      void Promise.resolve(
+        pool.forcefulShutdown(
+          `Interrupted: the worker stopped (${reason}) before the job finished; it will be retried`,
+        ),
+      ).catch((err: unknown) => logger.error({ err }, 'forceful shutdown failed'));
+    }
+  };
+
   return {
     done,
+    isRunning: () => runner !== undefined && !stopping,
+    workerIds: () => pools.map((p) => p.id),
+    interrupt,
     async start() {
+      heartbeat.start();
       runner = await run({
-        connectionString: deps.databaseUrl,
+        pgPool,
         schema: WORKER_SCHEMA,
         concurrency: config.worker.concurrency,
         pollInterval: config.worker.pollIntervalMs,
         taskList,
         // From the task contracts, not a ./crontab file, so the schedule is typed and reviewed with them.
-        crontab,
+        crontab: crontabFor(selected),
         logger: graphileLogger(logger),
+        events,
         // main.ts owns signals: it stops the runner, then closes the ORM, then exits.
         noHandleSignals: true,
-        // Jobs still running this long after SIGTERM are failed (and so retried later), leaving the
-        // rest of the shutdown budget for that bookkeeping before main.ts's hard exit.
-        preset: { worker: { gracefulShutdownAbortTimeout: Math.floor(config.shutdownTimeoutMs * 0.75) } },
+        // The jobs' abort signal (TaskContext.signal) fires when the grace runs out, as they are failed.
+        preset: { worker: { gracefulShutdownAbortTimeout: config.worker.shutdownGraceMs } },
       });
       runner.promise.then(resolveDone, rejectDone);
-      logger.info({ concurrency: config.worker.concurrency, tasks: Object.keys(taskList) }, 'worker started');
+      logger.info(
+        { concurrency: config.worker.concurrency, tasks: selected, workerIds: pools.map((p) => p.id) },
+        'worker started',
+      );
     },
     async stop() {
-      if (runner) await runner.stop();
+      stopping = true;
+      if (runner) {
+        const grace = setTimeout(
+          () => interrupt(`shutdown grace of ${config.worker.shutdownGraceMs} ms ran out`),
+          config.worker.shutdownGraceMs,
+        );
+        try {
+          // Rejects only when the runner already stopped by itself (a fatal error `done` reports).
+          await runner.stop().catch((err: unknown) => logger.warn({ err }, 'runner was already stopped'));
+        } finally {
+          clearTimeout(grace);
+        }
+      }
+      await heartbeat.stop();
+      await pgPool.end();
       mailer.close();
     },
   };

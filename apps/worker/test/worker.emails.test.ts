@@ -43,6 +43,7 @@ describe('email jobs', () => {
       paymentTimeoutMs: 86_400_000,
       reports: { chunkBytes: 65_536, fetchRows: 1000 },
       publicUrl: 'http://shop.test',
+      logger: testLogger(),
     });
     const logger = testLogger();
     const helpers = {

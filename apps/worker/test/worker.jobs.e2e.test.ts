@@ -2,8 +2,12 @@
  * The vertical slice end to end: a mutation through the real client commits a row and a job in one
  * transaction, and the real worker process (`apps/worker/src/main.ts`) runs it.
  */
+import type { KeelsonClient } from '@keelson/client';
 import { seed } from '@keelson/db';
+import { enqueue } from '@keelson/jobs';
 import {
+  createProduct,
+  createUsers,
   eventually,
   queuedJobs,
   type RunningProcess,
@@ -14,9 +18,13 @@ import {
 } from '@keelson/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+const CAPTURE = `(select id from graphile_worker._private_tasks where identifier = 'payment__capture')`;
+
 describe('worker process', () => {
   let api: TestApi;
   let worker: RunningProcess;
+  let workerUrl: string;
+  let admin: KeelsonClient;
   const viewCount = async (id: string) =>
     (await sql<{ view_count: number }>(api.db.url, 'select view_count from product where id = $1', [id]))[0]
       ?.view_count;
@@ -28,8 +36,17 @@ describe('worker process', () => {
       DATABASE_URL: api.db.url,
       LOG_LEVEL: 'info',
       WORKER_POLL_INTERVAL_MS: '200',
+      WORKER_HTTP_PORT: '0',
+      // One transient failure of `tok_processingError`, then success: one back-off to observe.
+      PAYMENT_SANDBOX_TRANSIENT_FAILURES: '1',
     });
+    [, workerUrl] = (await worker.waitFor(/"address":"(http:[^"]+)".*"msg":"worker http listening"/)) as [
+      string,
+      string,
+    ];
     await worker.waitFor(/Worker connected and looking for jobs/);
+    const [user] = await createUsers(api.db.url, 1, { role: 'admin', prefix: 'ops' });
+    admin = api.newClient({ token: () => user!.token });
   });
   afterAll(async () => {
     await worker?.stop('SIGKILL');
@@ -65,6 +82,89 @@ describe('worker process', () => {
     expect(job.last_error).toContain('Invalid payload for catalog__refresh_view_count');
   });
 
+  it('retries a transient failure after a back-off, then succeeds', async () => {
+    const [buyer] = await createUsers(api.db.url, 1, { prefix: 'buyer' });
+    const client = api.newClient({ token: () => buyer!.token });
+    const p = await createProduct(api.db.url, { priceCents: 1200, stock: 3 });
+    await client.cart.addItem.mutate({ productId: p.id });
+    const order = await client.orders.checkout.mutate({
+      idempotencyKey: crypto.randomUUID(),
+      paymentToken: 'tok_processingError',
+    });
+    // After the first attempt fails, the job waits: attempts 1, the error kept, run_at pushed back
+    // by graphile-worker's exponential back-off (e^1 ≈ 2.7 s for the first retry).
+    const failedOnce = await eventually(async () => {
+      const [job] = await sql<{ attempts: number; last_error: string | null; delay_s: number }>(
+        api.db.url,
+        `select attempts, last_error, extract(epoch from run_at - updated_at)::float as delay_s
+         from graphile_worker._private_jobs where payload->>'orderId' = $1 and task_id = ${CAPTURE}`,
+        [order.id],
+      );
+      return job?.last_error ? job : null;
+    });
+    expect(failedOnce.attempts).toBe(1);
+    expect(failedOnce.delay_s).toBeGreaterThan(2);
+    await eventually(async () => (await client.orders.get.query({ id: order.id })).status === 'paid', 20_000);
+    expect(
+      await sql(
+        api.db.url,
+        `select 1 from graphile_worker._private_jobs where payload->>'orderId' = $1 and task_id = ${CAPTURE}`,
+        [order.id],
+      ),
+    ).toEqual([]);
+  });
+
+  it('fails a job for good after its last attempt and lists it as failed with its error', async () => {
+    // A valid payload whose order does not exist: every attempt fails the same way.
+    const orderId = crypto.randomUUID();
+    const [{ id }] = (await sql<{ id: string }>(
+      api.db.url,
+      `select id::text from graphile_worker.add_job('email__order_status',
+         json_build_object('orderId', $1::text, 'status', 'paid'), max_attempts => 2)`,
+      [orderId],
+    )) as [{ id: string }];
+    const failed = await eventually(async () => {
+      const page = await admin.jobs.list.query({ state: 'failed', task: 'email__order_status' });
+      return page.items.find((j) => j.id === id);
+    }, 20_000);
+    expect(failed).toMatchObject({ attempts: 2, maxAttempts: 2, payload: { orderId, status: 'paid' } });
+    expect(failed.lastError).toMatch(/order/i);
+    const counts = await admin.jobs.counts.query();
+    expect(counts).toContainEqual({ task: 'email__order_status', state: 'failed', count: 1 });
+  });
+
+  it('hands the job its traceparent and logs it with job id, task and attempt', async () => {
+    const traceparent = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const { id } = await api.orm.em.fork().transactional((tx) => enqueue(tx, 'auth__cleanup', {}, { traceparent }));
+    const [line] = await worker.waitFor(new RegExp(`\\{[^\\n]*"jobId":"${id}"[^\\n]*"msg":"auth cleanup:[^\\n]*`));
+    expect(JSON.parse(line)).toMatchObject({
+      jobId: id,
+      task: 'auth__cleanup',
+      attempt: 1,
+      maxAttempts: 3,
+      traceparent,
+    });
+  });
+
+  it('serves /healthz, /readyz and /metrics on its own port', async () => {
+    expect(await (await fetch(`${workerUrl}/healthz`)).json()).toEqual({ status: 'ok' });
+    const ready = await fetch(`${workerUrl}/readyz`);
+    expect(ready.status).toBe(200);
+    expect(await ready.json()).toEqual({ status: 'ready' });
+    const metrics = await fetch(`${workerUrl}/metrics`);
+    expect(metrics.headers.get('content-type')).toContain('text/plain');
+    expect(await metrics.text()).toMatch(/^process_cpu_user_seconds_total /m);
+  });
+
+  it('records a heartbeat for the pool id its jobs are locked by', async () => {
+    const [beat] = await sql<{ worker_id: string; pid: number; age_ms: number }>(
+      api.db.url,
+      `select worker_id, pid, extract(epoch from now() - beat_at) * 1000 as age_ms from worker_heartbeat`,
+    );
+    expect(beat).toMatchObject({ worker_id: expect.stringMatching(/^pool-/), pid: worker.child.pid });
+    expect(worker.output()).toContain(beat!.worker_id);
+  });
+
   it('keeps serving after every database connection is cut (a PostgreSQL restart or failover)', async () => {
     const cut = await sql(
       api.db.url,
@@ -90,5 +190,7 @@ describe('worker process', () => {
     expect(code).toBe(0);
     expect(ms).toBeLessThan(10_000);
     expect(worker.output()).toContain('"msg":"stopped"');
+    // A clean stop leaves no heartbeat behind to be mistaken for a dead worker.
+    expect(await sql(api.db.url, 'select 1 from worker_heartbeat')).toEqual([]);
   });
 });

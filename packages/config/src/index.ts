@@ -12,6 +12,9 @@ const DAY = 24 * 60 * MINUTE;
 const KiB = 1024;
 const MiB = 1024 * KiB;
 
+/** What a stopping worker needs after its grace period: failing what still runs, closing pools. */
+const SHUTDOWN_BOOKKEEPING_MS = 1 * SECOND;
+
 const splitList = (v: string) =>
   v
     .split(',')
@@ -54,6 +57,18 @@ const schema = z.object({
   WORKER_CONCURRENCY: int(1, 100).default(5),
   /** How often the worker polls for future-scheduled and retried jobs, milliseconds (new jobs arrive by LISTEN/NOTIFY). */
   WORKER_POLL_INTERVAL_MS: int(100, 10 * MINUTE).default(2 * SECOND),
+  /** Comma-separated task identifiers this worker process runs (a specialised replica); empty: every task. */
+  WORKER_TASKS: z.string().default(''),
+  /** After SIGTERM, how long running jobs may finish before they are failed (and so retried), milliseconds. */
+  WORKER_SHUTDOWN_GRACE_MS: int(0, 10 * MINUTE).default(5 * SECOND),
+  /** How often a worker process records that it is alive and sweeps dead workers' jobs, milliseconds. */
+  WORKER_HEARTBEAT_INTERVAL_MS: int(100, 10 * MINUTE).default(10 * SECOND),
+  /** A worker whose heartbeat is this old is dead: its locked jobs are released to run again, milliseconds. */
+  WORKER_DEAD_AFTER_MS: int(SECOND, DAY).default(60 * SECOND),
+  /** Interface the worker's health and metrics server binds to. */
+  WORKER_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Port of the worker's `/healthz`, `/readyz` and `/metrics`; 0 picks a free one. */
+  WORKER_HTTP_PORT: int(0, 65535).default(3001),
 
   /** Where users reach the app (links in emails, cookie prefix); default http://HOST:PORT. */
   PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
@@ -143,7 +158,17 @@ export interface Config {
     poolMax: number;
     embedded: { dir: string; port: number };
   };
-  worker: { concurrency: number; pollIntervalMs: number };
+  worker: {
+    concurrency: number;
+    pollIntervalMs: number;
+    /** Task identifiers this process runs; null: every task. Checked against the contracts by the worker. */
+    tasks: string[] | null;
+    /** Fits inside `shutdownTimeoutMs`, with room left to fail what is still running. */
+    shutdownGraceMs: number;
+    heartbeatIntervalMs: number;
+    deadAfterMs: number;
+    http: { host: string; port: number };
+  };
   auth: {
     /** Origin users reach the app at, e.g. `https://shop.example` (no trailing slash). */
     publicUrl: string;
@@ -225,6 +250,12 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
       !(e.OIDC_CLIENT_ID && e.OIDC_CLIENT_SECRET) &&
       'OIDC_CLIENT_ID, OIDC_CLIENT_SECRET: required with OIDC_ISSUER',
     e.OIDC_ALLOW_HTTP && e.NODE_ENV === 'production' && 'OIDC_ALLOW_HTTP: not allowed in production',
+    // Failing the interrupted jobs and closing connections needs time of its own before the hard exit.
+    e.WORKER_SHUTDOWN_GRACE_MS + SHUTDOWN_BOOKKEEPING_MS > e.SHUTDOWN_TIMEOUT_MS &&
+      `WORKER_SHUTDOWN_GRACE_MS: must leave at least ${SHUTDOWN_BOOKKEEPING_MS} ms of SHUTDOWN_TIMEOUT_MS (${e.SHUTDOWN_TIMEOUT_MS})`,
+    // A live worker beats several times before anyone may call it dead, so one slow beat is no death.
+    e.WORKER_DEAD_AFTER_MS < 3 * e.WORKER_HEARTBEAT_INTERVAL_MS &&
+      'WORKER_DEAD_AFTER_MS: must be at least 3 times WORKER_HEARTBEAT_INTERVAL_MS',
   ].filter(Boolean);
   if (problems.length) throw new ConfigError(`Invalid configuration:\n  ${problems.join('\n  ')}`);
   return {
@@ -245,7 +276,15 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
       poolMax: e.DATABASE_POOL_MAX,
       embedded: { dir: e.EMBEDDED_PG_DIR, port: e.EMBEDDED_PG_PORT },
     },
-    worker: { concurrency: e.WORKER_CONCURRENCY, pollIntervalMs: e.WORKER_POLL_INTERVAL_MS },
+    worker: {
+      concurrency: e.WORKER_CONCURRENCY,
+      pollIntervalMs: e.WORKER_POLL_INTERVAL_MS,
+      tasks: splitList(e.WORKER_TASKS).length ? splitList(e.WORKER_TASKS) : null,
+      shutdownGraceMs: e.WORKER_SHUTDOWN_GRACE_MS,
+      heartbeatIntervalMs: e.WORKER_HEARTBEAT_INTERVAL_MS,
+      deadAfterMs: e.WORKER_DEAD_AFTER_MS,
+      http: { host: e.WORKER_HTTP_HOST, port: e.WORKER_HTTP_PORT },
+    },
     auth: {
       publicUrl,
       allowedOrigins: [new URL(publicUrl).origin, ...splitList(e.ALLOWED_ORIGINS).map((o) => new URL(o).origin)],

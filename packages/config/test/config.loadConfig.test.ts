@@ -31,6 +31,33 @@ describe('loadConfig', () => {
     expect(loadConfig({ TRUST_PROXY: raw }).http.trustProxy).toEqual(expected);
   });
 
+  it('reads the worker settings, with a task allow-list', () => {
+    const { worker } = loadConfig({ WORKER_TASKS: 'email__order_status, payment__capture', WORKER_HTTP_PORT: '0' });
+    expect(worker).toMatchObject({
+      tasks: ['email__order_status', 'payment__capture'],
+      shutdownGraceMs: 5000,
+      heartbeatIntervalMs: 10_000,
+      deadAfterMs: 60_000,
+      http: { host: '127.0.0.1', port: 0 },
+    });
+    expect(loadConfig({}).worker.tasks).toBeNull();
+  });
+
+  it('keeps the worker shutdown grace inside SHUTDOWN_TIMEOUT_MS', () => {
+    expect(() => loadConfig({ SHUTDOWN_TIMEOUT_MS: '5000', WORKER_SHUTDOWN_GRACE_MS: '4500' })).toThrow(
+      /WORKER_SHUTDOWN_GRACE_MS: must leave at least 1000 ms of SHUTDOWN_TIMEOUT_MS/,
+    );
+    expect(loadConfig({ SHUTDOWN_TIMEOUT_MS: '5000', WORKER_SHUTDOWN_GRACE_MS: '4000' }).worker.shutdownGraceMs).toBe(
+      4000,
+    );
+  });
+
+  it('calls a worker dead only after several missed heartbeats', () => {
+    expect(() => loadConfig({ WORKER_HEARTBEAT_INTERVAL_MS: '1000', WORKER_DEAD_AFTER_MS: '2000' })).toThrow(
+      /WORKER_DEAD_AFTER_MS: must be at least 3 times/,
+    );
+  });
+
   it('rejects a short seeded admin password', () => {
     expect(() => loadConfig({ SEED_ADMIN_PASSWORD: 'short' })).toThrow(/SEED_ADMIN_PASSWORD/);
   });

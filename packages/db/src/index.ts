@@ -33,6 +33,7 @@ export {
   User,
   type UserRole,
   userRoles,
+  WorkerHeartbeat,
 } from './entities/index.ts';
 export { uuidv7 } from './ids.ts';
 export {

@@ -8,8 +8,39 @@
  *   outlive it, so the worker never trusts the type alone).
  * - jobKey: de-duplicates queued jobs; with `replace`, a newer job with the same key replaces one that
  *   has not started yet.
+ * - `_meta`: a reserved payload key for what travels with any job rather than belonging to its task
+ *   (the W3C `traceparent` of the request that enqueued it). Every contract accepts it and strips it, so
+ *   a task's handler never sees it; the worker reads it with `readJobMeta`.
  */
 import { z } from 'zod';
+
+/** The reserved payload key; no contract may declare a field of this name. */
+export const JOB_META_KEY = '_meta';
+
+/** W3C Trace Context `traceparent`, version 00: trace id, parent span id, flags. */
+export const traceparentSchema = z
+  .string()
+  .regex(/^00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/, 'expected a W3C traceparent like 00-<32 hex>-<16 hex>-01');
+
+export const jobMetaSchema = z.object({ traceparent: traceparentSchema.optional() });
+export type JobMeta = z.infer<typeof jobMetaSchema>;
+
+/** The payload without `_meta`, whatever the contract's schema does with unknown keys (a strict object too). */
+function withoutMeta(raw: unknown): unknown {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || !(JOB_META_KEY in raw)) return raw;
+  const { [JOB_META_KEY]: _meta, ...rest } = raw as Record<string, unknown>;
+  return rest;
+}
+
+/**
+ * The `_meta` a job row carries, or nothing when it has none. A malformed one is dropped rather than
+ * failing the job: it only ever serves tracing.
+ */
+export function readJobMeta(raw: unknown): JobMeta {
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) return {};
+  const parsed = jobMetaSchema.safeParse((raw as Record<string, unknown>)[JOB_META_KEY]);
+  return parsed.success ? parsed.data : {};
+}
 
 export interface TaskContract<S extends z.ZodType = z.ZodType> {
   identifier: string;
@@ -26,10 +57,13 @@ export interface TaskContract<S extends z.ZodType = z.ZodType> {
   jobKeyMode?: 'replace' | 'preserve_run_at' | 'unsafe_dedupe';
 }
 
+/** A contract whose payload schema first drops `_meta`, so every task accepts a job that carries one. */
 function defineTask<const I extends string, S extends z.ZodType>(
   contract: TaskContract<S> & { identifier: I },
-): TaskContract<S> & { identifier: I } {
-  return contract;
+): TaskContract<z.ZodPipe<z.ZodTransform<unknown, unknown>, S>> & { identifier: I } {
+  return { ...contract, payload: z.preprocess(withoutMeta, contract.payload) } as TaskContract<
+    z.ZodPipe<z.ZodTransform<unknown, unknown>, S>
+  > & { identifier: I };
 }
 
 export const tasks = {

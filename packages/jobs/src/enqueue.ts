@@ -1,5 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
-import { type TaskName, type TaskPayload, tasks } from './contracts.ts';
+import { JOB_META_KEY, type JobMeta, type TaskName, type TaskPayload, tasks, traceparentSchema } from './contracts.ts';
 
 export interface EnqueueOptions {
   /** When to run; default now. */
@@ -10,6 +10,11 @@ export interface EnqueueOptions {
   priority?: number;
   /** Overrides the contract's job key. */
   jobKey?: string;
+  /**
+   * W3C `traceparent` of the operation enqueueing the job, so the worker can continue its trace. Stored
+   * in the payload's reserved `_meta`; must match `00-<32 hex>-<16 hex>-<2 hex>`.
+   */
+  traceparent?: string;
 }
 
 export interface EnqueuedJob {
@@ -44,9 +49,10 @@ export async function enqueue<N extends TaskName>(
   const contract = tasks[task];
   const valid = contract.payload.parse(payload);
   const jobKey = options.jobKey ?? (contract.jobKey ? (contract.jobKey as (p: unknown) => string)(valid) : null);
+  const meta: JobMeta = options.traceparent ? { traceparent: traceparentSchema.parse(options.traceparent) } : {};
   const params = [
     contract.identifier,
-    JSON.stringify(valid),
+    JSON.stringify(Object.keys(meta).length ? { ...(valid as object), [JOB_META_KEY]: meta } : valid),
     contract.queue ?? null,
     options.runAt?.toISOString() ?? null,
     options.maxAttempts ?? contract.maxAttempts ?? null,

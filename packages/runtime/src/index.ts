@@ -22,22 +22,33 @@ export interface ShutdownOptions {
   timeoutMs: number;
   /** Stops taking work, finishes what runs, releases connections. */
   stop: () => Promise<void>;
+  /**
+   * On a second signal while `stop` runs: cut short what is still running (the worker fails its running
+   * jobs so they are retried) and let `stop` finish. Without it, a second signal exits at once.
+   */
+  forceStop?: () => void;
 }
 
 /**
  * On SIGTERM or SIGINT: run `stop`, then let the process exit 0 once nothing is left (1 if `stop`
  * threw). A second signal, or the timeout, exits at once with 1: an operator pressing Ctrl-C twice
- * means it.
+ * means it. With `forceStop`, the second signal calls it instead (still bounded by the timeout) and the
+ * third exits.
  */
 export function exitGracefullyOnSignals(opts: ShutdownOptions): void {
   const { logger } = opts;
-  let stopping = false;
+  let signals = 0;
   const onSignal = async (signal: NodeJS.Signals) => {
-    if (stopping) {
-      logger.warn({ signal }, 'second signal: exiting now');
+    signals++;
+    if (signals === 2 && opts.forceStop) {
+      logger.warn({ signal }, 'second signal: interrupting running work');
+      opts.forceStop();
+      return;
+    }
+    if (signals > 1) {
+      logger.warn({ signal }, opts.forceStop ? 'third signal: exiting now' : 'second signal: exiting now');
       process.exit(1);
     }
-    stopping = true;
     logger.info({ signal }, 'shutting down');
     const timer = setTimeout(() => {
       logger.error({ timeoutMs: opts.timeoutMs }, 'shutdown timed out: exiting');

@@ -3,6 +3,7 @@ import { analyticsRouter } from './routers/analytics.ts';
 import { authRouter } from './routers/auth.ts';
 import { cartRouter } from './routers/cart.ts';
 import { catalogRouter } from './routers/catalog.ts';
+import { jobsRouter } from './routers/jobs.ts';
 import { ordersRouter } from './routers/orders.ts';
 import { reportsRouter } from './routers/reports.ts';
 import { usersRouter } from './routers/users.ts';
@@ -17,6 +18,7 @@ export const appRouter = router({
   orders: ordersRouter,
   reports: reportsRouter,
   analytics: analyticsRouter,
+  jobs: jobsRouter,
 });
 
 export type AppRouter = typeof appRouter;

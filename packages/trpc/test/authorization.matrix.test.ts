@@ -22,6 +22,8 @@ interface Fixtures {
   shippedOrderId: string;
   /** A ready report, requested by the admin. */
   reportId: string;
+  /** A queued background job, new for every cell. */
+  jobId: string;
   unique: () => string;
 }
 
@@ -132,6 +134,11 @@ const matrix: Record<string, Row> = {
     input: () => ({ from: new Date('2026-01-01T00:00:00Z'), to: new Date('2026-01-02T00:00:00Z') }),
     expect: adminOnly,
   },
+  'jobs.list': { input: () => ({ state: 'failed' }), expect: adminOnly },
+  'jobs.counts': { expect: adminOnly },
+  // A job the admin may retry and cancel; each cell gets a fresh one (see freshState).
+  'jobs.retry': { input: (f) => ({ id: f.jobId }), expect: adminOnly },
+  'jobs.cancel': { input: (f) => ({ id: f.jobId }), expect: adminOnly },
 };
 
 const createCaller = createCallerFactory(appRouter);
@@ -198,6 +205,11 @@ describe('authorization matrix', () => {
     };
     const paidOrderId = await order('paid');
     const shippedOrderId = await order('shipped');
+    const [job] = await sql<{ id: string }>(
+      t.db.url,
+      `select id::text from graphile_worker.add_job('catalog__refresh_view_count', json_build_object('productId', $1::text), run_at => now() + interval '1 day')`,
+      [productId],
+    );
     const tokens = {} as Record<'a' | 'b' | 'admin', string>;
     let aSessionId = '';
     for (const key of ['a', 'b', 'admin'] as const) {
@@ -228,6 +240,7 @@ describe('authorization matrix', () => {
         paidOrderId,
         shippedOrderId,
         reportId,
+        jobId: job!.id,
         unique: () => `new-${++n}@matrix.test`,
       },
     };

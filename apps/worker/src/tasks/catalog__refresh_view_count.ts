@@ -3,8 +3,8 @@ import { defineTask } from '../defineTask.ts';
 
 export const catalog__refresh_view_count = defineTask(
   'catalog__refresh_view_count',
-  async (payload, { em, helpers }) => {
+  async (payload, { em, logger }) => {
     const viewCount = await refreshViewCount(em, payload.productId);
-    helpers.logger.debug(`product ${payload.productId} view_count=${viewCount}`);
+    logger.debug(`product ${payload.productId} view_count=${viewCount}`);
   },
 );

@@ -3,7 +3,7 @@ import { describeDelivery, orderStatusMessage, sendOnce } from '@keelson/email';
 import { getOrder } from '@keelson/orders';
 import { defineTask } from '../defineTask.ts';
 
-export const email__order_status = defineTask('email__order_status', async (payload, { em, deps, helpers }) => {
+export const email__order_status = defineTask('email__order_status', async (payload, { em, deps, helpers, logger }) => {
   // Keyed by the business event, not the job: however many jobs an order's payment produces, the
   // customer hears once that it was paid.
   const result = await sendOnce(em, deps.mailer, {
@@ -23,5 +23,5 @@ export const email__order_status = defineTask('email__order_status', async (payl
       });
     },
   });
-  helpers.logger.info(`order ${payload.status} email: ${describeDelivery(result)}`);
+  logger.info(`order ${payload.status} email: ${describeDelivery(result)}`);
 });

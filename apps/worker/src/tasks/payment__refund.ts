@@ -1,7 +1,7 @@
 import { refundPayment } from '@keelson/orders';
 import { defineTask } from '../defineTask.ts';
 
-export const payment__refund = defineTask('payment__refund', async (payload, { em, deps, helpers }) => {
+export const payment__refund = defineTask('payment__refund', async (payload, { em, deps, logger }) => {
   const outcome = await refundPayment(em, deps.payments, payload.orderId);
-  helpers.logger.info(`refund for order ${payload.orderId}: ${outcome}`);
+  logger.info(`refund for order ${payload.orderId}: ${outcome}`);
 });

@@ -11,6 +11,7 @@ import { SandboxPaymentSchema } from './SandboxPayment.ts';
 import { SessionSchema } from './Session.ts';
 import { ThrottleSchema } from './Throttle.ts';
 import { UserSchema } from './User.ts';
+import { WorkerHeartbeatSchema } from './WorkerHeartbeat.ts';
 
 export { AnalyticsEvent, AnalyticsFunnelHourly, AnalyticsHourly } from './AnalyticsEvent.ts';
 export { AuthToken, type AuthTokenKind, authTokenKinds } from './AuthToken.ts';
@@ -45,6 +46,7 @@ export { SandboxPayment } from './SandboxPayment.ts';
 export { Session } from './Session.ts';
 export { Throttle } from './Throttle.ts';
 export { User, type UserRole, userRoles } from './User.ts';
+export { WorkerHeartbeat } from './WorkerHeartbeat.ts';
 
 /** Every entity, for the ORM's discovery; listing them beats folder globbing (no work at import time). */
 export const entities = [
@@ -67,4 +69,5 @@ export const entities = [
   ReportChunkSchema,
   AnalyticsHourlySchema,
   AnalyticsFunnelHourlySchema,
+  WorkerHeartbeatSchema,
 ];

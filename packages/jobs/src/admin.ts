@@ -1,0 +1,163 @@
+/**
+ * Job administration for operators (the `jobs` tRPC router): list, count, retry and cancel jobs through
+ * graphile-worker's public interface (its `jobs` view and admin functions), never by editing its rows.
+ *
+ * Glossary
+ * - failed: attempts used up (`attempts >= max_attempts`) and not running: it will not run again unless
+ *   retried. Cancelled jobs are failed jobs whose `last_error` says who cancelled them.
+ * - locked: a worker holds it (running, or its worker died and the heartbeat sweep has not freed it yet).
+ * - queued: every other job: waiting for its `run_at`, or for a retry after back-off.
+ */
+import { AppError } from '@keelson/errors';
+import type { EntityManager } from '@mikro-orm/core';
+import { z } from 'zod';
+import { JOB_META_KEY } from './contracts.ts';
+
+export const jobStates = ['failed', 'locked', 'queued'] as const;
+export type JobState = (typeof jobStates)[number];
+
+// Job ids are bigint; they travel as decimal strings (JavaScript numbers lose precision past 2^53).
+const jobId = z.string().regex(/^[1-9][0-9]{0,18}$/, 'expected a job id');
+
+export const listJobsInput = z.object({
+  state: z.enum(jobStates),
+  task: z.string().min(1).max(200).optional(),
+  /** The last id of the previous page: newest first. */
+  cursor: jobId.nullish(),
+  limit: z.number().int().min(1).max(100).default(20),
+});
+export type ListJobsInput = z.input<typeof listJobsInput>;
+
+export const jobIdInput = z.object({ id: jobId });
+
+export const jobDto = z.object({
+  id: z.string(),
+  task: z.string(),
+  queue: z.string().nullable(),
+  state: z.enum(jobStates),
+  attempts: z.number().int(),
+  maxAttempts: z.number().int(),
+  lastError: z.string().nullable(),
+  runAt: z.date(),
+  lockedAt: z.date().nullable(),
+  lockedBy: z.string().nullable(),
+  createdAt: z.date(),
+  key: z.string().nullable(),
+  /** The job's payload without the reserved `_meta`. */
+  payload: z.unknown(),
+});
+export type JobDto = z.infer<typeof jobDto>;
+
+export const jobPage = z.object({ items: z.array(jobDto), nextCursor: z.string().nullable() });
+export type JobPage = z.infer<typeof jobPage>;
+
+export const jobCount = z.object({ task: z.string(), state: z.enum(jobStates), count: z.number().int() });
+export type JobCount = z.infer<typeof jobCount>;
+
+const STATE = `case
+    when j.locked_at is not null then 'locked'
+    when j.attempts >= j.max_attempts then 'failed'
+    else 'queued' end`;
+
+// The public view leaves payloads out; they are read (never written) from the private table by id.
+const SELECT_JOBS = `select j.id::text, j.task_identifier as task, j.queue_name as queue, ${STATE} as state,
+    j.attempts, j.max_attempts, j.last_error, j.run_at, j.locked_at, j.locked_by, j.created_at, j.key,
+    (p.payload::jsonb - '${JOB_META_KEY}') as payload
+  from graphile_worker.jobs j join graphile_worker._private_jobs p on p.id = j.id`;
+
+interface JobRow {
+  id: string;
+  task: string;
+  queue: string | null;
+  state: JobState;
+  attempts: number;
+  max_attempts: number;
+  last_error: string | null;
+  run_at: Date;
+  locked_at: Date | null;
+  locked_by: string | null;
+  created_at: Date;
+  key: string | null;
+  payload: unknown;
+}
+
+const toDto = (r: JobRow): JobDto => ({
+  id: r.id,
+  task: r.task,
+  queue: r.queue,
+  state: r.state,
+  attempts: r.attempts,
+  maxAttempts: r.max_attempts,
+  lastError: r.last_error,
+  runAt: new Date(r.run_at),
+  lockedAt: r.locked_at ? new Date(r.locked_at) : null,
+  lockedBy: r.locked_by,
+  createdAt: new Date(r.created_at),
+  key: r.key,
+  payload: r.payload,
+});
+
+/** Jobs in one state, newest first, a page at a time. */
+export async function listJobs(em: EntityManager, rawInput: ListJobsInput): Promise<JobPage> {
+  const input = listJobsInput.parse(rawInput);
+  const rows = await em.getConnection().execute<JobRow[]>(
+    `${SELECT_JOBS}
+     where ${STATE} = ? and (?::text is null or j.task_identifier = ?) and (?::bigint is null or j.id < ?::bigint)
+     order by j.id desc limit ?`,
+    [input.state, input.task ?? null, input.task ?? null, input.cursor ?? null, input.cursor ?? null, input.limit + 1],
+  );
+  const items = rows.slice(0, input.limit).map(toDto);
+  return { items, nextCursor: rows.length > input.limit ? (items.at(-1)?.id ?? null) : null };
+}
+
+/** How many jobs each task has in each state (states without jobs are left out). */
+export async function countJobs(em: EntityManager): Promise<JobCount[]> {
+  const rows: { task: string; state: JobState; count: string }[] = await em.getConnection().execute(
+    `select j.task_identifier as task, ${STATE} as state, count(*)::text as count
+     from graphile_worker.jobs j group by 1, 2 order by 1, 2`,
+    [],
+  );
+  return rows.map((r) => ({ task: r.task, state: r.state, count: Number(r.count) }));
+}
+
+async function findJob(em: EntityManager, id: string): Promise<JobDto> {
+  const [row] = await em.getConnection().execute<JobRow[]>(`${SELECT_JOBS} where j.id = ?::bigint`, [id]);
+  if (!row) throw new AppError('JOB_NOT_FOUND', { details: { id } });
+  if (row.state === 'locked') throw new AppError('JOB_RUNNING', { details: { id, lockedBy: row.locked_by } });
+  return toDto(row);
+}
+
+/**
+ * Runs a failed or queued job again now, with its attempts reset (graphile-worker's `reschedule_jobs`).
+ * Its last error stays visible until the next attempt ends.
+ */
+export async function retryJob(em: EntityManager, id: string): Promise<JobDto> {
+  await findJob(em, id);
+  // reschedule_jobs skips locked jobs: a worker that took it meanwhile leaves nothing updated.
+  const updated = await em
+    .getConnection()
+    .execute<{ id: string }[]>(
+      `select id::text from graphile_worker.reschedule_jobs(array[?::bigint], run_at => now(), attempts => 0)`,
+      [id],
+    );
+  if (!updated.length) throw new AppError('JOB_RUNNING', { details: { id } });
+  return findJob(em, id);
+}
+
+/**
+ * Cancels a job for good: it is failed permanently (graphile-worker's `permanently_fail_jobs`: attempts
+ * set to max_attempts) with a `last_error` naming who cancelled it, rather than deleted, so what was
+ * cancelled stays visible with the failed jobs (and could still be retried on purpose).
+ */
+export async function cancelJob(em: EntityManager, input: { id: string; actorId: string }): Promise<JobDto> {
+  await findJob(em, input.id);
+  const reason = `Cancelled by an administrator (user ${input.actorId})`;
+  const updated = await em
+    .getConnection()
+    .execute<{ id: string }[]>(`select id::text from graphile_worker.permanently_fail_jobs(array[?::bigint], ?)`, [
+      input.id,
+      reason,
+    ]);
+  if (!updated.length) throw new AppError('JOB_RUNNING', { details: { id: input.id } });
+  return findJob(em, input.id);
+}
