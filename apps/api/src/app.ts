@@ -8,7 +8,7 @@ import proxyaddr from '@fastify/proxy-addr';
 import websocket from '@fastify/websocket';
 import { CATALOG_CHANNEL, type CatalogCache, createCatalogCache } from '@keelson/catalog';
 import type { Config } from '@keelson/config';
-import { createListener, type MikroORM, schemaStatus } from '@keelson/db';
+import { createListener, type MikroORM, readinessProbe } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { appRouter, createContext } from '@keelson/trpc';
 import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
@@ -202,28 +202,11 @@ export async function buildApp(deps: AppDeps) {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   // Ready means: the database answers and every migration (Keelson's and graphile-worker's) is applied.
-  // Once seen fully migrated, the migration check is skipped: migrations are never unapplied.
-  let migrated = false;
+  const readiness = readinessProbe(orm);
   app.get('/readyz', async (_req, reply) => {
-    try {
-      if (!migrated) {
-        const status = await schemaStatus(orm);
-        if (status.pending.length || !status.workerSchema) {
-          return reply.code(503).send({
-            status: 'migrations pending',
-            pending: status.pending,
-            workerSchema: status.workerSchema,
-          });
-        }
-        migrated = true;
-      } else {
-        await orm.em.getConnection().execute('select 1');
-      }
-      return { status: 'ready' };
-    } catch (err) {
-      reply.log.warn({ err }, 'readiness check failed');
-      return reply.code(503).send({ status: 'database unreachable' });
-    }
+    const { ready, body, error } = await readiness();
+    if (error) reply.log.warn({ err: error }, 'readiness check failed');
+    return ready ? body : reply.code(503).send(body);
   });
 
   return app;

@@ -154,4 +154,24 @@ describe('analytics', () => {
     )) as [{ count: number }];
     expect(count).toBe(600);
   });
+
+  it('refuses a batch that would overshoot the limit, uncounted, while a smaller one still fits', async () => {
+    await sql(api.db.url, 'delete from auth_throttle');
+    await sql(api.db.url, `delete from analytics_event where name = 'search'`);
+    const track = (n: number) =>
+      rawCall(api.baseUrl, {
+        path: 'analytics.track',
+        type: 'mutation',
+        input: { events: Array.from({ length: n }, () => ({ name: 'search' })) },
+      });
+    for (const n of [100, 100, 100, 100, 100, 99]) expect((await track(n)).status).toBe(200);
+    expect((await track(100)).status).toBe(429);
+    expect((await track(1)).status).toBe(200);
+    expect((await track(1)).status).toBe(429);
+    const [{ count }] = (await sql<{ count: number }>(
+      api.db.url,
+      `select count(*)::int as count from analytics_event where name = 'search'`,
+    )) as [{ count: number }];
+    expect(count).toBe(600);
+  });
 });

@@ -3,7 +3,7 @@
  * Prometheus: `/healthz` (the process answers), `/readyz` (database reachable, every migration applied,
  * the runner started and not stopping) and `/metrics`. Built here, listened to by `main.ts`.
  */
-import { type MikroORM, schemaStatus } from '@keelson/db';
+import { type MikroORM, readinessProbe } from '@keelson/db';
 import Fastify from 'fastify';
 import type { Logger } from 'pino';
 import { collectDefaultMetrics, Registry } from 'prom-client';
@@ -36,27 +36,12 @@ export function createWorkerHttp(deps: WorkerHttpDeps) {
 
   app.get('/healthz', quiet, async () => ({ status: 'ok' }));
 
-  // Once seen fully migrated, the migration check is skipped: migrations are never unapplied.
-  let migrated = false;
+  const readiness = readinessProbe(orm);
   app.get('/readyz', quiet, async (_req, reply) => {
     if (!deps.isRunning()) return reply.code(503).send({ status: 'not running' });
-    try {
-      if (!migrated) {
-        const status = await schemaStatus(orm);
-        if (status.pending.length || !status.workerSchema) {
-          return reply
-            .code(503)
-            .send({ status: 'migrations pending', pending: status.pending, workerSchema: status.workerSchema });
-        }
-        migrated = true;
-      } else {
-        await orm.em.getConnection().execute('select 1');
-      }
-      return { status: 'ready' };
-    } catch (err) {
-      reply.log.warn({ err }, 'readiness check failed');
-      return reply.code(503).send({ status: 'database unreachable' });
-    }
+    const { ready, body, error } = await readiness();
+    if (error) reply.log.warn({ err: error }, 'readiness check failed');
+    return ready ? body : reply.code(503).send(body);
   });
 
   app.get('/metrics', quiet, async (_req, reply) => {

@@ -102,6 +102,11 @@ export async function claim(em: EntityManager, { rule, key, now, cost = 1 }: Cla
     if (!row) throw new Error(`throttle row ${rule.bucket}/${key} vanished`);
     const fresh = new Date(row.window_started_at).getTime() <= now.getTime() - rule.windowMs;
     if (!fresh && row.blocked_until && new Date(row.blocked_until) > now) return new Date(row.blocked_until);
+    // A batch that would overshoot what is left of the window is refused whole and uncounted (a smaller
+    // one may still fit); single attempts keep the rule's own behaviour (the max-th goes through, then blocks).
+    if (cost > 1 && !fresh && row.hits + cost > rule.max) {
+      return new Date(new Date(row.window_started_at).getTime() + rule.windowMs);
+    }
     const hits = fresh ? cost : row.hits + cost;
     const windowStartedAt = fresh ? now : new Date(row.window_started_at);
     await conn.execute(

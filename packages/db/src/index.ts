@@ -43,7 +43,14 @@ export {
   type ListenerNotification,
   type ListenerOptions,
 } from './listener.ts';
-export { migrate, type SchemaStatus, schemaStatus, WORKER_SCHEMA } from './migrate.ts';
+export {
+  migrate,
+  type Readiness,
+  readinessProbe,
+  type SchemaStatus,
+  schemaStatus,
+  WORKER_SCHEMA,
+} from './migrate.ts';
 export {
   createOrm,
   type EntityManager,

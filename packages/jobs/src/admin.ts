@@ -17,7 +17,10 @@ export const jobStates = ['failed', 'locked', 'queued'] as const;
 export type JobState = (typeof jobStates)[number];
 
 // Job ids are bigint; they travel as decimal strings (JavaScript numbers lose precision past 2^53).
-const jobId = z.string().regex(/^[1-9][0-9]{0,18}$/, 'expected a job id');
+const jobId = z
+  .string()
+  .regex(/^[1-9][0-9]{0,18}$/, 'expected a job id')
+  .refine((s) => BigInt(s) <= 9_223_372_036_854_775_807n, 'expected a job id');
 
 export const listJobsInput = z.object({
   state: z.enum(jobStates),
@@ -62,7 +65,7 @@ const STATE = `case
 // The public view leaves payloads out; they are read (never written) from the private table by id.
 const SELECT_JOBS = `select j.id::text, j.task_identifier as task, j.queue_name as queue, ${STATE} as state,
     j.attempts, j.max_attempts, j.last_error, j.run_at, j.locked_at, j.locked_by, j.created_at, j.key,
-    (p.payload::jsonb - '${JOB_META_KEY}') as payload
+    p.payload
   from graphile_worker.jobs j join graphile_worker._private_jobs p on p.id = j.id`;
 
 interface JobRow {
@@ -94,8 +97,15 @@ const toDto = (r: JobRow): JobDto => ({
   lockedBy: r.locked_by,
   createdAt: new Date(r.created_at),
   key: r.key,
-  payload: r.payload,
+  payload: withoutMeta(r.payload),
 });
+
+/** The payload as the task sees it. Done here, not in SQL: a hand-added payload may not be valid jsonb. */
+function withoutMeta(payload: unknown): unknown {
+  if (!payload || typeof payload !== 'object' || Array.isArray(payload)) return payload;
+  const { [JOB_META_KEY]: _meta, ...rest } = payload as Record<string, unknown>;
+  return rest;
+}
 
 /** Jobs in one state, newest first, a page at a time. */
 export async function listJobs(em: EntityManager, rawInput: ListJobsInput): Promise<JobPage> {
@@ -120,11 +130,17 @@ export async function countJobs(em: EntityManager): Promise<JobCount[]> {
   return rows.map((r) => ({ task: r.task, state: r.state, count: Number(r.count) }));
 }
 
-async function findJob(em: EntityManager, id: string): Promise<JobDto> {
+async function readJob(em: EntityManager, id: string): Promise<JobDto | null> {
   const [row] = await em.getConnection().execute<JobRow[]>(`${SELECT_JOBS} where j.id = ?::bigint`, [id]);
-  if (!row) throw new AppError('JOB_NOT_FOUND', { details: { id } });
-  if (row.state === 'locked') throw new AppError('JOB_RUNNING', { details: { id, lockedBy: row.locked_by } });
-  return toDto(row);
+  return row ? toDto(row) : null;
+}
+
+/** The job, if it exists and no worker holds it (retrying or cancelling a running job is refused). */
+async function idleJob(em: EntityManager, id: string): Promise<JobDto> {
+  const job = await readJob(em, id);
+  if (!job) throw new AppError('JOB_NOT_FOUND', { details: { id } });
+  if (job.state === 'locked') throw new AppError('JOB_RUNNING', { details: { id, lockedBy: job.lockedBy } });
+  return job;
 }
 
 /**
@@ -132,7 +148,7 @@ async function findJob(em: EntityManager, id: string): Promise<JobDto> {
  * Its last error stays visible until the next attempt ends.
  */
 export async function retryJob(em: EntityManager, id: string): Promise<JobDto> {
-  await findJob(em, id);
+  const before = await idleJob(em, id);
   // reschedule_jobs skips locked jobs: a worker that took it meanwhile leaves nothing updated.
   const updated = await em
     .getConnection()
@@ -141,7 +157,8 @@ export async function retryJob(em: EntityManager, id: string): Promise<JobDto> {
       [id],
     );
   if (!updated.length) throw new AppError('JOB_RUNNING', { details: { id } });
-  return findJob(em, id);
+  // Retried: a worker may already hold it (locked) or even have finished it (gone), which is success too.
+  return (await readJob(em, id)) ?? { ...before, state: 'queued', attempts: 0, runAt: new Date() };
 }
 
 /**
@@ -150,8 +167,9 @@ export async function retryJob(em: EntityManager, id: string): Promise<JobDto> {
  * cancelled stays visible with the failed jobs (and could still be retried on purpose).
  */
 export async function cancelJob(em: EntityManager, input: { id: string; actorId: string }): Promise<JobDto> {
-  await findJob(em, input.id);
-  const reason = `Cancelled by an administrator (user ${input.actorId})`;
+  const before = await idleJob(em, input.id);
+  // A failed job keeps the cause of its failure after the note of who cancelled it.
+  const reason = `Cancelled by an administrator (user ${input.actorId})${before.lastError ? `; last error: ${before.lastError}` : ''}`;
   const updated = await em
     .getConnection()
     .execute<{ id: string }[]>(`select id::text from graphile_worker.permanently_fail_jobs(array[?::bigint], ?)`, [
@@ -159,5 +177,5 @@ export async function cancelJob(em: EntityManager, input: { id: string; actorId:
       reason,
     ]);
   if (!updated.length) throw new AppError('JOB_RUNNING', { details: { id: input.id } });
-  return findJob(em, input.id);
+  return (await readJob(em, input.id)) ?? { ...before, state: 'failed', lastError: reason };
 }
