@@ -266,6 +266,7 @@ create table report (
   kind text not null,
   status text default 'pending'::text not null,
   params jsonb not null,
+  schedule_key character varying(100),
   requested_by_id uuid,
   row_count integer,
   byte_size bigint,
@@ -277,8 +278,10 @@ create table report (
 -- constraint report_kind_check: CHECK ((kind = 'sales'::text))
 -- constraint report_pkey: PRIMARY KEY (id)
 -- constraint report_requested_by_id_foreign: FOREIGN KEY (requested_by_id) REFERENCES app_user(id) ON DELETE SET NULL
+-- constraint report_schedule_key_unique: UNIQUE (schedule_key)
 -- constraint report_status_check: CHECK ((status = ANY (ARRAY['pending'::text, 'ready'::text, 'failed'::text])))
 CREATE UNIQUE INDEX report_pkey ON public.report USING btree (id);
+CREATE UNIQUE INDEX report_schedule_key_unique ON public.report USING btree (schedule_key);
 
 create table report_chunk (
   report_id uuid not null,

@@ -359,5 +359,20 @@ describe('sales reports', () => {
     // Day one's sales: three products, 2 + 1 + 3 units.
     const rows = parseCsv(text).slice(1);
     expect(rows.map((r) => Number(r[3])).reduce((a, b) => a + b, 0)).toBe(6);
+
+    // The same cron run again (a retry, or a duplicate job) makes no second report of that day.
+    await sql(
+      api.db.url,
+      `select graphile_worker.add_job('report__daily_sales', '{"_cron":{"ts":"2026-03-11T00:10:00.000Z","backfilled":true}}'::json)`,
+    );
+    await eventually(async () => {
+      const jobs = await sql(
+        api.db.url,
+        `select 1 from graphile_worker.jobs where task_identifier = 'report__daily_sales'`,
+      );
+      return jobs.length === 0;
+    }, 20_000);
+    const daily = await sql(api.db.url, `select id from report where schedule_key = 'daily_sales:2026-03-10'`);
+    expect(daily).toEqual([{ id: row!.id }]);
   });
 });

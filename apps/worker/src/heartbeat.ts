@@ -6,11 +6,12 @@
  * jobs that long) are unlocked with graphile-worker's own `force_unlock_workers`, so they run again at once.
  */
 import { hostname } from 'node:os';
-import { type MikroORM, WORKER_SCHEMA } from '@keelson/db';
+import { WORKER_SCHEMA } from '@keelson/db';
+import pg from 'pg';
 import type { Logger } from 'pino';
 
 export interface HeartbeatDeps {
-  orm: MikroORM;
+  databaseUrl: string;
   logger: Logger;
   /** WORKER_HEARTBEAT_INTERVAL_MS */
   intervalMs: number;
@@ -38,8 +39,14 @@ export interface Heartbeat {
   stop(): Promise<void>;
 }
 
-// MikroORM expands an array parameter into one placeholder per element, so id lists travel as JSON.
+// Id lists travel as one JSON parameter.
 const IDS = `array(select jsonb_array_elements_text(?::jsonb))`;
+
+/** `?` placeholders (none of these statements has a literal `?`) as node-postgres' `$1, $2, ...`. */
+const numbered = (sql: string) => {
+  let n = 0;
+  return sql.replace(/\?/g, () => `$${++n}`);
+};
 const json = (ids: Iterable<string>) => JSON.stringify([...ids]);
 
 // One sweeper at a time across all processes, so released jobs are logged once; the others skip a round.
@@ -63,51 +70,73 @@ const LOCKED_JOBS = `select id::text, task_identifier as task, locked_by as "loc
   from ${WORKER_SCHEMA}.jobs where locked_by = any(${IDS}) order by id`;
 
 export function createHeartbeat(deps: HeartbeatDeps): Heartbeat {
-  const { orm, logger } = deps;
+  const { logger } = deps;
+  // A pool of its own, not the jobs' connections: if long jobs held every pooled connection, the beat
+  // would wait, and another worker would declare this live one dead and run its jobs a second time.
+  // Timeouts keep a hung database from stalling the rounds for longer than one interval.
+  const pool = new pg.Pool({
+    connectionString: deps.databaseUrl,
+    max: 2,
+    connectionTimeoutMillis: deps.intervalMs,
+    statement_timeout: deps.intervalMs,
+    application_name: 'keelson-worker-heartbeat',
+  });
+  pool.on('error', (err) => logger.warn({ err }, 'heartbeat database connection failed'));
   const ids = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> = Promise.resolve();
+  const query = async <R extends pg.QueryResultRow>(
+    client: pg.Pool | pg.PoolClient,
+    sql: string,
+    params: unknown[],
+  ): Promise<R[]> => (await client.query<R>(numbered(sql), params)).rows;
 
   const beat = async () => {
     if (!ids.size) return;
-    await orm.em.getConnection().execute(BEAT, [hostname(), process.pid, json(ids)]);
+    await query(pool, BEAT, [hostname(), process.pid, json(ids)]);
   };
 
-  const sweep = (): Promise<ReleasedJob[]> =>
-    orm.em.fork().transactional(async (em) => {
-      const conn = em.getConnection();
-      const ctx = em.getTransactionContext();
-      const [lock] = await conn.execute<{ locked: boolean }[]>(SWEEP_LOCK, [], 'all', ctx);
-      if (!lock?.locked) return [];
-      const own = [...ids];
-      const dead = (
-        await conn.execute<{ worker_id: string }[]>(
-          DEAD_WORKERS,
-          [deps.deadAfterMs, json(own), deps.deadAfterMs, json(own)],
-          'all',
-          ctx,
-        )
-      ).map((r) => r.worker_id);
-      if (!dead.length) return [];
-      const released = await conn.execute<ReleasedJob[]>(LOCKED_JOBS, [json(dead)], 'all', ctx);
-      await conn.execute(`select ${WORKER_SCHEMA}.force_unlock_workers(${IDS})`, [json(dead)], 'all', ctx);
-      // Only rows still stale: a worker that beat again meanwhile is alive after all.
-      await conn.execute(
-        `delete from worker_heartbeat where worker_id = any(${IDS}) and beat_at < now() - ? * interval '1 millisecond'`,
-        [json(dead), deps.deadAfterMs],
-        'all',
-        ctx,
-      );
-      if (released.length) {
-        logger.warn(
-          { deadWorkers: dead, jobs: released.map((j) => ({ id: j.id, task: j.task, lockedBy: j.lockedBy })) },
-          `released ${released.length} job(s) locked by dead worker(s)`,
-        );
-      } else {
-        logger.info({ deadWorkers: dead }, 'forgot dead worker(s) holding no jobs');
-      }
+  const sweep = async (): Promise<ReleasedJob[]> => {
+    const client = await pool.connect();
+    try {
+      await client.query('begin');
+      const released = await sweepIn(client);
+      await client.query('commit');
       return released;
-    });
+    } catch (err) {
+      await client.query('rollback').catch(() => {});
+      throw err;
+    } finally {
+      client.release();
+    }
+  };
+
+  const sweepIn = async (client: pg.PoolClient): Promise<ReleasedJob[]> => {
+    const [lock] = await query<{ locked: boolean }>(client, SWEEP_LOCK, []);
+    if (!lock?.locked) return [];
+    const own = json(ids);
+    const dead = (
+      await query<{ worker_id: string }>(client, DEAD_WORKERS, [deps.deadAfterMs, own, deps.deadAfterMs, own])
+    ).map((r) => r.worker_id);
+    if (!dead.length) return [];
+    const released = await query<ReleasedJob>(client, LOCKED_JOBS, [json(dead)]);
+    await query(client, `select ${WORKER_SCHEMA}.force_unlock_workers(${IDS})`, [json(dead)]);
+    // Only rows still stale: a worker that beat again meanwhile is alive after all.
+    await query(
+      client,
+      `delete from worker_heartbeat where worker_id = any(${IDS}) and beat_at < now() - ? * interval '1 millisecond'`,
+      [json(dead), deps.deadAfterMs],
+    );
+    if (released.length) {
+      logger.warn(
+        { deadWorkers: dead, jobs: released.map((j) => ({ id: j.id, task: j.task, lockedBy: j.lockedBy })) },
+        `released ${released.length} job(s) locked by dead worker(s)`,
+      );
+    } else {
+      logger.info({ deadWorkers: dead }, 'forgot dead worker(s) holding no jobs');
+    }
+    return released;
+  };
 
   // Never two rounds at once; a failed round (database briefly away) is logged and the next one retries.
   const round = () => {
@@ -135,11 +164,11 @@ export function createHeartbeat(deps: HeartbeatDeps): Heartbeat {
       timer = undefined;
       await running;
       if (ids.size) {
-        await orm.em
-          .getConnection()
-          .execute(`delete from worker_heartbeat where worker_id = any(${IDS})`, [json(ids)])
-          .catch((err: unknown) => logger.warn({ err }, 'could not delete the worker heartbeat'));
+        await query(pool, `delete from worker_heartbeat where worker_id = any(${IDS})`, [json(ids)]).catch(
+          (err: unknown) => logger.warn({ err }, 'could not delete the worker heartbeat'),
+        );
       }
+      await pool.end();
     },
   };
 }

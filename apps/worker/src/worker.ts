@@ -126,7 +126,7 @@ export function createWorker(deps: WorkerDeps): KeelsonWorker {
   };
   const taskList = Object.fromEntries(selected.map((name) => [name, taskFactories[name](taskDeps)])) as TaskList;
   const heartbeat: Heartbeat = createHeartbeat({
-    orm,
+    databaseUrl: deps.databaseUrl,
     logger,
     intervalMs: config.worker.heartbeatIntervalMs,
     deadAfterMs: config.worker.deadAfterMs,
@@ -147,6 +147,7 @@ export function createWorker(deps: WorkerDeps): KeelsonWorker {
     heartbeat.add(workerPool.id);
   });
   let runner: Runner | undefined;
+  let starting: Promise<void> | undefined;
   let stopping = false;
   let resolveDone: () => void = () => {};
   let rejectDone: (err: unknown) => void = () => {};
@@ -176,31 +177,37 @@ export function createWorker(deps: WorkerDeps): KeelsonWorker {
     isRunning: () => runner !== undefined && !stopping,
     workerIds: () => pools.map((p) => p.id),
     interrupt,
-    async start() {
-      heartbeat.start();
-      runner = await run({
-        pgPool,
-        schema: WORKER_SCHEMA,
-        concurrency: config.worker.concurrency,
-        pollInterval: config.worker.pollIntervalMs,
-        taskList,
-        // From the task contracts, not a ./crontab file, so the schedule is typed and reviewed with them.
-        crontab: crontabFor(selected),
-        logger: graphileLogger(logger),
-        events,
-        // main.ts owns signals: it stops the runner, then closes the ORM, then exits.
-        noHandleSignals: true,
-        // The jobs' abort signal (TaskContext.signal) fires when the grace runs out, as they are failed.
-        preset: { worker: { gracefulShutdownAbortTimeout: config.worker.shutdownGraceMs } },
-      });
-      runner.promise.then(resolveDone, rejectDone);
-      logger.info(
-        { concurrency: config.worker.concurrency, tasks: selected, workerIds: pools.map((p) => p.id) },
-        'worker started',
-      );
+    start() {
+      // A stop that arrives while the runner is starting waits for it (see stop), then stops it.
+      starting ??= (async () => {
+        if (stopping) return;
+        heartbeat.start();
+        runner = await run({
+          pgPool,
+          schema: WORKER_SCHEMA,
+          concurrency: config.worker.concurrency,
+          pollInterval: config.worker.pollIntervalMs,
+          taskList,
+          // From the task contracts, not a ./crontab file, so the schedule is typed and reviewed with them.
+          crontab: crontabFor(selected),
+          logger: graphileLogger(logger),
+          events,
+          // main.ts owns signals: it stops the runner, then closes the ORM, then exits.
+          noHandleSignals: true,
+          // The jobs' abort signal (TaskContext.signal) fires when the grace runs out, as they are failed.
+          preset: { worker: { gracefulShutdownAbortTimeout: config.worker.shutdownGraceMs } },
+        });
+        runner.promise.then(resolveDone, rejectDone);
+        logger.info(
+          { concurrency: config.worker.concurrency, tasks: selected, workerIds: pools.map((p) => p.id) },
+          'worker started',
+        );
+      })();
+      return starting;
     },
     async stop() {
       stopping = true;
+      await starting?.catch(() => {});
       if (runner) {
         const grace = setTimeout(
           () => interrupt(`shutdown grace of ${config.worker.shutdownGraceMs} ms ran out`),

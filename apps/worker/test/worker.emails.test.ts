@@ -112,17 +112,20 @@ describe('email jobs', () => {
   describe('sendOnce', () => {
     it('lets one of two concurrent senders send; the other is told to retry', async () => {
       let release: () => void = () => {};
+      let claimed: () => void = () => {};
       const gate = new Promise<void>((r) => (release = r));
+      const ownsIt = new Promise<void>((r) => (claimed = r));
       const message = { to: 'race@shop.test', subject: 'Race', text: 'x', html: '<p>x</p>' };
       const first = sendOnce(fork(), mailer, {
         key: 'race',
         kind: 'test',
         compose: async () => {
+          claimed(); // compose runs only once the delivery is ours
           await gate;
           return message;
         },
       });
-      await settle();
+      await ownsIt;
       await expect(
         sendOnce(fork(), mailer, { key: 'race', kind: 'test', compose: async () => message }),
       ).rejects.toBeInstanceOf(DeliveryInProgressError);

@@ -1,4 +1,4 @@
-import { claim, throttleRules } from '@keelson/auth';
+import { claim, ipThrottleKey, throttleRules } from '@keelson/auth';
 import { enqueue } from '@keelson/jobs';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { TrackInput, TrackResult } from './schemas.ts';
@@ -20,7 +20,7 @@ export async function trackEvents(
 ): Promise<TrackResult> {
   const now = opts.now ?? new Date();
   const events = opts.input.events;
-  await claim(em, { rule: throttleRules.analyticsIp, key: opts.ip ?? 'unknown', now, cost: events.length });
+  await claim(em, { rule: throttleRules.analyticsIp, key: ipThrottleKey(opts.ip), now, cost: events.length });
   const rows = events.map((e) => ({
     name: e.name,
     product_id: e.productId ?? null,

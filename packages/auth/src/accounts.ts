@@ -16,7 +16,7 @@ import {
   invalidateUserSessions,
   type SessionConfig,
 } from './sessions.ts';
-import { claim, clearThrottle, rules } from './throttle.ts';
+import { claim, clearThrottle, ipThrottleKey, rules } from './throttle.ts';
 import { hashToken, newToken } from './tokens.ts';
 
 const HOUR = 60 * 60 * 1000;
@@ -63,7 +63,7 @@ export async function signUp(
   input: { email: string; password: string; name: string; meta: RequestMeta },
 ): Promise<SignedIn> {
   await assertAcceptablePassword(input.password);
-  await claim(em, { rule: rules.signUpIp, key: input.meta.ip ?? 'unknown', now: new Date() });
+  await claim(em, { rule: rules.signUpIp, key: ipThrottleKey(input.meta.ip), now: new Date() });
   const passwordHash = await hashPassword(input.password);
   try {
     return await em.transactional(async (tx) => {
@@ -93,7 +93,7 @@ export async function logIn(
   input: { email: string; password: string; meta: RequestMeta },
 ): Promise<SignedIn> {
   const now = new Date();
-  const ip = input.meta.ip ?? 'unknown';
+  const ip = ipThrottleKey(input.meta.ip);
   const accountIp = { rule: rules.loginAccountIp, key: `${input.email} ${ip}`, now };
   const account = { rule: rules.loginAccount, key: input.email, now };
   await claim(em, { rule: rules.loginIp, key: ip, now });
@@ -196,7 +196,7 @@ export async function requestPasswordReset(
   em: EntityManager,
   input: { email: string; meta: RequestMeta },
 ): Promise<void> {
-  await claim(em, { rule: rules.resetIp, key: input.meta.ip ?? 'unknown', now: new Date() });
+  await claim(em, { rule: rules.resetIp, key: ipThrottleKey(input.meta.ip), now: new Date() });
   await em.transactional((tx) => enqueue(tx, 'email__password_reset', { email: input.email }));
 }
 

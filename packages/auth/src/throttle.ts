@@ -5,6 +5,8 @@
  * it and, once the count reaches `max`, blocks the key straight away. So a burst of concurrent guesses
  * cannot slip past the limit while the first ones are still being verified; a success clears the key.
  */
+
+import { isIPv6 } from 'node:net';
 import { AppError } from '@keelson/errors';
 import type { EntityManager } from '@mikro-orm/postgresql';
 
@@ -125,4 +127,23 @@ export async function clearThrottle(
   { rule, key }: { rule: ThrottleRule; key: string },
 ): Promise<void> {
   await em.getConnection().execute('delete from auth_throttle where bucket = ? and key = ?', [rule.bucket, key]);
+}
+
+/**
+ * The throttle key of a client address. An IPv6 client usually holds a whole /64 (and can pick any
+ * address in it), so IPv6 addresses count by their /64 prefix; IPv4 (and IPv4-mapped IPv6) by address.
+ */
+export function ipThrottleKey(ip: string | null): string {
+  if (!ip) return 'unknown';
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip);
+  if (mapped?.[1]) return mapped[1];
+  if (!isIPv6(ip)) return ip;
+  const [head = '', tail = ''] = ip.split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = ip.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => Number.parseInt(g, 16).toString(16))
+    .join(':')}::/64`;
 }

@@ -124,7 +124,7 @@ const schema = z.object({
   CATALOG_CACHE_TTL_MS: int(SECOND, DAY).default(5 * MINUTE),
 
   /** Target size of one stored piece of a report's CSV (`report_chunk` row), bytes; pieces end at line ends. */
-  REPORT_CHUNK_BYTES: int(64, 16 * MiB).default(64 * KiB),
+  REPORT_CHUNK_BYTES: int(64, 1 * MiB).default(64 * KiB),
   /** Rows the report generator fetches from its server-side cursor at a time. */
   REPORT_FETCH_ROWS: int(1, 100_000).default(1000),
 

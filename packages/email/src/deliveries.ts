@@ -15,8 +15,8 @@ import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Mailer, Message, SentMessage } from './mailer.ts';
 
-/** How long a claim holds: longer than any SMTP exchange. */
-const LEASE_MS = 2 * 60_000;
+/** How long a claim holds: several times the mailer's SMTP timeouts (mailer.ts), so no send outlives it. */
+const LEASE_MS = 5 * 60_000;
 
 export class DeliveryInProgressError extends Error {
   override name = 'DeliveryInProgressError';

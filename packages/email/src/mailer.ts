@@ -35,7 +35,15 @@ export interface Mailer {
 
 export function createMailer(config: MailConfig): Mailer {
   if (config.smtpUrl) {
-    const transport = nodemailer.createTransport(config.smtpUrl);
+    // Bounded well inside the delivery lease (see deliveries.ts): a send that outlived its claim could be
+    // sent again by a duplicate job. Socket inactivity is per exchange step.
+    const transport = nodemailer.createTransport({
+      url: config.smtpUrl,
+      dnsTimeout: 10_000,
+      connectionTimeout: 20_000,
+      greetingTimeout: 20_000,
+      socketTimeout: 30_000,
+    });
     return {
       async send(message) {
         const info = await transport.sendMail({ from: config.from, ...message });

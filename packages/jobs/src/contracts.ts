@@ -66,6 +66,9 @@ function defineTask<const I extends string, S extends z.ZodType>(
   > & { identifier: I };
 }
 
+/** What graphile-worker's cron adds to the payload of a scheduled run. */
+const cronMeta = z.object({ ts: z.iso.datetime({ offset: true }), backfilled: z.boolean().optional() }).optional();
+
 export const tasks = {
   /**
    * Recomputes a product's `view_count` from its `product_viewed` events. Idempotent (it recounts), so
@@ -119,7 +122,7 @@ export const tasks = {
   /** Hourly (cron): fails orders whose payment has not completed within PAYMENT_TIMEOUT_HOURS, returning their stock. */
   payment__expire_pending: defineTask({
     identifier: 'payment__expire_pending',
-    payload: z.object({ _cron: z.object({ ts: z.string(), backfilled: z.boolean().optional() }).optional() }),
+    payload: z.object({ _cron: cronMeta }),
     maxAttempts: 3,
   }),
   /** Tells the customer their order was paid (confirmation), shipped, or that its payment failed. */
@@ -131,7 +134,7 @@ export const tasks = {
   /** Daily (cron): deletes checkout idempotency keys past their retention (CHECKOUT_KEY_TTL_HOURS). */
   checkout__purge_keys: defineTask({
     identifier: 'checkout__purge_keys',
-    payload: z.object({ _cron: z.object({ ts: z.string(), backfilled: z.boolean().optional() }).optional() }),
+    payload: z.object({ _cron: cronMeta }),
     maxAttempts: 3,
   }),
   /**
@@ -151,7 +154,7 @@ export const tasks = {
    */
   report__daily_sales: defineTask({
     identifier: 'report__daily_sales',
-    payload: z.object({ _cron: z.object({ ts: z.string(), backfilled: z.boolean().optional() }).optional() }),
+    payload: z.object({ _cron: cronMeta }),
     maxAttempts: 3,
   }),
   /**
@@ -162,11 +165,21 @@ export const tasks = {
    */
   analytics__rollup: defineTask({
     identifier: 'analytics__rollup',
-    payload: z.object({
-      _cron: z.object({ ts: z.string(), backfilled: z.boolean().optional() }).optional(),
-      from: z.iso.datetime({ offset: true }).optional(),
-      to: z.iso.datetime({ offset: true }).optional(),
-    }),
+    payload: z
+      .object({
+        _cron: cronMeta,
+        from: z.iso.datetime({ offset: true }).optional(),
+        to: z.iso.datetime({ offset: true }).optional(),
+      })
+      // A manual run names both ends, at most 31 days apart (it is one transaction).
+      .refine((p) => (p.from === undefined) === (p.to === undefined), 'give both from and to, or neither')
+      .refine(
+        (p) =>
+          !p.from ||
+          !p.to ||
+          (Date.parse(p.from) < Date.parse(p.to) && Date.parse(p.to) - Date.parse(p.from) <= 31 * 86_400_000),
+        'from must be before to, at most 31 days apart',
+      ),
     maxAttempts: 5,
     // One run at a time, in order; the roll-up also takes an advisory lock.
     queue: 'analytics__rollup',
@@ -175,7 +188,7 @@ export const tasks = {
   auth__cleanup: defineTask({
     identifier: 'auth__cleanup',
     // graphile-worker's cron adds `_cron` ({ ts, backfilled }) to the payload.
-    payload: z.object({ _cron: z.object({ ts: z.string(), backfilled: z.boolean().optional() }).optional() }),
+    payload: z.object({ _cron: cronMeta }),
     maxAttempts: 3,
   }),
 } as const;

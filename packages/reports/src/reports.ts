@@ -62,24 +62,37 @@ function toDto(em: EntityManager, r: ReportRow): ReportDto {
  */
 export async function requestSalesReport(
   em: EntityManager,
-  input: { params: SalesParams; requestedBy: string | null },
+  input: { params: SalesParams; requestedBy: string | null; scheduleKey?: string },
 ): Promise<ReportDto> {
   return em.transactional(async (tx) => {
+    const conn = tx.getConnection();
+    const ctx = tx.getTransactionContext();
     const id = uuidv7();
     const params = {
       from: input.params.from.toISOString(),
       to: input.params.to.toISOString(),
       groupBy: input.params.groupBy,
     };
-    const [row] = await tx.getConnection().execute<ReportRow[]>(
-      `insert into report (id, kind, status, params, requested_by_id, created_at)
-       values (?, 'sales', 'pending', ?::jsonb, ?, now()) returning ${COLUMNS}`,
-      [id, JSON.stringify(params), input.requestedBy],
+    const [row] = await conn.execute<ReportRow[]>(
+      `insert into report (id, kind, status, params, requested_by_id, schedule_key, created_at)
+       values (?, 'sales', 'pending', ?::jsonb, ?, ?, now())
+       on conflict (schedule_key) do nothing returning ${COLUMNS}`,
+      [id, JSON.stringify(params), input.requestedBy, input.scheduleKey ?? null],
       'all',
-      tx.getTransactionContext(),
+      ctx,
     );
+    if (!row) {
+      // This scheduled run already made its report (the job is a retry or a duplicate): that one stands.
+      const [existing] = await conn.execute<ReportRow[]>(
+        `select ${COLUMNS} from report where schedule_key = ?`,
+        [input.scheduleKey],
+        'all',
+        ctx,
+      );
+      return toDto(tx, existing!);
+    }
     await enqueue(tx, 'report__generate_sales', { reportId: id });
-    return toDto(tx, row!);
+    return toDto(tx, row);
   });
 }
 

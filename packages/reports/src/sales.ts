@@ -154,5 +154,9 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 export async function scheduleDailySalesReport(em: EntityManager, at: Date): Promise<ReportDto> {
   const to = new Date(Math.floor(at.getTime() / DAY_MS) * DAY_MS);
   const from = new Date(to.getTime() - DAY_MS);
-  return requestSalesReport(em, { params: { from, to, groupBy: 'product' }, requestedBy: null });
+  return requestSalesReport(em, {
+    params: { from, to, groupBy: 'product' },
+    requestedBy: null,
+    scheduleKey: `daily_sales:${from.toISOString().slice(0, 10)}`,
+  });
 }

@@ -25,6 +25,11 @@ export const ReportSchema = defineEntity({
     status: p.enum(reportStatuses).default('pending'),
     /** What was asked for (range, grouping), as validated by `@keelson/reports`. */
     params: p.json<Record<string, unknown>>(),
+    /**
+     * For scheduled reports, which run made it (`daily_sales:2026-11-20`): unique, so a retried or
+     * duplicated cron job cannot make a second report of the same day. Null for reports admins ask for.
+     */
+    scheduleKey: p.string().length(100).nullable().unique(),
     /** The admin who asked; null for scheduled reports. */
     requestedBy: () => p.manyToOne(User).nullable().deleteRule('set null'),
     /** Data rows in the CSV (the header not counted); set when ready. */

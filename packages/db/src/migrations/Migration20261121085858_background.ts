@@ -1,7 +1,7 @@
 import { Migration } from '@mikro-orm/migrations';
 
-export class Migration20261121084821_background extends Migration {
-  override name = 'Migration20261121084821_background';
+export class Migration20261121085858_background extends Migration {
+  override name = 'Migration20261121085858_background';
 
   override up(): void | Promise<void> {
     this.addSql(
@@ -18,8 +18,9 @@ export class Migration20261121084821_background extends Migration {
     this.addSql(`create index "analytics_hourly_hour_idx" on "analytics_hourly" ("hour", "name");`);
 
     this.addSql(
-      `create table "report" ("id" uuid not null, "kind" text not null, "status" text not null default 'pending', "params" jsonb not null, "requested_by_id" uuid null, "row_count" int null, "byte_size" bigint null, "chunk_count" int null, "error" varchar(1000) null, "created_at" timestamptz not null, "completed_at" timestamptz null, primary key ("id"));`,
+      `create table "report" ("id" uuid not null, "kind" text not null, "status" text not null default 'pending', "params" jsonb not null, "schedule_key" varchar(100) null, "requested_by_id" uuid null, "row_count" int null, "byte_size" bigint null, "chunk_count" int null, "error" varchar(1000) null, "created_at" timestamptz not null, "completed_at" timestamptz null, primary key ("id"));`,
     );
+    this.addSql(`alter table "report" add constraint "report_schedule_key_unique" unique ("schedule_key");`);
 
     this.addSql(
       `create table "report_chunk" ("report_id" uuid not null, "seq" int not null, "data" text not null, primary key ("report_id", "seq"));`,
