@@ -80,11 +80,20 @@ function scraper(registry: Registry<RegistryContentType>): (accept: string | und
   };
 }
 
+const DROPPED_DEFAULT_METRICS = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
 export function createProcessMetrics(): ProcessMetrics {
   const registry = new Registry<RegistryContentType>();
   // prom-client accepts histograms with exemplars only into a registry set to OpenMetrics.
   registry.setContentType(Registry.OPENMETRICS_CONTENT_TYPE);
   collectDefaultMetrics({ register: registry });
+  // Gauges named like counters, which promtool (and Prometheus' own conventions) reject; each is the
+  // sum of a `nodejs_active_*` gauge kept beside it, with the same count split by type.
+  for (const name of DROPPED_DEFAULT_METRICS) registry.removeSingleMetric(name);
   const pools: PoolSource[] = [];
   new Gauge({
     name: 'keelson_db_pool_connections',
