@@ -6,14 +6,16 @@ import { loadConfig, requireDatabaseUrl } from '@keelson/config';
 import { createOrm } from '@keelson/db';
 import { createLogger, exitGracefullyOnSignals } from '@keelson/runtime';
 import { createWorkerHttp } from './http.ts';
+import { workerMetrics } from './metrics.ts';
 import { createWorker } from './worker.ts';
 
 const config = loadConfig();
 const logger = createLogger({ name: 'keelson-worker', level: config.logLevel });
 const databaseUrl = requireDatabaseUrl(config);
 const orm = await createOrm({ url: databaseUrl, poolMax: config.database.poolMax });
-const worker = createWorker({ config, orm, logger, databaseUrl });
-const http = createWorkerHttp({ orm, logger, isRunning: worker.isRunning });
+const metrics = workerMetrics({ orm, logger });
+const worker = createWorker({ config, orm, logger, databaseUrl, metrics });
+const http = createWorkerHttp({ orm, logger, isRunning: worker.isRunning, metrics });
 
 exitGracefullyOnSignals({
   logger,
