@@ -2,10 +2,12 @@
  * `t` is defined once here; routers import the builders, never `initTRPC`.
  */
 import { AppError, type AppErrorCode, errorCatalogue } from '@keelson/errors';
+import { withLogFields } from '@keelson/runtime';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import type { Context } from './context.ts';
+import { setSpanUser, traceProcedure } from './tracing.ts';
 
 export const INTERNAL_MESSAGE = 'Internal server error';
 
@@ -72,22 +74,25 @@ function appError(error: AppError): TRPCError {
 }
 
 /**
- * Every procedure gets its own forked EntityManager, and every `AppError` thrown below becomes the
- * TRPCError the catalogue maps it to. Anything else stays an INTERNAL_SERVER_ERROR.
+ * Every procedure call gets its own span (first, so that a CSRF refusal is traced too) and its own
+ * forked EntityManager, and every `AppError` thrown below becomes the TRPCError the catalogue maps it
+ * to. Anything else stays an INTERNAL_SERVER_ERROR.
  */
-const base = t.procedure.use(async ({ ctx, next, type }) => {
-  // CSRF: a browser attaches cookies to cross-site requests by itself, so a cookie-authenticated
-  // mutation must come from our own origin. Bearer tokens and connectionParams are never automatic.
-  // A mutation a browser marks cross-site is refused even without a cookie (log-in CSRF).
-  const cookieAuth = ctx.request.credential?.source === 'cookie';
-  if (type === 'mutation' && ((cookieAuth && !ctx.request.trustedOrigin) || ctx.request.crossSite)) {
-    throw appError(new AppError('CSRF_REJECTED'));
-  }
-  const em = ctx.orm.em.fork() as EntityManager;
-  const result = await next({ ctx: { em } });
-  if (!result.ok && result.error.cause instanceof AppError) throw appError(result.error.cause);
-  return result;
-});
+const base = t.procedure
+  .use(({ path, type, next }) => traceProcedure({ path, type }, next))
+  .use(async ({ ctx, next, type }) => {
+    // CSRF: a browser attaches cookies to cross-site requests by itself, so a cookie-authenticated
+    // mutation must come from our own origin. Bearer tokens and connectionParams are never automatic.
+    // A mutation a browser marks cross-site is refused even without a cookie (log-in CSRF).
+    const cookieAuth = ctx.request.credential?.source === 'cookie';
+    if (type === 'mutation' && ((cookieAuth && !ctx.request.trustedOrigin) || ctx.request.crossSite)) {
+      throw appError(new AppError('CSRF_REJECTED'));
+    }
+    const em = ctx.orm.em.fork() as EntityManager;
+    const result = await next({ ctx: { em } });
+    if (!result.ok && result.error.cause instanceof AppError) throw appError(result.error.cause);
+    return result;
+  });
 
 export const publicProcedure = base;
 
@@ -95,7 +100,10 @@ export const publicProcedure = base;
 export const authedProcedure = base.use(async ({ ctx, next }) => {
   const valid = await ctx.session();
   if (!valid) throw appError(new AppError('UNAUTHENTICATED'));
-  return next({ ctx: { user: valid.user, sessionId: valid.session.id } });
+  setSpanUser(valid.user.id);
+  return withLogFields({ userId: valid.user.id }, () =>
+    next({ ctx: { user: valid.user, sessionId: valid.session.id } }),
+  );
 });
 
 /** Requires the admin role; a signed-in customer gets FORBIDDEN. */
