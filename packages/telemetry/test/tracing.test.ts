@@ -12,7 +12,7 @@ import { startTestTelemetry } from '../src/testing.ts';
 const telemetry = startTestTelemetry();
 const { seed } = await import('@keelson/db');
 const { createLogger, withLogFields } = await import('@keelson/runtime');
-const { eventually, startTestApi, startTestWorker } = await import('@keelson/testing');
+const { eventually, startSmtpCapture, startTestApi, startTestWorker } = await import('@keelson/testing');
 
 type TestApi = Awaited<ReturnType<typeof startTestApi>>;
 
@@ -35,17 +35,20 @@ function subtree(root: ReadableSpan): ReadableSpan[] {
 describe('tracing', () => {
   let api: TestApi;
   let worker: AsyncDisposable & { stop(): Promise<void> };
+  let smtp: Awaited<ReturnType<typeof startSmtpCapture>>;
   let productId: string;
 
   beforeAll(async () => {
+    smtp = await startSmtpCapture();
     api = await startTestApi();
     await seed(api.orm.em.fork(), {});
     productId = (await api.client.catalog.get.query({ slug: 'oak-mug' })).id;
-    worker = await startTestWorker({ db: api.db });
+    worker = await startTestWorker({ db: api.db, config: { SMTP_URL: smtp.url } });
   });
   afterAll(async () => {
     await worker?.stop();
     await api?.close();
+    await smtp?.close();
     await telemetry.shutdown();
   });
   beforeEach(() => telemetry.exporter.reset());
@@ -85,6 +88,26 @@ describe('tracing', () => {
     expect(job.attributes).toMatchObject({ 'job.task': 'catalog__refresh_view_count', 'job.attempt': 1 });
     expect(subtree(job).filter(isSql).length).toBeGreaterThan(0);
     expect(subtree(httpServer!).map((s) => s.spanContext().spanId)).toContain(job.spanContext().spanId);
+  });
+
+  it('shows the email a sign-up sends in the sign-up’s trace, under the job that sent it', async () => {
+    const { user, token } = await api.client.auth.signUp.mutate({
+      email: 'traced@example.test',
+      password: 'a long enough passphrase',
+      name: 'Ada',
+    });
+    const job = await eventually(async () => named('job email__verify_address')[0]);
+    const [procedure] = named('trpc auth.signUp');
+    expect(job.spanContext().traceId).toBe(procedure!.spanContext().traceId);
+    const send = subtree(job).find((s) => s.name === 'email send');
+    expect(send?.attributes['email.transport']).toBe('smtp');
+    expect(send?.kind).toBe(SpanKind.CLIENT);
+    expect(JSON.stringify(send?.attributes)).not.toContain('traced@example.test');
+    expect(user.email).toBe('traced@example.test');
+
+    // Once authenticated, the procedure's span names the user.
+    await api.newClient({ token: () => token }).cart.get.query();
+    expect(named('trpc cart.get')[0]?.attributes['enduser.id']).toBe(user.id);
   });
 
   it('makes one procedure span per call of an HTTP batch', async () => {
