@@ -99,6 +99,10 @@ export function startTelemetry(opts: TelemetryOptions): Telemetry {
     autoDetectResources: false,
     sampler: opts.sampler,
     spanProcessors: opts.spanProcessors,
+    // Traces only. Left to itself the SDK would also export OTLP metrics and logs to the same endpoint:
+    // metrics are prom-client's job (/metrics), logs go to stdout as JSON lines.
+    metricReaders: [],
+    logRecordProcessors: [],
     instrumentations: instrumentations(),
   });
   sdk.start();

@@ -63,7 +63,8 @@ describe('@keelson/telemetry/register', () => {
         OTEL_SERVICE_NAME: 'keelson-probe',
       });
       expect(report.recording).toBe(true);
-      expect(received).toHaveLength(1);
+      // Traces only: no /v1/metrics or /v1/logs.
+      expect(received.map((r) => r.url)).toEqual(['/v1/traces']);
       expect(received[0]).toMatchObject({ url: '/v1/traces', type: 'application/x-protobuf' });
       // Protobuf keeps strings as they are: the resource and the span are in there by name.
       expect(received[0]!.body.includes('keelson-probe')).toBe(true);
