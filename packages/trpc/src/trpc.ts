@@ -73,26 +73,26 @@ function appError(error: AppError): TRPCError {
   return new TRPCError({ code: errorCatalogue[error.code].trpc, message: error.message, cause: error });
 }
 
+/** One span per procedure call, first, so that the refusals of the middlewares below are traced too. */
+const traced = t.procedure.use(({ path, type, next }) => traceProcedure({ path, type }, next));
+
 /**
- * Every procedure call gets its own span (first, so that a CSRF refusal is traced too) and its own
- * forked EntityManager, and every `AppError` thrown below becomes the TRPCError the catalogue maps it
- * to. Anything else stays an INTERNAL_SERVER_ERROR.
+ * Every procedure gets its own forked EntityManager, and every `AppError` thrown below becomes the
+ * TRPCError the catalogue maps it to. Anything else stays an INTERNAL_SERVER_ERROR.
  */
-const base = t.procedure
-  .use(({ path, type, next }) => traceProcedure({ path, type }, next))
-  .use(async ({ ctx, next, type }) => {
-    // CSRF: a browser attaches cookies to cross-site requests by itself, so a cookie-authenticated
-    // mutation must come from our own origin. Bearer tokens and connectionParams are never automatic.
-    // A mutation a browser marks cross-site is refused even without a cookie (log-in CSRF).
-    const cookieAuth = ctx.request.credential?.source === 'cookie';
-    if (type === 'mutation' && ((cookieAuth && !ctx.request.trustedOrigin) || ctx.request.crossSite)) {
-      throw appError(new AppError('CSRF_REJECTED'));
-    }
-    const em = ctx.orm.em.fork() as EntityManager;
-    const result = await next({ ctx: { em } });
-    if (!result.ok && result.error.cause instanceof AppError) throw appError(result.error.cause);
-    return result;
-  });
+const base = traced.use(async ({ ctx, next, type }) => {
+  // CSRF: a browser attaches cookies to cross-site requests by itself, so a cookie-authenticated
+  // mutation must come from our own origin. Bearer tokens and connectionParams are never automatic.
+  // A mutation a browser marks cross-site is refused even without a cookie (log-in CSRF).
+  const cookieAuth = ctx.request.credential?.source === 'cookie';
+  if (type === 'mutation' && ((cookieAuth && !ctx.request.trustedOrigin) || ctx.request.crossSite)) {
+    throw appError(new AppError('CSRF_REJECTED'));
+  }
+  const em = ctx.orm.em.fork() as EntityManager;
+  const result = await next({ ctx: { em } });
+  if (!result.ok && result.error.cause instanceof AppError) throw appError(result.error.cause);
+  return result;
+});
 
 export const publicProcedure = base;
 
