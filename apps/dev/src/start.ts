@@ -23,12 +23,14 @@ try {
   throw err;
 }
 
+const TELEMETRY_REGISTER = import.meta.resolve('@keelson/telemetry/register');
 const childEnv = { ...process.env, DATABASE_URL: db.url };
 const children = new Map<string, ChildProcess>();
 function startChild(name: string, entry: string): void {
   // A process group of its own: a Ctrl-C in the terminal reaches only this process, which then stops the
   // API and worker once each (not twice, which they would take as "exit now") and PostgreSQL last.
-  const child = spawn(process.execPath, [path.join(repoRoot, entry)], {
+  // The same `--import` as `pnpm start:api` / `start:worker`: tracing, when OTEL_EXPORTER_OTLP_ENDPOINT is set.
+  const child = spawn(process.execPath, ['--import', TELEMETRY_REGISTER, path.join(repoRoot, entry)], {
     env: childEnv,
     stdio: 'inherit',
     detached: true,

@@ -4,6 +4,7 @@ import { readJobMeta, type TaskName, type TaskPayload, tasks } from '@keelson/jo
 import type { WorkerMetrics } from '@keelson/metrics';
 import type { PaymentProvider } from '@keelson/payments';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { JobHelpers, Task } from 'graphile-worker';
 import type { Logger } from 'pino';
 
@@ -63,20 +64,28 @@ export class InvalidPayloadError extends Error {
  */
 export function defineTask<N extends TaskName>(name: N, handler: TaskHandler<N>): (deps: TaskDeps) => Task<N> {
   const contract = tasks[name];
-  return (deps) => async (rawPayload, helpers) => {
-    const { job } = helpers;
-    const { traceparent } = readJobMeta(rawPayload);
+  const tracer = trace.getTracer('@keelson/worker');
+
+  async function run(job: {
+    deps: TaskDeps;
+    rawPayload: unknown;
+    helpers: JobHelpers;
+    traceparent: string | undefined;
+  }) {
+    const { deps, rawPayload, helpers, traceparent } = job;
     const logger = deps.logger.child({
-      jobId: job.id,
+      jobId: helpers.job.id,
       task: name,
-      attempt: job.attempts,
-      maxAttempts: job.max_attempts,
+      attempt: helpers.job.attempts,
+      maxAttempts: helpers.job.max_attempts,
       ...(traceparent ? { traceparent } : {}),
     });
     const parsed = contract.payload.safeParse(rawPayload);
     if (!parsed.success) {
       // graphile-worker has no public "fail permanently" for a running job; its private table does.
-      await helpers.query('update graphile_worker._private_jobs set max_attempts = attempts where id = $1', [job.id]);
+      await helpers.query('update graphile_worker._private_jobs set max_attempts = attempts where id = $1', [
+        helpers.job.id,
+      ]);
       throw new InvalidPayloadError(`Invalid payload for ${name}: ${parsed.error.message}`);
     }
     const signals = [helpers.abortSignal, deps.interrupted].filter((s): s is AbortSignal => s !== undefined);
@@ -94,5 +103,32 @@ export function defineTask<N extends TaskName>(name: N, handler: TaskHandler<N>)
       logger.warn('job finished after it was interrupted; it will run again');
       throw new JobInterruptedError('The worker was interrupted while this job ran; it will be retried');
     }
+  }
+
+  return (deps) => async (rawPayload, helpers) => {
+    const { job } = helpers;
+    const { traceparent } = readJobMeta(rawPayload);
+    // A child of the span that enqueued the job, not a link: one trace then shows the request, its SQL,
+    // the job, and the job's SQL and email, which is what a trace is asked ("what did this checkout
+    // cause, and why was its email late?"). Every attempt is a child span of its own. A job without a
+    // traceparent (cron, scripts) starts a trace.
+    const parent = traceparent ? propagation.extract(ROOT_CONTEXT, { traceparent }) : ROOT_CONTEXT;
+    const attributes = {
+      'job.id': job.id,
+      'job.task': name,
+      'job.attempt': job.attempts,
+      'job.max_attempts': job.max_attempts,
+    };
+    await tracer.startActiveSpan(`job ${name}`, { kind: SpanKind.CONSUMER, attributes }, parent, async (span) => {
+      try {
+        await run({ deps, rawPayload, helpers, traceparent });
+      } catch (err) {
+        span.recordException(err as Error);
+        span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message });
+        throw err;
+      } finally {
+        span.end();
+      }
+    });
   };
 }

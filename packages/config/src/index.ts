@@ -128,6 +128,24 @@ const schema = z.object({
   /** Rows the report generator fetches from its server-side cursor at a time. */
   REPORT_FETCH_ROWS: int(1, 100_000).default(1000),
 
+  /** OTLP/HTTP (protobuf) collector base URL, e.g. `http://127.0.0.1:4318`; traces go to `<url>/v1/traces`. Unset: tracing is off and its SDK is never loaded. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
+  /** `service.name` of the process's spans; unset: `keelson-api` or `keelson-worker`, from the entry point. */
+  OTEL_SERVICE_NAME: z.string().min(1).optional(),
+  /** Which traces are recorded (the standard OpenTelemetry sampler names). */
+  OTEL_TRACES_SAMPLER: z
+    .enum([
+      'always_on',
+      'always_off',
+      'traceidratio',
+      'parentbased_always_on',
+      'parentbased_always_off',
+      'parentbased_traceidratio',
+    ])
+    .default('parentbased_always_on'),
+  /** Ratio of new traces recorded by the `*traceidratio` samplers, 0 to 1. */
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
+
   /** Email of the admin account `db:seed` creates in an empty database. */
   SEED_ADMIN_EMAIL: z.email().default('admin@keelson.local'),
   /** Its password; unset, a random one is generated and printed once. */
@@ -320,6 +338,44 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
         }
       : null,
     seed: { adminEmail: e.SEED_ADMIN_EMAIL, adminPassword: e.SEED_ADMIN_PASSWORD },
+  };
+}
+
+const telemetrySchema = schema.pick({
+  OTEL_EXPORTER_OTLP_ENDPOINT: true,
+  OTEL_SERVICE_NAME: true,
+  OTEL_TRACES_SAMPLER: true,
+  OTEL_TRACES_SAMPLER_ARG: true,
+});
+
+export type TracesSampler = Env['OTEL_TRACES_SAMPLER'];
+
+export interface TelemetryConfig {
+  /** OTLP base URL; undefined means tracing is off. */
+  endpoint: string | undefined;
+  /** Undefined: the entry point decides. */
+  serviceName: string | undefined;
+  sampler: TracesSampler;
+  /** The ratio of the `*traceidratio` samplers. */
+  samplerRatio: number;
+}
+
+/**
+ * The tracing variables alone. Telemetry starts before the app (`node --import`), so it must not fail on
+ * a variable only the app needs; the app's own `loadConfig()` validates these again with everything else.
+ */
+export function loadTelemetryConfig(env: Record<string, string | undefined> = readEnvironment()): TelemetryConfig {
+  const parsed = telemetrySchema.safeParse(env);
+  if (!parsed.success) {
+    const lines = parsed.error.issues.map((i) => `  ${i.path.join('.')}: ${i.message}`);
+    throw new ConfigError(`Invalid configuration:\n${lines.join('\n')}`);
+  }
+  const e = parsed.data;
+  return {
+    endpoint: e.OTEL_EXPORTER_OTLP_ENDPOINT,
+    serviceName: e.OTEL_SERVICE_NAME,
+    sampler: e.OTEL_TRACES_SAMPLER,
+    samplerRatio: e.OTEL_TRACES_SAMPLER_ARG,
   };
 }
 

@@ -4,6 +4,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import nodemailer from 'nodemailer';
 
 export interface MailConfig {
@@ -34,6 +35,37 @@ export interface Mailer {
 }
 
 export function createMailer(config: MailConfig): Mailer {
+  return traced(untracedMailer(config), config.smtpUrl ? 'smtp' : 'file');
+}
+
+/**
+ * SMTP is a plain socket, which no instrumentation sees: without this span a job's trace would show a
+ * gap where the mail server was slow. The recipient stays out of it (personal data in a trace store).
+ */
+function traced(mailer: Mailer, transport: 'smtp' | 'file'): Mailer {
+  const tracer = trace.getTracer('@keelson/email');
+  return {
+    send: (message) =>
+      tracer.startActiveSpan(
+        'email send',
+        { kind: SpanKind.CLIENT, attributes: { 'email.transport': transport } },
+        async (span) => {
+          try {
+            return await mailer.send(message);
+          } catch (err) {
+            span.recordException(err as Error);
+            span.setStatus({ code: SpanStatusCode.ERROR });
+            throw err;
+          } finally {
+            span.end();
+          }
+        },
+      ),
+    close: () => mailer.close(),
+  };
+}
+
+function untracedMailer(config: MailConfig): Mailer {
   if (config.smtpUrl) {
     // Bounded well inside the delivery lease (see deliveries.ts): a send that outlived its claim could be
     // sent again by a duplicate job. Socket inactivity is per exchange step.

@@ -1,4 +1,5 @@
 import type { EntityManager } from '@mikro-orm/core';
+import { context, propagation } from '@opentelemetry/api';
 import { JOB_META_KEY, type JobMeta, type TaskName, type TaskPayload, tasks, traceparentSchema } from './contracts.ts';
 
 export interface EnqueueOptions {
@@ -12,7 +13,8 @@ export interface EnqueueOptions {
   jobKey?: string;
   /**
    * W3C `traceparent` of the operation enqueueing the job, so the worker can continue its trace. Stored
-   * in the payload's reserved `_meta`; must match `00-<32 hex>-<16 hex>-<2 hex>`.
+   * in the payload's reserved `_meta`; must match `00-<32 hex>-<16 hex>-<2 hex>`. Default: the active
+   * span's, when tracing is on and there is one.
    */
   traceparent?: string;
 }
@@ -24,6 +26,13 @@ export interface EnqueuedJob {
 const ADD_JOB = `select (graphile_worker.add_job(
   identifier => ?, payload => ?::json, queue_name => ?, run_at => ?::timestamptz,
   max_attempts => ?::smallint, job_key => ?, priority => ?::smallint, job_key_mode => ?)).id::text as id`;
+
+/** The current trace context as a `traceparent`; undefined without an active span (or without the SDK). */
+function activeTraceparent(): string | undefined {
+  const carrier: { traceparent?: string } = {};
+  propagation.inject(context.active(), carrier);
+  return carrier.traceparent;
+}
 
 export class EnqueueOutsideTransactionError extends Error {
   override name = 'EnqueueOutsideTransactionError';
@@ -49,7 +58,8 @@ export async function enqueue<N extends TaskName>(
   const contract = tasks[task];
   const valid = contract.payload.parse(payload);
   const jobKey = options.jobKey ?? (contract.jobKey ? (contract.jobKey as (p: unknown) => string)(valid) : null);
-  const meta: JobMeta = options.traceparent ? { traceparent: traceparentSchema.parse(options.traceparent) } : {};
+  const traceparent = options.traceparent ?? activeTraceparent();
+  const meta: JobMeta = traceparent ? { traceparent: traceparentSchema.parse(traceparent) } : {};
   const params = [
     contract.identifier,
     JSON.stringify(Object.keys(meta).length ? { ...(valid as object), [JOB_META_KEY]: meta } : valid),

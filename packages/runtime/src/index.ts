@@ -1,19 +1,66 @@
 /**
  * What every Keelson process shares at run time: one way to log, one way to stop.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { isSpanContextValid, trace } from '@opentelemetry/api';
 import pino, { type Logger } from 'pino';
 
-/** Keys whose values never reach a log line. */
+/**
+ * Keys whose values never reach a log line: at the top of the logged object, one level down (`{ input:
+ * { password } }`), and in the request and response headers pino's serializers produce.
+ */
 export const redactPaths = [
+  'password',
+  'token',
+  'cookie',
+  'authorization',
+  '*.password',
+  '*.token',
+  '*.cookie',
+  '*.authorization',
   'req.headers.authorization',
   'req.headers.cookie',
   'res.headers["set-cookie"]',
-  '*.password',
-  '*.token',
 ];
 
-export function createLogger(opts: { name: string; level: string }): Logger {
-  return pino({ name: opts.name, level: opts.level, redact: { paths: redactPaths, censor: '[redacted]' } });
+/** Fields every line logged inside `withLogFields` carries, whichever logger writes it. */
+const logFields = new AsyncLocalStorage<Record<string, unknown>>();
+
+/**
+ * Runs `fn` with `fields` added to every log line written during it (and its async continuations): the
+ * user id, known only once a tRPC procedure has authenticated, reaches lines logged deep in services
+ * that were handed the request's logger before anyone knew who was calling.
+ */
+export function withLogFields<T>(fields: Record<string, unknown>, fn: () => T): T {
+  return logFields.run({ ...logFields.getStore(), ...fields }, fn);
+}
+
+/**
+ * `trace_id` and `span_id` of the active span, so a log line leads to its trace (and back). Without the
+ * OpenTelemetry SDK there is never an active span and this adds nothing.
+ */
+function correlationFields(): Record<string, unknown> {
+  const span = trace.getActiveSpan()?.spanContext();
+  const fields = logFields.getStore();
+  if (!span || !isSpanContextValid(span)) return fields ?? {};
+  return { ...fields, trace_id: span.traceId, span_id: span.spanId };
+}
+
+export function createLogger(opts: {
+  name: string;
+  level: string;
+  /** Where lines go; default stdout. */
+  destination?: pino.DestinationStream;
+}): Logger {
+  return pino(
+    {
+      name: opts.name,
+      level: opts.level,
+      redact: { paths: redactPaths, censor: '[redacted]' },
+      mixin: correlationFields,
+    },
+    opts.destination,
+  );
 }
 
 export interface ShutdownOptions {

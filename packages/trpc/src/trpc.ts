@@ -2,11 +2,13 @@
  * `t` is defined once here; routers import the builders, never `initTRPC`.
  */
 import { AppError, type AppErrorCode, errorCatalogue } from '@keelson/errors';
+import { withLogFields } from '@keelson/runtime';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import type { Context } from './context.ts';
 import { procedureMetrics } from './procedureMetrics.ts';
+import { setSpanUser, traceProcedure } from './tracing.ts';
 
 export const INTERNAL_MESSAGE = 'Internal server error';
 
@@ -72,12 +74,15 @@ function appError(error: AppError): TRPCError {
   return new TRPCError({ code: errorCatalogue[error.code].trpc, message: error.message, cause: error });
 }
 
+/** One span per procedure call, first, so that the refusals of the middlewares below are traced too. */
+const traced = t.procedure.use(({ path, type, next }) => traceProcedure({ path, type }, next));
+
 /**
- * Every call is timed first (`procedureMetrics`, outermost so it sees the final code of whatever the
- * middlewares below throw). Every procedure gets its own forked EntityManager, and every `AppError` thrown below becomes the
+ * Every call is timed next (`procedureMetrics`, inside its span so a duration's exemplar names that
+ * trace, and outside the rest so it sees the final code of whatever the middlewares below throw). Every procedure gets its own forked EntityManager, and every `AppError` thrown below becomes the
  * TRPCError the catalogue maps it to. Anything else stays an INTERNAL_SERVER_ERROR.
  */
-const base = t.procedure.use(procedureMetrics).use(async ({ ctx, next, type }) => {
+const base = traced.use(procedureMetrics).use(async ({ ctx, next, type }) => {
   // CSRF: a browser attaches cookies to cross-site requests by itself, so a cookie-authenticated
   // mutation must come from our own origin. Bearer tokens and connectionParams are never automatic.
   // A mutation a browser marks cross-site is refused even without a cookie (log-in CSRF).
@@ -97,7 +102,10 @@ export const publicProcedure = base;
 export const authedProcedure = base.use(async ({ ctx, next }) => {
   const valid = await ctx.session();
   if (!valid) throw appError(new AppError('UNAUTHENTICATED'));
-  return next({ ctx: { user: valid.user, sessionId: valid.session.id } });
+  setSpanUser(valid.user.id);
+  return withLogFields({ userId: valid.user.id }, () =>
+    next({ ctx: { user: valid.user, sessionId: valid.session.id } }),
+  );
 });
 
 /** Requires the admin role; a signed-in customer gets FORBIDDEN. */

@@ -1,0 +1,1 @@
+export { createSampler, startTelemetry, type Telemetry, type TelemetryOptions } from './sdk.ts';

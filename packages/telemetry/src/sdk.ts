@@ -1,0 +1,110 @@
+/**
+ * The OpenTelemetry SDK, loaded only when tracing is on (see register.ts). One function builds it for
+ * the processes (OTLP exporter) and for tests (an in-memory exporter), so tests trace exactly what
+ * production traces.
+ */
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { FastifyOtelInstrumentation } from '@fastify/otel';
+import type { TracesSampler } from '@keelson/config';
+import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
+import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { resourceFromAttributes } from '@opentelemetry/resources';
+import { NodeSDK } from '@opentelemetry/sdk-node';
+import {
+  AlwaysOffSampler,
+  AlwaysOnSampler,
+  ParentBasedSampler,
+  type Sampler,
+  type SpanProcessor,
+  TraceIdRatioBasedSampler,
+} from '@opentelemetry/sdk-trace';
+import { register as registerImportHooks } from 'import-in-the-middle/register-hooks.mjs';
+
+/** Probes and scrapes run every few seconds and say nothing about a user's request. */
+const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+
+/**
+ * ES modules are patched through import-in-the-middle's in-thread loader hook (Node ≥ 24.11), limited
+ * to the modules an instrumentation patches: every app package imports `pg` as an ES module, which
+ * require-in-the-middle alone never sees. CommonJS requires (fastify, graphile-worker's pg) go through
+ * require-in-the-middle as usual.
+ */
+const HOOKED_MODULES = ['pg', 'pg-pool', 'fastify', 'http', 'https', 'node:http', 'node:https'];
+
+export function createSampler(kind: TracesSampler, ratio: number): Sampler {
+  switch (kind) {
+    case 'always_on':
+      return new AlwaysOnSampler();
+    case 'always_off':
+      return new AlwaysOffSampler();
+    case 'traceidratio':
+      return new TraceIdRatioBasedSampler(ratio);
+    case 'parentbased_always_on':
+      return new ParentBasedSampler({ root: new AlwaysOnSampler() });
+    case 'parentbased_always_off':
+      return new ParentBasedSampler({ root: new AlwaysOffSampler() });
+    case 'parentbased_traceidratio':
+      return new ParentBasedSampler({ root: new TraceIdRatioBasedSampler(ratio) });
+  }
+}
+
+function instrumentations() {
+  return [
+    new HttpInstrumentation({
+      ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.has((req.url ?? '').split('?')[0] ?? ''),
+    }),
+    // Registers its plugin on every Fastify instance as it is created (a diagnostics channel), so it
+    // needs no change in buildApp and works whatever the import order.
+    new FastifyOtelInstrumentation({
+      registerOnInitialization: true,
+      ignorePaths: ({ url }) => UNTRACED_PATHS.has(url),
+      // One span per hook of every request is noise; the request and handler spans remain.
+      instrumentHooks: false,
+    }),
+    // graphile-worker polls, heartbeats and listens on its own: only queries inside a request or a job
+    // make spans, not a root trace per poll.
+    new PgInstrumentation({ requireParentSpan: true }),
+  ];
+}
+
+/** `version` of the repository's package.json: what was deployed. */
+function serviceVersion(): string {
+  const root = new URL('../../../package.json', import.meta.url);
+  return (JSON.parse(readFileSync(root, 'utf8')) as { version?: string }).version ?? 'unknown';
+}
+
+export interface TelemetryOptions {
+  serviceName: string;
+  sampler: Sampler;
+  /** Where finished spans go: a batching OTLP exporter in the processes, an in-memory one in tests. */
+  spanProcessors: SpanProcessor[];
+}
+
+export interface Telemetry {
+  /** Flushes the spans still buffered and removes the SDK. */
+  shutdown(): Promise<void>;
+}
+
+/** Hooks the instrumented modules and starts the SDK; call it before `pg` or `fastify` is imported. */
+export function startTelemetry(opts: TelemetryOptions): Telemetry {
+  registerImportHooks({ include: HOOKED_MODULES });
+  const sdk = new NodeSDK({
+    resource: resourceFromAttributes({
+      'service.name': opts.serviceName,
+      'service.version': serviceVersion(),
+      'service.instance.id': randomUUID(),
+    }),
+    // Host and process detectors read the environment and spawn nothing useful for us; keep the resource explicit.
+    autoDetectResources: false,
+    sampler: opts.sampler,
+    spanProcessors: opts.spanProcessors,
+    // Traces only. Left to itself the SDK would also export OTLP metrics and logs to the same endpoint:
+    // metrics are prom-client's job (/metrics), logs go to stdout as JSON lines.
+    metricReaders: [],
+    logRecordProcessors: [],
+    instrumentations: instrumentations(),
+  });
+  sdk.start();
+  return { shutdown: () => sdk.shutdown() };
+}

@@ -1,0 +1,146 @@
+/**
+ * One trace from a tRPC call to the job it caused. The API and the worker run in this process and share
+ * one in-memory tracer provider. Tracing starts before anything imports `pg` or `fastify` (the app is
+ * imported with `await import()` below): instrumentation patches modules as they load.
+ */
+import { Writable } from 'node:stream';
+import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import type { ReadableSpan } from '@opentelemetry/sdk-trace';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { startTestTelemetry } from '../src/testing.ts';
+
+const telemetry = startTestTelemetry();
+const { seed } = await import('@keelson/db');
+const { createLogger, withLogFields } = await import('@keelson/runtime');
+const { eventually, startSmtpCapture, startTestApi, startTestWorker } = await import('@keelson/testing');
+
+type TestApi = Awaited<ReturnType<typeof startTestApi>>;
+
+const spans = () => telemetry.exporter.getFinishedSpans();
+const named = (name: string) => spans().filter((s) => s.name === name);
+const isSql = (s: ReadableSpan) =>
+  s.attributes['db.system.name'] === 'postgresql' || s.attributes['db.system'] === 'postgresql';
+const parentId = (s: ReadableSpan) => s.parentSpanContext?.spanId;
+
+/** Every span under `root` in the finished spans, root included. */
+function subtree(root: ReadableSpan): ReadableSpan[] {
+  const all = spans();
+  const found = [root];
+  for (let i = 0; i < found.length; i++) {
+    found.push(...all.filter((s) => parentId(s) === found[i]!.spanContext().spanId));
+  }
+  return found;
+}
+
+describe('tracing', () => {
+  let api: TestApi;
+  let worker: AsyncDisposable & { stop(): Promise<void> };
+  let smtp: Awaited<ReturnType<typeof startSmtpCapture>>;
+  let productId: string;
+
+  beforeAll(async () => {
+    smtp = await startSmtpCapture();
+    api = await startTestApi();
+    await seed(api.orm.em.fork(), {});
+    productId = (await api.client.catalog.get.query({ slug: 'oak-mug' })).id;
+    worker = await startTestWorker({ db: api.db, config: { SMTP_URL: smtp.url } });
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await api?.close();
+    await smtp?.close();
+    await telemetry.shutdown();
+  });
+  beforeEach(() => telemetry.exporter.reset());
+
+  it('follows a mutation from the HTTP request through SQL and the enqueued job to the job’s own SQL', async () => {
+    await api.client.catalog.recordView.mutate({ id: productId });
+    // Finished spans only reach the exporter, so the job's span there means the job is done.
+    const job = await eventually(async () => named('job catalog__refresh_view_count')[0]);
+
+    const [procedure] = named('trpc catalog.recordView');
+    expect(procedure).toBeDefined();
+    expect(procedure!.attributes).toMatchObject({
+      'rpc.system': 'trpc',
+      'rpc.method': 'catalog.recordView',
+      'rpc.trpc.type': 'mutation',
+    });
+    const traceId = procedure!.spanContext().traceId;
+
+    // The HTTP server span (instrumentation-http) is the root; Fastify's request span sits under it.
+    const httpServer = spans().find(
+      (s) => s.kind === SpanKind.SERVER && s.instrumentationScope.name === '@opentelemetry/instrumentation-http',
+    );
+    expect(httpServer?.name).toBe('POST /trpc/:path');
+    expect(httpServer!.spanContext().traceId).toBe(traceId);
+    expect(named('request')[0]?.instrumentationScope.name).toBe('@fastify/otel');
+    expect(parentId(httpServer!)).toBeUndefined();
+
+    // The request's SQL (insert of the view, add_job) hangs under the procedure.
+    const requestSql = subtree(procedure!).filter(isSql);
+    expect(requestSql.length).toBeGreaterThan(0);
+    expect(
+      requestSql.some((s) => String(s.attributes['db.query.text'] ?? s.attributes['db.statement']).includes('add_job')),
+    ).toBe(true);
+
+    // The job continues the same trace, with SQL of its own.
+    expect(job.spanContext().traceId).toBe(traceId);
+    expect(job.attributes).toMatchObject({ 'job.task': 'catalog__refresh_view_count', 'job.attempt': 1 });
+    expect(subtree(job).filter(isSql).length).toBeGreaterThan(0);
+    expect(subtree(httpServer!).map((s) => s.spanContext().spanId)).toContain(job.spanContext().spanId);
+  });
+
+  it('shows the email a sign-up sends in the sign-up’s trace, under the job that sent it', async () => {
+    const { user, token } = await api.client.auth.signUp.mutate({
+      email: 'traced@example.test',
+      password: 'a long enough passphrase',
+      name: 'Ada',
+    });
+    const job = await eventually(async () => named('job email__verify_address')[0]);
+    const [procedure] = named('trpc auth.signUp');
+    expect(job.spanContext().traceId).toBe(procedure!.spanContext().traceId);
+    const send = subtree(job).find((s) => s.name === 'email send');
+    expect(send?.attributes['email.transport']).toBe('smtp');
+    expect(send?.kind).toBe(SpanKind.CLIENT);
+    expect(JSON.stringify(send?.attributes)).not.toContain('traced@example.test');
+    expect(user.email).toBe('traced@example.test');
+
+    // Once authenticated, the procedure's span names the user.
+    await api.newClient({ token: () => token }).cart.get.query();
+    expect(named('trpc cart.get')[0]?.attributes['enduser.id']).toBe(user.id);
+  });
+
+  it('makes one procedure span per call of an HTTP batch', async () => {
+    await Promise.all([
+      api.client.catalog.get.query({ slug: 'oak-mug' }),
+      api.client.catalog.list.query({ limit: 2 }),
+      api.client.catalog.get.query({ slug: 'no-such-product' }).catch(() => null),
+    ]);
+    const procedures = spans().filter((s) => s.attributes['rpc.system'] === 'trpc');
+    expect(procedures.map((s) => s.name).sort()).toEqual(['trpc catalog.get', 'trpc catalog.get', 'trpc catalog.list']);
+    // One HTTP request, so one trace.
+    expect(new Set(procedures.map((s) => s.spanContext().traceId)).size).toBe(1);
+    const failed = procedures.find((s) => s.attributes['rpc.trpc.error_code']);
+    expect(failed?.attributes['rpc.trpc.error_code']).toBe('NOT_FOUND');
+    expect(failed?.status.code).toBe(SpanStatusCode.ERROR);
+  });
+
+  it('puts the active span’s trace and span ids on log lines', () => {
+    const lines: Record<string, unknown>[] = [];
+    const destination = new Writable({
+      write(chunk: Buffer, _enc, done) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        done();
+      },
+    });
+    const logger = createLogger({ name: 'test', level: 'info', destination });
+    const ids = trace.getTracer('test').startActiveSpan('logging', (span) => {
+      withLogFields({ userId: 'usr_1' }, () => logger.child({ reqId: 'r1' }).info('inside'));
+      span.end();
+      return span.spanContext();
+    });
+    logger.info('outside');
+    expect(lines[0]).toMatchObject({ trace_id: ids.traceId, span_id: ids.spanId, userId: 'usr_1', reqId: 'r1' });
+    expect(lines[1]).not.toHaveProperty('trace_id');
+  });
+});
