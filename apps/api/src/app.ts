@@ -10,6 +10,7 @@ import { CATALOG_CHANNEL, type CatalogCache, createCatalogCache } from '@keelson
 import type { Config } from '@keelson/config';
 import { createListener, type MikroORM, readinessProbe } from '@keelson/db';
 import { AppError } from '@keelson/errors';
+import { type ApiMetrics, createApiMetrics, UNMATCHED_ROUTE } from '@keelson/metrics';
 import { appRouter, createContext } from '@keelson/trpc';
 import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import Fastify, { LogController } from 'fastify';
@@ -22,6 +23,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** This process's cache of hot catalogue reads, or null when CATALOG_CACHE_MAX_ENTRIES is 0. */
     catalogCache: CatalogCache | null;
+    /** This app's metrics, served at `/metrics`. */
+    metrics: ApiMetrics;
   }
 }
 
@@ -29,9 +32,17 @@ export interface AppDeps {
   config: Config;
   orm: MikroORM;
   logger: Logger;
+  /** Default: a registry of this app's own (several apps in one process each count their own). */
+  metrics?: ApiMetrics;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/**
+ * Requests left out of `keelson_http_request_duration_seconds`: scrapes and probes arrive every few
+ * seconds from machines and would drown the latency of real traffic; Prometheus sees them as `up`.
+ */
+const UNMEASURED_ROUTES = new Set(['/metrics', '/healthz', '/readyz']);
 
 /** Queries whose answer is the same for everyone, so browsers and CDNs may share it. */
 const PUBLIC_CATALOG_QUERIES = new Set(['catalog.list', 'catalog.get', 'catalog.categories']);
@@ -81,7 +92,20 @@ export async function buildApp(deps: AppDeps) {
     if (!REQUEST_ID.test(req.id)) req.id = randomUUID();
     reply.header('x-request-id', req.id);
   });
+  const metrics = deps.metrics ?? createApiMetrics();
+  metrics.trackPool(() => orm.em.getConnection().getNativeClient());
+  app.decorate('metrics', metrics);
   app.addHook('onResponse', async (req, reply) => {
+    // The route pattern, never the URL: ids and a scanner's paths would each make a series of their own.
+    const route = req.routeOptions.url ?? UNMATCHED_ROUTE;
+    if (!UNMEASURED_ROUTES.has(route)) {
+      metrics.observeHttpRequest({
+        method: req.method,
+        route,
+        statusCode: reply.statusCode,
+        seconds: reply.elapsedTime / 1000,
+      });
+    }
     req.log.info(
       { method: req.method, url: req.routeOptions.url, status: reply.statusCode, ms: reply.elapsedTime },
       'request',
@@ -143,7 +167,7 @@ export async function buildApp(deps: AppDeps) {
     await listener?.close();
   });
 
-  const contextDeps = { orm, logger, sessions, catalogCache, commerce: config.commerce };
+  const contextDeps = { orm, logger, sessions, catalogCache, metrics, commerce: config.commerce };
   const publicCacheControl = `public, max-age=${catalog.httpMaxAgeS}, stale-while-revalidate=${catalog.httpStaleWhileRevalidateS}`;
   await app.register(fastifyTRPCPlugin, {
     prefix: '/trpc',
@@ -200,6 +224,12 @@ export async function buildApp(deps: AppDeps) {
   await app.register(reportRoutes, { orm, sessions });
 
   app.get('/healthz', async () => ({ status: 'ok' }));
+
+  // OpenMetrics (with trace exemplars) when the scraper asks for it, else the Prometheus text format.
+  app.get('/metrics', { logLevel: 'warn' }, async (req, reply) => {
+    const { contentType, body } = await metrics.scrape(req.headers.accept);
+    return reply.header('content-type', contentType).send(body);
+  });
 
   // Ready means: the database answers and every migration (Keelson's and graphile-worker's) is applied.
   const readiness = readinessProbe(orm);

@@ -1,6 +1,7 @@
 import type { MikroORM } from '@keelson/db';
 import type { Mailer } from '@keelson/email';
 import { readJobMeta, type TaskName, type TaskPayload, tasks } from '@keelson/jobs';
+import type { WorkerMetrics } from '@keelson/metrics';
 import type { PaymentProvider } from '@keelson/payments';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { JobHelpers, Task } from 'graphile-worker';
@@ -20,6 +21,8 @@ export interface TaskDeps {
   publicUrl: string;
   /** REPORT_CHUNK_BYTES and REPORT_FETCH_ROWS. */
   reports: { chunkBytes: number; fetchRows: number };
+  /** Business counters (payments declined); absent when the worker runs without metrics. */
+  metrics?: Pick<WorkerMetrics, 'paymentFailed'> | undefined;
 }
 
 export interface TaskContext {

@@ -4,32 +4,21 @@
  * the runner started and not stopping) and `/metrics`. Built here, listened to by `main.ts`.
  */
 import { type MikroORM, readinessProbe } from '@keelson/db';
+import type { ProcessMetrics } from '@keelson/metrics';
 import Fastify from 'fastify';
 import type { Logger } from 'pino';
-import { collectDefaultMetrics, Registry } from 'prom-client';
 
 export interface WorkerHttpDeps {
   orm: MikroORM;
   logger: Logger;
   /** The runner has started and is not stopping (`KeelsonWorker.isRunning`). */
   isRunning: () => boolean;
-  /**
-   * Where `/metrics` reads from. Default: a registry of its own with prom-client's default process
-   * metrics (a registry per server, not prom-client's global one, so tests can build several).
-   */
-  registry?: Registry;
-}
-
-/** A registry holding prom-client's default process metrics (CPU, memory, event loop lag, GC). */
-export function createMetricsRegistry(): Registry {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  return registry;
+  /** What `/metrics` serves: the worker's metrics (`createWorkerMetrics`, shared with `createWorker`). */
+  metrics: ProcessMetrics;
 }
 
 export function createWorkerHttp(deps: WorkerHttpDeps) {
   const { orm } = deps;
-  const registry = deps.registry ?? createMetricsRegistry();
   const app = Fastify({ loggerInstance: deps.logger, forceCloseConnections: true });
   // Probes and scrapes every few seconds would drown the job lines; failures are still logged.
   const quiet = { logLevel: 'warn' } as const;
@@ -44,9 +33,10 @@ export function createWorkerHttp(deps: WorkerHttpDeps) {
     return ready ? body : reply.code(503).send(body);
   });
 
-  app.get('/metrics', quiet, async (_req, reply) => {
-    reply.header('content-type', registry.contentType);
-    return registry.metrics();
+  // OpenMetrics (with trace exemplars) when the scraper asks for it, else the Prometheus text format.
+  app.get('/metrics', quiet, async (req, reply) => {
+    const { contentType, body } = await deps.metrics.scrape(req.headers.accept);
+    return reply.header('content-type', contentType).send(body);
   });
 
   return app;

@@ -6,6 +6,7 @@ import { type Config, ConfigError } from '@keelson/config';
 import { type MikroORM, WORKER_SCHEMA } from '@keelson/db';
 import { createMailer, type Mailer } from '@keelson/email';
 import { crontab, type TaskName, tasks } from '@keelson/jobs';
+import type { WorkerMetrics } from '@keelson/metrics';
 import { createSandboxProvider, type PaymentProvider } from '@keelson/payments';
 import {
   Logger as GraphileLogger,
@@ -31,6 +32,8 @@ export interface WorkerDeps {
   mailer?: Mailer;
   /** Default: the provider PAYMENT_PROVIDER names. */
   payments?: PaymentProvider;
+  /** Job counters and durations go here, and its pool is added to the pool gauge. Default: none. */
+  metrics?: WorkerMetrics;
 }
 
 export interface KeelsonWorker {
@@ -123,6 +126,7 @@ export function createWorker(deps: WorkerDeps): KeelsonWorker {
     paymentTimeoutMs: config.payments.timeoutMs,
     publicUrl: config.auth.publicUrl,
     reports: config.reports,
+    metrics: deps.metrics,
   };
   const taskList = Object.fromEntries(selected.map((name) => [name, taskFactories[name](taskDeps)])) as TaskList;
   const heartbeat: Heartbeat = createHeartbeat({
@@ -139,8 +143,17 @@ export function createWorker(deps: WorkerDeps): KeelsonWorker {
   pgPool.on('connect', (client) =>
     client.on('error', (err) => logger.warn({ err }, 'worker database connection failed')),
   );
+  deps.metrics?.trackPool(() => pgPool);
   // graphile-worker names a pool (its `locked_by`) only in this event, emitted inside run().
   const events: WorkerEvents = new EventEmitter() as WorkerEvents;
+  // Around the whole attempt as graphile-worker sees it (payload validation included); job:error comes
+  // for every failed attempt, retried or not.
+  const { metrics } = deps;
+  if (metrics) {
+    events.on('job:start', ({ job }) => metrics.jobStarted(job));
+    events.on('job:success', ({ job }) => metrics.jobFinished(job, 'success'));
+    events.on('job:error', ({ job }) => metrics.jobFinished(job, 'failure'));
+  }
   const pools: WorkerPool[] = [];
   events.on('pool:create', ({ workerPool }) => {
     pools.push(workerPool);

@@ -102,7 +102,13 @@ async function refuseLine(tx: EntityManager, lines: readonly CartLine[], failed:
 
 export async function checkout(
   em: EntityManager,
-  req: { userId: string; input: CheckoutInput; settings: CommerceSettings },
+  req: {
+    userId: string;
+    input: CheckoutInput;
+    settings: CommerceSettings;
+    /** Called once a new order is committed; not for a replayed key (metrics count orders, not calls). */
+    onPlaced?: (order: OrderDto) => void;
+  },
 ): Promise<OrderDto> {
   const input = checkoutInput.parse(req.input);
   const { userId, settings } = req;
@@ -263,5 +269,7 @@ export async function checkout(
     } satisfies OrderDto;
   });
   // A replayed key answers with the order as it is now.
-  return typeof result === 'string' ? getOrder(em, result, userId) : result;
+  if (typeof result === 'string') return getOrder(em, result, userId);
+  req.onPlaced?.(result);
+  return result;
 }

@@ -214,4 +214,5 @@ export {
   stockDiscrepancies,
   type TestUser,
 } from './commerce.ts';
+export { parseMetrics, promtoolCheckMetrics, type Sample, sampleValue, scrapeMetrics } from './metrics.ts';
 export { browse, startOidcProvider, type TestAccount, type TestOidcProvider } from './oidcProvider.ts';

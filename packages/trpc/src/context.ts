@@ -7,6 +7,7 @@ import {
 } from '@keelson/auth';
 import type { CatalogCache } from '@keelson/catalog';
 import type { MikroORM } from '@keelson/db';
+import type { ApiMetrics } from '@keelson/metrics';
 import type { CommerceSettings } from '@keelson/orders';
 import type { EntityManager } from '@mikro-orm/postgresql';
 
@@ -28,6 +29,8 @@ export interface ContextDeps {
    * (tests through `createCaller`, scripts) every read goes to the database.
    */
   catalogCache?: CatalogCache | null;
+  /** The API process's metrics. Optional: without them (`createCaller` tests, scripts) nothing is counted. */
+  metrics?: ApiMetrics | null;
 }
 
 /** How the caller presented itself, as the transport adapter saw it. */
@@ -65,6 +68,8 @@ export interface Context {
   commerce: CommerceSettings;
   /** Null when the process runs without one (see ContextDeps). */
   catalogCache: CatalogCache | null;
+  /** Null when the process runs without them (see ContextDeps). */
+  metrics: ApiMetrics | null;
   request: RequestInfo;
   /** The caller's valid session, or null. Memoised per request. */
   session(): Promise<ValidSession | null>;
@@ -94,6 +99,7 @@ export function createContext(deps: ContextDeps, request: RequestInfo): Context 
     sessions: deps.sessions,
     commerce: deps.commerce,
     catalogCache: deps.catalogCache ?? null,
+    metrics: deps.metrics ?? null,
     request,
     session: () => {
       if (request.longLived) return resolve();

@@ -6,6 +6,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import type { Context } from './context.ts';
+import { procedureMetrics } from './procedureMetrics.ts';
 
 export const INTERNAL_MESSAGE = 'Internal server error';
 
@@ -72,10 +73,11 @@ function appError(error: AppError): TRPCError {
 }
 
 /**
- * Every procedure gets its own forked EntityManager, and every `AppError` thrown below becomes the
+ * Every call is timed first (`procedureMetrics`, outermost so it sees the final code of whatever the
+ * middlewares below throw). Every procedure gets its own forked EntityManager, and every `AppError` thrown below becomes the
  * TRPCError the catalogue maps it to. Anything else stays an INTERNAL_SERVER_ERROR.
  */
-const base = t.procedure.use(async ({ ctx, next, type }) => {
+const base = t.procedure.use(procedureMetrics).use(async ({ ctx, next, type }) => {
   // CSRF: a browser attaches cookies to cross-site requests by itself, so a cookie-authenticated
   // mutation must come from our own origin. Bearer tokens and connectionParams are never automatic.
   // A mutation a browser marks cross-site is refused even without a cookie (log-in CSRF).

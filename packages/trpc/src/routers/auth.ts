@@ -54,7 +54,12 @@ export const authRouter = router({
     .input(z.object({ email: emailSchema, password: z.string().min(1).max(256) }))
     .output(signedIn)
     .mutation(async ({ ctx, input }) => {
-      return startSession(ctx, await logIn(ctx.em, ctx.sessions, { ...input, meta: meta(ctx) }));
+      const user = await logIn(ctx.em, ctx.sessions, { ...input, meta: meta(ctx) }).catch((err: unknown) => {
+        // Counted here, where the outcome is known, so the auth package needs no metrics of its own.
+        if (err instanceof AppError && err.code === 'INVALID_CREDENTIALS') ctx.metrics?.loginFailed();
+        throw err;
+      });
+      return startSession(ctx, user);
     }),
 
   /** Ends the current session server-side and clears the cookie. Safe to call when signed out. */

@@ -26,7 +26,14 @@ export const ordersRouter = router({
   checkout: authedProcedure
     .input(checkoutInput)
     .output(orderDto)
-    .mutation(({ ctx, input }) => checkout(ctx.em, { userId: ctx.user.id, input, settings: ctx.commerce })),
+    .mutation(({ ctx, input }) =>
+      checkout(ctx.em, {
+        userId: ctx.user.id,
+        input,
+        settings: ctx.commerce,
+        onPlaced: () => ctx.metrics?.orderPlaced(),
+      }),
+    ),
 
   list: authedProcedure
     .input(listOrdersInput)
