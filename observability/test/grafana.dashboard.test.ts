@@ -112,6 +112,13 @@ describe('keelson.json', () => {
     expect(heatmap?.targets?.[0]?.format).toBe('heatmap');
   });
 
+  it('aggregates the shared-queue gauges with max: every worker replica reports the same queue', () => {
+    const shared = /keelson_jobs_(queued|oldest_queued_age_seconds|locked|failed_permanently)\b/;
+    const exprs = dataPanels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)).filter((e) => shared.test(e));
+    expect(exprs.length).toBeGreaterThanOrEqual(4);
+    for (const e of exprs) expect(e).toMatch(/^max by \(task\) \(keelson_jobs_/);
+  });
+
   it('shows RED per procedure with p50/p95/p99, and every metric of the contract somewhere', () => {
     const exprs = dataPanels.flatMap((p) => (p.targets ?? []).map((t) => t.expr));
     for (const q of ['0.5', '0.95', '0.99']) {

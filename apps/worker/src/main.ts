@@ -4,22 +4,16 @@
  */
 import { loadConfig, requireDatabaseUrl } from '@keelson/config';
 import { createOrm } from '@keelson/db';
-import { tasks } from '@keelson/jobs';
-import { createWorkerMetrics, QUEUE_STATS_SQL } from '@keelson/metrics';
 import { createLogger, exitGracefullyOnSignals } from '@keelson/runtime';
 import { createWorkerHttp } from './http.ts';
+import { workerMetrics } from './metrics.ts';
 import { createWorker } from './worker.ts';
 
 const config = loadConfig();
 const logger = createLogger({ name: 'keelson-worker', level: config.logLevel });
 const databaseUrl = requireDatabaseUrl(config);
 const orm = await createOrm({ url: databaseUrl, poolMax: config.database.poolMax });
-const metrics = createWorkerMetrics({
-  queryQueue: () => orm.em.getConnection().execute(QUEUE_STATS_SQL),
-  knownTasks: Object.keys(tasks),
-  onQueueError: (err) => logger.warn({ err }, 'queue metrics query failed'),
-});
-metrics.trackPool(() => orm.em.getConnection().getNativeClient());
+const metrics = workerMetrics({ orm, logger });
 const worker = createWorker({ config, orm, logger, databaseUrl, metrics });
 const http = createWorkerHttp({ orm, logger, isRunning: worker.isRunning, metrics });
 

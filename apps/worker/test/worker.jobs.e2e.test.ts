@@ -11,6 +11,8 @@ import {
   eventually,
   queuedJobs,
   type RunningProcess,
+  sampleValue,
+  scrapeMetrics,
   sql,
   startProcess,
   startTestApi,
@@ -112,6 +114,27 @@ describe('worker process', () => {
         [order.id],
       ),
     ).toEqual([]);
+  });
+
+  it('counts the capture attempts above and a declined payment on its /metrics', async () => {
+    const [buyer] = await createUsers(api.db.url, 1, { prefix: 'declined' });
+    const client = api.newClient({ token: () => buyer!.token });
+    const p = await createProduct(api.db.url, { priceCents: 900, stock: 1 });
+    await client.cart.addItem.mutate({ productId: p.id });
+    const order = await client.orders.checkout.mutate({
+      idempotencyKey: crypto.randomUUID(),
+      paymentToken: 'tok_chargeDeclined',
+    });
+    await eventually(async () => (await client.orders.get.query({ id: order.id })).status === 'payment_failed', 20_000);
+    const samples = await eventually(async () => {
+      const { samples } = await scrapeMetrics(workerUrl);
+      return sampleValue(samples, 'keelson_payments_failed_total') === 1 ? samples : null;
+    });
+    const capture = { task: 'payment__capture' };
+    // The transient failure of the test above, then its success and this decline (a completed job).
+    expect(sampleValue(samples, 'keelson_jobs_failed_total', capture)).toBe(1);
+    expect(sampleValue(samples, 'keelson_jobs_completed_total', capture)).toBe(2);
+    expect(sampleValue(samples, 'keelson_job_duration_seconds_count', { ...capture, outcome: 'failure' })).toBe(1);
   });
 
   it('fails a job for good after its last attempt and lists it as failed with its error', async () => {

@@ -105,7 +105,11 @@ export function createProcessMetrics(): ProcessMetrics {
       let idle = 0;
       let waiting = 0;
       for (const source of pools) {
-        const pool = await source();
+        // A pool that cannot be reached (the ORM connecting while the database is down) is left out:
+        // the scrape must still answer, since that is when the other metrics matter most.
+        const pool = await Promise.resolve()
+          .then(source)
+          .catch(() => null);
         if (!pool) continue;
         inUse += pool.totalCount - pool.idleCount;
         idle += pool.idleCount;

@@ -92,4 +92,17 @@ describe('scrape format and exemplars', () => {
     expect(traceparentExemplar(`00-${'0'.repeat(32)}-00f067aa0ba902b7-01`)).toEqual({});
     expect(traceparentExemplar(undefined)).toEqual({});
   });
+
+  it('sums the pools it tracks by state, leaving out one that cannot be read', async () => {
+    const metrics = createApiMetrics();
+    metrics.trackPool(() => ({ totalCount: 5, idleCount: 2, waitingCount: 1 }));
+    metrics.trackPool(async () => ({ totalCount: 3, idleCount: 3, waitingCount: 0 }));
+    metrics.trackPool(async () => {
+      throw new Error('connect ECONNREFUSED');
+    });
+    const { body } = await metrics.scrape(undefined);
+    expect(body).toMatch(/^keelson_db_pool_connections\{state="in_use"\} 3$/m);
+    expect(body).toMatch(/^keelson_db_pool_connections\{state="idle"\} 5$/m);
+    expect(body).toMatch(/^keelson_db_pool_connections\{state="waiting"\} 1$/m);
+  });
 });

@@ -7,12 +7,11 @@ import { closeClient, createClient, type KeelsonClient } from '@keelson/client';
 import { type Config, loadConfig } from '@keelson/config';
 import { createOrm, type MikroORM } from '@keelson/db';
 import { createTestDatabase, type TestDatabase } from '@keelson/db/testing';
-import { tasks } from '@keelson/jobs';
-import { createWorkerMetrics, QUEUE_STATS_SQL } from '@keelson/metrics';
 import { createLogger } from '@keelson/runtime';
 import { type Context, createContext } from '@keelson/trpc';
 import { createWorker } from '@keelson/worker';
 import { createWorkerHttp } from '@keelson/worker/http';
+import { workerMetrics } from '@keelson/worker/metrics';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { afterAll, beforeAll, inject } from 'vitest';
@@ -178,14 +177,8 @@ export async function startTestWorker(opts: {
   const config = testConfig({ DATABASE_URL: opts.db.url, WORKER_POLL_INTERVAL_MS: '200', ...opts.config });
   const orm = await createOrm({ url: opts.db.url, poolMax: 4 });
   const logger = testLogger();
-  const metrics = opts.http
-    ? createWorkerMetrics({
-        queryQueue: () => orm.em.getConnection().execute(QUEUE_STATS_SQL),
-        knownTasks: Object.keys(tasks),
-        onQueueError: (err) => logger.warn({ err }, 'queue metrics query failed'),
-      })
-    : undefined;
-  metrics?.trackPool(() => orm.em.getConnection().getNativeClient());
+  // The same wiring as main.ts: the ORM's pool and the shared queue gauges.
+  const metrics = opts.http ? workerMetrics({ orm, logger }) : undefined;
   const worker = createWorker({ config, orm, logger, databaseUrl: opts.db.url, metrics });
   const http = metrics ? createWorkerHttp({ orm, logger, isRunning: worker.isRunning, metrics }) : null;
   let baseUrl: string | null = null;
