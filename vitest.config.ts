@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['apps/*/test/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
+    include: ['apps/*/test/**/*.test.ts', 'packages/*/test/**/*.test.ts', 'observability/test/**/*.test.ts'],
     globalSetup: ['packages/testing/src/globalSetup.ts'],
     // Each file has its own database, so files run in parallel; tests inside a file run in order.
     pool: 'forks',

@@ -10,6 +10,8 @@ import { createTestDatabase, type TestDatabase } from '@keelson/db/testing';
 import { createLogger } from '@keelson/runtime';
 import { type Context, createContext } from '@keelson/trpc';
 import { createWorker } from '@keelson/worker';
+import { createWorkerHttp } from '@keelson/worker/http';
+import { workerMetrics } from '@keelson/worker/metrics';
 import pg from 'pg';
 import type { Logger } from 'pino';
 import { afterAll, beforeAll, inject } from 'vitest';
@@ -157,20 +159,42 @@ export function testContext(
 }
 export { type CapturedMail, type SmtpCapture, startSmtpCapture } from './smtp.ts';
 
-/** The worker in this process (same code as `pnpm start:worker`), on the given database. */
+export interface TestWorker extends AsyncDisposable {
+  /** With `http`: `http://127.0.0.1:<port>` of its `/healthz`, `/readyz` and `/metrics`. */
+  baseUrl: string | null;
+  stop(): Promise<void>;
+}
+
+/**
+ * The worker in this process (same code as `pnpm start:worker`), on the given database. With `http`, also
+ * its health and metrics server on a free port, with the metrics wired as `main.ts` wires them.
+ */
 export async function startTestWorker(opts: {
   db: TestDatabase;
   config?: Record<string, string>;
-}): Promise<AsyncDisposable & { stop(): Promise<void> }> {
+  http?: boolean;
+}): Promise<TestWorker> {
   const config = testConfig({ DATABASE_URL: opts.db.url, WORKER_POLL_INTERVAL_MS: '200', ...opts.config });
   const orm = await createOrm({ url: opts.db.url, poolMax: 4 });
-  const worker = createWorker({ config, orm, logger: testLogger(), databaseUrl: opts.db.url });
+  const logger = testLogger();
+  // The same wiring as main.ts: the ORM's pool and the shared queue gauges.
+  const metrics = opts.http ? workerMetrics({ orm, logger }) : undefined;
+  const worker = createWorker({ config, orm, logger, databaseUrl: opts.db.url, metrics });
+  const http = metrics ? createWorkerHttp({ orm, logger, isRunning: worker.isRunning, metrics }) : null;
+  let baseUrl: string | null = null;
+  if (http) {
+    await http.listen({ host: '127.0.0.1', port: 0 });
+    const address = http.server.address();
+    if (!address || typeof address !== 'object') throw new Error('worker http is not listening');
+    baseUrl = `http://127.0.0.1:${address.port}`;
+  }
   await worker.start();
   const stop = async () => {
     await worker.stop();
+    await http?.close();
     await orm.close(true);
   };
-  return { stop, [Symbol.asyncDispose]: stop };
+  return { baseUrl, stop, [Symbol.asyncDispose]: stop };
 }
 
 export interface RawResponse {

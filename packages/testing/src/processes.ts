@@ -26,10 +26,10 @@ export interface RunningProcess extends AsyncDisposable {
 export function startProcess(
   entry: string,
   env: Record<string, string>,
-  opts: { detached?: boolean; args?: string[] } = {},
+  opts: { detached?: boolean; args?: string[]; nodeArgs?: string[] } = {},
 ): RunningProcess {
   const { DATABASE_URL: _ignored, ...inherited } = process.env;
-  const child = spawn(process.execPath, [path.join(repoRoot, entry), ...(opts.args ?? [])], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), path.join(repoRoot, entry), ...(opts.args ?? [])], {
     env: { ...inherited, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: opts.detached ?? false,

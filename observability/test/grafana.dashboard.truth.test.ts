@@ -1,0 +1,210 @@
+/**
+ * Dashboard truth: a real Prometheus (Debian's binary) scrapes a real API and worker every second while
+ * the test drives traffic (successes, NOT_FOUND, bad input, a failed log-in, an internal error, unknown
+ * paths) and jobs (completed and failed). Then every PromQL expression of the Grafana dashboard must
+ * return data — a panel that would show nothing fails the build — and every alert expression must parse
+ * and the alert rules load, evaluated by that same Prometheus.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import {
+  createProduct,
+  eventually,
+  freePort,
+  rawCall,
+  sql,
+  startTestApi,
+  startTestWorker,
+  type TestApi,
+  type TestWorker,
+} from '@keelson/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { dashboardQueries, readAlertRules, readDashboard, repoRoot } from './files.ts';
+
+interface QueryResult {
+  status: 'success' | 'error';
+  error?: string;
+  data?: { resultType: string; result: { value?: [number, string] }[] | [number, string] };
+}
+
+/** Prometheus, started on a free port with a config of its own in a temporary folder. */
+async function startPrometheus(targets: { api: string; worker: string }) {
+  const dir = await mkdtemp(path.join(tmpdir(), 'keelson-prometheus-'));
+  const port = await freePort();
+  const config = {
+    global: { scrape_interval: '1s', evaluation_interval: '1s' },
+    rule_files: [path.join(repoRoot, 'observability/prometheus/alerts.yml')],
+    scrape_configs: [
+      { job_name: 'keelson-api', static_configs: [{ targets: [targets.api] }] },
+      { job_name: 'keelson-worker', static_configs: [{ targets: [targets.worker] }] },
+    ],
+  };
+  // JSON is YAML: no serialiser needed.
+  await writeFile(path.join(dir, 'prometheus.yml'), JSON.stringify(config, null, 2));
+  let child: ChildProcess;
+  try {
+    child = spawn(
+      'prometheus',
+      [
+        `--config.file=${path.join(dir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${path.join(dir, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--enable-feature=exemplar-storage',
+        '--log.level=warn',
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    await Promise.race([
+      once(child, 'spawn'),
+      once(child, 'error').then(([err]) => {
+        throw (err as NodeJS.ErrnoException).code === 'ENOENT'
+          ? new Error(
+              "prometheus is not installed: install Debian's prometheus package (`apt-get install -y prometheus`), as .ci/run does",
+            )
+          : err;
+      }),
+    ]);
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  let output = '';
+  child.stdout?.on('data', (c: Buffer) => (output += c));
+  child.stderr?.on('data', (c: Buffer) => (output += c));
+  const url = `http://127.0.0.1:${port}`;
+  await eventually(
+    () =>
+      fetch(`${url}/-/ready`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    30_000,
+  ).catch(() => {
+    throw new Error(`prometheus did not become ready:\n${output}`);
+  });
+  return {
+    url,
+    output: () => output,
+    async query(expr: string): Promise<QueryResult> {
+      const res = await fetch(`${url}/api/v1/query`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ query: expr }),
+      });
+      return (await res.json()) as QueryResult;
+    },
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGTERM');
+        await once(child, 'exit');
+      }
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Whether a query result holds at least one finite value: something a panel would draw. */
+function hasData(result: QueryResult): boolean {
+  const data = result.data;
+  if (result.status !== 'success' || !data) return false;
+  if (data.resultType === 'scalar') return Number.isFinite(Number((data.result as [number, string])[1]));
+  return (data.result as { value?: [number, string] }[]).some((s) => Number.isFinite(Number(s.value?.[1])));
+}
+
+describe('dashboard truth against a real Prometheus', () => {
+  let api: TestApi;
+  let worker: TestWorker;
+  let prometheus: Awaited<ReturnType<typeof startPrometheus>>;
+  let product: { id: string; slug: string };
+  let wave = 0;
+
+  beforeAll(async () => {
+    api = await startTestApi();
+    worker = await startTestWorker({ db: api.db, http: true });
+    product = await createProduct(api.db.url, { priceCents: 1200, stock: 5 });
+    const host = (url: string | null) => new URL(url ?? '').host;
+    prometheus = await startPrometheus({ api: host(api.baseUrl), worker: host(worker.baseUrl) });
+  }, 90_000);
+
+  afterAll(async () => {
+    await prometheus?.stop();
+    await worker?.stop();
+    await api?.close();
+  });
+
+  /** One round of traffic: successes and every kind of failure, plus one good and one bad job. */
+  async function driveTraffic() {
+    wave += 1;
+    const call = (p: Parameters<typeof rawCall>[1]) => rawCall(api.baseUrl, p);
+    expect((await call({ path: 'catalog.get', type: 'query', input: { slug: product.slug } })).status).toBe(200);
+    expect((await call({ path: 'catalog.list', type: 'query', input: {} })).status).toBe(200);
+    expect((await call({ path: 'catalog.get', type: 'query', input: { slug: `missing-${wave}` } })).status).toBe(404);
+    expect((await call({ path: 'catalog.get', type: 'query', input: { slug: 42 } })).status).toBe(400);
+    const logIn = { email: 'nobody@keelson.test', password: 'not the password' };
+    // UNAUTHORIZED (counted as a failed log-in) until the log-in throttle answers TOO_MANY_REQUESTS.
+    expect([401, 429]).toContain((await call({ path: 'auth.logIn', type: 'mutation', input: logIn })).status);
+    expect((await fetch(`${api.baseUrl}/no-such-path`)).status).toBe(404);
+    // A job that completes (the view count recount) and one that fails (a payload its contract rejects).
+    expect((await call({ path: 'catalog.recordView', type: 'mutation', input: { id: product.id } })).status).toBe(200);
+    await sql(api.db.url, `select graphile_worker.add_job('catalog__refresh_view_count', '{"productId":"bad"}'::json)`);
+    // An internal error, safely: this file's own database loses the product table for one call.
+    await sql(api.db.url, 'alter table product rename to product_hidden');
+    try {
+      const broken = await call({ path: 'catalog.get', type: 'query', input: { slug: `internal-${wave}` } });
+      expect(broken.status).toBe(500);
+    } finally {
+      await sql(api.db.url, 'alter table product_hidden rename to product');
+    }
+  }
+
+  it('every query of the dashboard returns data once traffic and jobs have been scraped', {
+    timeout: 180_000,
+  }, async () => {
+    const dashboard = readDashboard();
+    // Grafana's $__rate_interval is at least 4 scrape intervals; a minute spans every wave of traffic.
+    const queries = dashboardQueries(dashboard, '1m');
+    expect(queries.length).toBeGreaterThan(20);
+    let empty: string[] = [];
+    // Traffic keeps coming until every panel has something to draw: rates need two scrapes of a
+    // series after it changed, and histogram quantiles need observations in the window.
+    let lastWave = 0;
+    await eventually(async () => {
+      // About a wave per scrape: Prometheus must see the counters move between its scrapes.
+      if (Date.now() - lastWave < 1000) return false;
+      lastWave = Date.now();
+      await driveTraffic();
+      const results = await Promise.all(queries.map(async (q) => ({ q, result: await prometheus.query(q.expr) })));
+      const broken = results.filter((r) => r.result.status !== 'success');
+      expect(broken.map((r) => `${r.q.panel} ${r.q.refId}: ${r.result.error}`)).toEqual([]);
+      empty = results.filter((r) => !hasData(r.result)).map((r) => `${r.q.panel} ${r.q.refId}: ${r.q.expr}`);
+      return empty.length === 0;
+    }, 120_000).catch((err: Error) => {
+      if (!err.message.startsWith('condition not met')) throw err;
+      throw new Error(`panels without data after ${wave} waves of traffic:\n${empty.join('\n')}`);
+    });
+  });
+
+  it('every alert expression parses, and Prometheus loads and evaluates the alert rules', async () => {
+    for (const rule of readAlertRules()) {
+      const result = await prometheus.query(rule.expr);
+      expect(result.status, `${rule.alert}: ${result.error}`).toBe('success');
+    }
+    const rules = await eventually(async () => {
+      const res = (await (await fetch(`${prometheus.url}/api/v1/rules?type=alert`)).json()) as {
+        data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] };
+      };
+      const all = res.data.groups.flatMap((g) => g.rules);
+      // Health is `unknown` until a rule's first evaluation.
+      return all.length > 0 && all.every((r) => r.health !== 'unknown') ? all : null;
+    }, 30_000);
+    expect(rules.map((r) => r.name).sort()).toEqual(
+      readAlertRules()
+        .map((r) => r.alert)
+        .sort(),
+    );
+    for (const r of rules) expect(r.health, `${r.name}: ${r.lastError}`).toBe('ok');
+  });
+});
