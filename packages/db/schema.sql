@@ -39,6 +39,16 @@ create table analytics_hourly (
 CREATE INDEX analytics_hourly_hour_idx ON public.analytics_hourly USING btree (hour, name);
 CREATE UNIQUE INDEX analytics_hourly_pkey ON public.analytics_hourly USING btree (id);
 
+create table app_event (
+  id bigint default nextval('app_event_id_seq'::regclass) not null,
+  topic character varying(32) not null,
+  user_id uuid,
+  payload jsonb not null,
+  created_at timestamp with time zone default now() not null
+);
+-- constraint app_event_pkey: PRIMARY KEY (id)
+CREATE UNIQUE INDEX app_event_pkey ON public.app_event USING btree (id);
+
 create table app_user (
   id uuid not null,
   email character varying(320) not null,

@@ -3,7 +3,7 @@
  * announces the change (`notifyProductsChanged`), so every API process drops its cached copy exactly
  * when the change commits. Stock changes also write the `stock_adjustment` ledger in that transaction.
  */
-import { Product, StockAdjustment } from '@keelson/db';
+import { Product, publishEvent, StockAdjustment } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -147,6 +147,7 @@ export async function restockProduct(em: EntityManager, raw: RestockInput, actor
     });
     await tx.flush();
     await notifyProductsChanged(tx, [productId]);
+    await publishEvent(tx, { topic: 'stock', payload: { productId, stock: rows[0]?.stock } });
     return readAny(tx, productId);
   });
 }

@@ -2,6 +2,7 @@ export {
   AnalyticsEvent,
   AnalyticsFunnelHourly,
   AnalyticsHourly,
+  AppEvent,
   AuthToken,
   type AuthTokenKind,
   authTokenKinds,
@@ -35,6 +36,16 @@ export {
   userRoles,
   WorkerHeartbeat,
 } from './entities/index.ts';
+export {
+  EVENTS_CHANNEL,
+  type EventTopic,
+  eventTopics,
+  type PublishedEvent,
+  publishEvent,
+  publishEvents,
+  readEventsAfter,
+  type StoredEvent,
+} from './events.ts';
 export { uuidv7 } from './ids.ts';
 export {
   createListener,

@@ -16,7 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import { notifyProductsChanged } from '@keelson/catalog';
-import { uuidv7 } from '@keelson/db';
+import { type PublishedEvent, publishEvents, uuidv7 } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { enqueue } from '@keelson/jobs';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -225,16 +225,23 @@ export async function checkout(
     await notifyProductsChanged(tx, productIds);
     await enqueue(tx, 'payment__capture', { orderId: id });
 
+    const stockEvents: PublishedEvent[] = [];
     for (const line of lines) {
-      const reserved = await conn.execute<{ id: string }[]>(
+      const reserved = await conn.execute<{ id: string; stock: number }[]>(
         `update product set stock = stock - ?
-         where id = ? and stock >= ? and archived_at is null and price_cents = ? returning id`,
+         where id = ? and stock >= ? and archived_at is null and price_cents = ? returning id, stock`,
         [line.quantity, line.product_id, line.quantity, line.price_cents],
         'all',
         ctx,
       );
-      if (!reserved.length) await refuseLine(tx, lines, line);
+      if (!reserved[0]) await refuseLine(tx, lines, line);
+      else stockEvents.push({ topic: 'stock', payload: { productId: line.product_id, stock: reserved[0].stock } });
     }
+    // Last: publishing holds the outbox lock until commit.
+    await publishEvents(tx, [
+      { topic: 'order', userId, payload: { orderId: id, status: 'pending_payment', from: null } },
+      ...stockEvents,
+    ]);
     const createdAt =
       created?.created_at instanceof Date
         ? created.created_at

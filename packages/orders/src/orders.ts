@@ -4,7 +4,7 @@
  * and email jobs enqueued.
  */
 import { notifyProductsChanged } from '@keelson/catalog';
-import type { OrderStatus } from '@keelson/db';
+import { type OrderStatus, publishEvents } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { enqueue } from '@keelson/jobs';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -189,17 +189,23 @@ export async function returnStock(tx: EntityManager, orderId: string): Promise<v
     'all',
     ctx,
   );
+  const stock: { productId: string; stock: number }[] = [];
   for (const line of lines) {
-    await conn.execute(
-      'update product set stock = stock + ? where id = ?',
+    const [row] = await conn.execute<{ stock: number }[]>(
+      'update product set stock = stock + ? where id = ? returning stock',
       [line.quantity, line.product_id],
-      'run',
+      'all',
       ctx,
     );
+    if (row) stock.push({ productId: line.product_id, stock: row.stock });
   }
   await notifyProductsChanged(
     tx,
     lines.map((l) => l.product_id),
+  );
+  await publishEvents(
+    tx,
+    stock.map((payload) => ({ topic: 'stock', payload })),
   );
 }
 

@@ -9,7 +9,7 @@
  * `cancelled` returns the stock (and refunds a paid order); `payment_failed` returns the stock;
  * `refunded` gives the money back for goods that have left the warehouse (no restock).
  */
-import { type OrderActor, type OrderStatus, uuidv7 } from '@keelson/db';
+import { type OrderActor, type OrderStatus, publishEvent, uuidv7 } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import type { EntityManager } from '@mikro-orm/postgresql';
 
@@ -98,6 +98,11 @@ export async function transition(
     to: change.to,
     actor: change.actor,
     note: change.note ?? null,
+  });
+  await publishEvent(tx, {
+    topic: 'order',
+    userId: row.user_id,
+    payload: { orderId: change.orderId, status: change.to, from: row.status },
   });
   return { from: row.status, to: change.to };
 }

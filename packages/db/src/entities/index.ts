@@ -1,4 +1,5 @@
 import { AnalyticsEventSchema, AnalyticsFunnelHourlySchema, AnalyticsHourlySchema } from './AnalyticsEvent.ts';
+import { AppEventSchema } from './AppEvent.ts';
 import { AuthTokenSchema } from './AuthToken.ts';
 import { CartItemSchema } from './CartItem.ts';
 import { EmailDeliverySchema } from './EmailDelivery.ts';
@@ -14,6 +15,7 @@ import { UserSchema } from './User.ts';
 import { WorkerHeartbeatSchema } from './WorkerHeartbeat.ts';
 
 export { AnalyticsEvent, AnalyticsFunnelHourly, AnalyticsHourly } from './AnalyticsEvent.ts';
+export { AppEvent } from './AppEvent.ts';
 export { AuthToken, type AuthTokenKind, authTokenKinds } from './AuthToken.ts';
 export { CartItem } from './CartItem.ts';
 export { EmailDelivery } from './EmailDelivery.ts';
@@ -70,4 +72,5 @@ export const entities = [
   AnalyticsHourlySchema,
   AnalyticsFunnelHourlySchema,
   WorkerHeartbeatSchema,
+  AppEventSchema,
 ];
