@@ -8,7 +8,7 @@ import proxyaddr from '@fastify/proxy-addr';
 import websocket from '@fastify/websocket';
 import { CATALOG_CHANNEL, type CatalogCache, createCatalogCache } from '@keelson/catalog';
 import type { Config } from '@keelson/config';
-import { createListener, type MikroORM, readinessProbe } from '@keelson/db';
+import { createEventHub, createListener, type EventHub, type MikroORM, readinessProbe } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { type ApiMetrics, createApiMetrics, UNMATCHED_ROUTE } from '@keelson/metrics';
 import { appRouter, createContext } from '@keelson/trpc';
@@ -25,6 +25,8 @@ declare module 'fastify' {
     catalogCache: CatalogCache | null;
     /** This app's metrics, served at `/metrics`. */
     metrics: ApiMetrics;
+    /** This process's fan-out of realtime events to its subscriptions. */
+    events: EventHub;
   }
 }
 
@@ -159,15 +161,21 @@ export async function buildApp(deps: AppDeps) {
         onDisconnect: () => catalogCache.setLive(false),
       })
     : null;
+  // Realtime events: one LISTEN connection and one read per batch of new events, whatever the number
+  // of subscriptions this process serves.
+  const events = createEventHub({ orm, url: config.database.url ?? String(orm.config.get('clientUrl')), logger });
   app.decorate('catalogCache', catalogCache);
+  app.decorate('events', events);
   app.addHook('onReady', async () => {
     await listener?.start();
+    await events.start();
   });
   app.addHook('onClose', async () => {
     await listener?.close();
+    await events.close();
   });
 
-  const contextDeps = { orm, logger, sessions, catalogCache, metrics, commerce: config.commerce };
+  const contextDeps = { orm, logger, sessions, catalogCache, metrics, events, commerce: config.commerce };
   const publicCacheControl = `public, max-age=${catalog.httpMaxAgeS}, stale-while-revalidate=${catalog.httpStaleWhileRevalidateS}`;
   await app.register(fastifyTRPCPlugin, {
     prefix: '/trpc',

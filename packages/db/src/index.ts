@@ -36,6 +36,7 @@ export {
   userRoles,
   WorkerHeartbeat,
 } from './entities/index.ts';
+export { createEventHub, type EventHub, type EventHubOptions, type SubscribeOptions } from './eventHub.ts';
 export {
   EVENTS_CHANNEL,
   type EventTopic,

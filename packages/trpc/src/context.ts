@@ -6,7 +6,7 @@ import {
   validateSession,
 } from '@keelson/auth';
 import type { CatalogCache } from '@keelson/catalog';
-import type { MikroORM } from '@keelson/db';
+import type { EventHub, MikroORM } from '@keelson/db';
 import type { ApiMetrics } from '@keelson/metrics';
 import type { CommerceSettings } from '@keelson/orders';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -31,6 +31,11 @@ export interface ContextDeps {
   catalogCache?: CatalogCache | null;
   /** The API process's metrics. Optional: without them (`createCaller` tests, scripts) nothing is counted. */
   metrics?: ApiMetrics | null;
+  /**
+   * The API process's fan-out of realtime events. Optional: without it (`createCaller` tests, scripts)
+   * subscriptions answer with an error.
+   */
+  events?: EventHub | null;
 }
 
 /** How the caller presented itself, as the transport adapter saw it. */
@@ -70,6 +75,8 @@ export interface Context {
   catalogCache: CatalogCache | null;
   /** Null when the process runs without them (see ContextDeps). */
   metrics: ApiMetrics | null;
+  /** Null when the process runs without one (see ContextDeps). */
+  events: EventHub | null;
   request: RequestInfo;
   /** The caller's valid session, or null. Memoised per request. */
   session(): Promise<ValidSession | null>;
@@ -100,6 +107,7 @@ export function createContext(deps: ContextDeps, request: RequestInfo): Context 
     commerce: deps.commerce,
     catalogCache: deps.catalogCache ?? null,
     metrics: deps.metrics ?? null,
+    events: deps.events ?? null,
     request,
     session: () => {
       if (request.longLived) return resolve();

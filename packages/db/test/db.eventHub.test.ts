@@ -1,0 +1,94 @@
+import { createEventHub, createOrm, publishEvents, type StoredEvent } from '@keelson/db';
+import { eventually, sql, testDatabase } from '@keelson/testing';
+import { describe, expect, it } from 'vitest';
+
+const USER_A = '00000000-0000-7000-8000-00000000000a';
+
+describe('event hub', () => {
+  it('fans out committed events, back-fills from a cursor, ends on abort and catches up after a LISTEN gap', async () => {
+    await using db = await testDatabase();
+    const orm = await createOrm({ url: db.url, poolMax: 4 });
+    const hub = createEventHub({ orm, url: db.url, initialBackoffMs: 20 });
+    const publish = (n: number, userId: string | null = null) =>
+      orm.em.fork().transactional((tx) =>
+        publishEvents(
+          tx,
+          Array.from({ length: n }, (_, i) => ({ topic: 'stock' as const, userId, payload: { i } })),
+        ),
+      );
+    try {
+      await publish(2); // history: not delivered live
+      await hub.start();
+      const live = new AbortController();
+      const got: StoredEvent[] = [];
+      const consuming = (async () => {
+        for await (const e of hub.subscribe({ filter: (e) => e.userId === null, signal: live.signal })) got.push(e);
+      })();
+      await eventually(async () => hub.subscriberCount === 1);
+      // A rolled-back transaction announces nothing.
+      await orm.em
+        .fork()
+        .transactional(async (tx) => {
+          await publishEvents(tx, [{ topic: 'stock', payload: { rolledBack: true } }]);
+          throw new Error('rollback');
+        })
+        .catch(() => {});
+      await publish(3);
+      await publish(1, USER_A); // filtered out
+      await eventually(async () => got.length === 3);
+      expect(got.map((e) => e.payload)).toEqual([{ i: 0 }, { i: 1 }, { i: 2 }]);
+
+      // Resume: everything after the first live event, then live ones, no duplicates.
+      const resumed: StoredEvent[] = [];
+      const resume = new AbortController();
+      const resuming = (async () => {
+        for await (const e of hub.subscribe({
+          filter: () => true,
+          lastEventId: got[0]?.id ?? 0,
+          signal: resume.signal,
+        })) {
+          resumed.push(e);
+        }
+      })();
+      await eventually(async () => resumed.length === 3);
+      expect(resumed.map((e) => e.payload)).toEqual([{ i: 1 }, { i: 2 }, { i: 0 }]);
+
+      // Killing the LISTEN connection: events published while deaf arrive after the reconnection.
+      const pid = hub.listener.backendPid;
+      await sql(db.url, 'select pg_terminate_backend($1)', [pid]);
+      await publish(2);
+      await eventually(async () => hub.listener.connected && hub.listener.backendPid !== pid);
+      await eventually(async () => got.length === 5 && resumed.length === 5);
+      const ids = resumed.map((e) => e.id);
+      expect(ids).toEqual([...ids].sort((a, b) => a - b));
+
+      live.abort();
+      resume.abort();
+      await Promise.all([consuming, resuming]);
+      expect(hub.subscriberCount).toBe(0);
+    } finally {
+      await hub.close();
+      await orm.close(true);
+    }
+  });
+
+  it('leaves no subscriber behind after many subscribe/abort cycles', async () => {
+    await using db = await testDatabase();
+    const orm = await createOrm({ url: db.url, poolMax: 2 });
+    const hub = createEventHub({ orm, url: db.url });
+    try {
+      await hub.start();
+      for (let i = 0; i < 1_000; i++) {
+        const ac = new AbortController();
+        const it = hub.subscribe({ filter: () => true, signal: ac.signal });
+        const next = it.next();
+        ac.abort();
+        expect((await next).done).toBe(true);
+      }
+      expect(hub.subscriberCount).toBe(0);
+    } finally {
+      await hub.close();
+      await orm.close(true);
+    }
+  });
+});
