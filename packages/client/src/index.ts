@@ -8,6 +8,7 @@ import {
   createTRPCClient,
   createWSClient,
   httpBatchLink,
+  httpSubscriptionLink,
   type Operation,
   splitLink,
   type TRPCClient,
@@ -15,6 +16,7 @@ import {
   type TRPCLink,
   wsLink,
 } from '@trpc/client';
+import { EventSource } from 'eventsource';
 import superjson from 'superjson';
 
 export type { AppRouter, RouterInputs, RouterOutputs } from '@keelson/trpc';
@@ -26,8 +28,10 @@ export interface ClientOptions {
   /**
    * `http` (default): queries and mutations over batched HTTP, subscriptions over WebSocket.
    * `ws`: everything over one WebSocket.
+   * `sse`: queries and mutations over batched HTTP, subscriptions as Server-Sent Events over HTTP GET
+   * (through proxies that refuse WebSocket upgrades; one HTTP request per subscription).
    */
-  transport?: 'http' | 'ws';
+  transport?: 'http' | 'ws' | 'sse';
   /** Most calls per HTTP batch; keep it at or below the server's TRPC_MAX_BATCH_SIZE. Default: 50. */
   maxBatchItems?: number;
   /**
@@ -59,6 +63,33 @@ function toWsUrl(url: string): string {
   return u.toString();
 }
 
+/**
+ * Subscriptions over SSE. The `eventsource` package rather than the platform's EventSource: Node has
+ * none, and a browser's cannot send `Authorization` (cookies still work, with `withCredentials`).
+ */
+function sseLink(opts: ClientOptions): TRPCLink<AppRouter> {
+  const baseFetch = opts.fetch ?? fetch;
+  return httpSubscriptionLink({
+    url: opts.url,
+    transformer: superjson,
+    EventSource,
+    eventSourceOptions: () => ({
+      withCredentials: true,
+      fetch: async (input, init) => {
+        const token = opts.token?.();
+        return baseFetch(input, {
+          ...init,
+          headers: {
+            ...init?.headers,
+            ...(await opts.headers?.()),
+            ...(token ? { authorization: `Bearer ${token}` } : {}),
+          },
+        });
+      },
+    }),
+  });
+}
+
 export function createClient(opts: ClientOptions): KeelsonClient {
   // The WebSocket opens on first use only, so an HTTP-only client never holds a socket.
   const wsClient = createWSClient({
@@ -85,7 +116,13 @@ export function createClient(opts: ClientOptions): KeelsonClient {
   const links =
     opts.transport === 'ws'
       ? [ws]
-      : [splitLink({ condition: (op: Operation) => op.type === 'subscription', true: ws, false: http })];
+      : [
+          splitLink({
+            condition: (op: Operation) => op.type === 'subscription',
+            true: opts.transport === 'sse' ? sseLink(opts) : ws,
+            false: http,
+          }),
+        ];
   const client = createTRPCClient<AppRouter>({ links });
   sockets.set(client, wsClient);
   return client;

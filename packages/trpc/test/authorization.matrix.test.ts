@@ -87,6 +87,8 @@ const matrix: Record<string, Row> = {
   'catalog.get': { input: (f) => ({ id: f.productId }), expect: everyone },
   'catalog.recordView': { input: (f) => ({ id: f.productId }), expect: everyone },
   'catalog.categories': { expect: everyone },
+  // Subscriptions: the caller answers with the event stream (not iterated here) or the refusal.
+  'catalog.onStockChange': { input: (f) => ({ productIds: [f.productId] }), expect: everyone },
   // Archived products are admin business, signed in or not.
   'catalog.list#includeArchived': {
     input: () => ({ includeArchived: true }),
@@ -111,6 +113,12 @@ const matrix: Record<string, Row> = {
     expect: signedIn,
   },
   'orders.list': { input: () => ({}), expect: signedIn },
+  'orders.onStatusChange': { input: () => ({}), expect: signedIn },
+  // Another customer's order does not exist for them; admins may follow any order.
+  'orders.onStatusChange#order': {
+    input: (f) => ({ orderId: f.paidOrderId }),
+    expect: { anonymous: 'UNAUTHORIZED', customerA: 'ok', customerB: 'NOT_FOUND', admin: 'ok' },
+  },
   // Only the owner; anyone else, admins included, is told there is no such order (admins use getAny).
   'orders.get': { input: (f) => ({ id: f.paidOrderId }), expect: ownerOnly },
   'orders.cancel': { input: (f) => ({ id: f.paidOrderId }), expect: ownerOnly },

@@ -11,7 +11,14 @@ import {
 } from '@keelson/catalog';
 import { AppError } from '@keelson/errors';
 import { z } from 'zod';
+import { lastEventIdInput, streamEvents, toStockEvent } from '../events.ts';
 import { publicProcedure, router } from '../trpc.ts';
+
+const onStockChangeInput = z.object({
+  productIds: z.array(z.uuid()).min(1).max(100),
+  lastEventId: lastEventIdInput,
+});
+
 import { catalogAdminProcedures } from './catalogAdmin.ts';
 
 export const catalogRouter = router({
@@ -47,5 +54,20 @@ export const catalogRouter = router({
     .output(z.object({ jobId: z.string() }))
     .mutation(({ ctx, input }) => recordProductView(ctx.em, { productId: input.id })),
 
+  /** Stock levels of these products as orders and restocks change them; public, resumable by event id. */
+  onStockChange: publicProcedure.input(onStockChangeInput).subscription(({ ctx, input, signal }) => {
+    const ids = new Set(input.productIds);
+    return streamEvents(
+      ctx,
+      {
+        topics: ['stock'],
+        userId: null,
+        filter: (e) => e.topic === 'stock' && e.userId === null && ids.has(String(e.payload.productId)),
+        lastEventId: input.lastEventId,
+        signal,
+      },
+      toStockEvent,
+    );
+  }),
   ...catalogAdminProcedures,
 });

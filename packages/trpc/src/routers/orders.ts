@@ -1,3 +1,4 @@
+import { AppError } from '@keelson/errors';
 import {
   cancelOrder,
   checkout,
@@ -15,10 +16,50 @@ import {
   orderPage,
   refundOrder,
 } from '@keelson/orders';
+import { z } from 'zod';
+import { lastEventIdInput, streamEvents, toOrderStatusEvent } from '../events.ts';
 import { adminProcedure, authedProcedure, router } from '../trpc.ts';
+
+const onStatusChangeInput = z.object({
+  /** One order; without it, every order the caller may see (a customer's own, an admin's all). */
+  orderId: z.uuid().optional(),
+  lastEventId: lastEventIdInput,
+});
 
 /** Customers see and act on their own orders only: anyone else's answers ORDER_NOT_FOUND. */
 export const ordersRouter = router({
+  /**
+   * Status changes of the caller's orders (an admin: anyone's), tracked by event id: reconnecting with
+   * `lastEventId` delivers the missed ones first, from any API process.
+   */
+  onStatusChange: authedProcedure.input(onStatusChangeInput).subscription(async ({ ctx, input, signal }) => {
+    const admin = ctx.user.role === 'admin';
+    if (input.orderId) {
+      // Checked before streaming, so another customer's order id answers NOT_FOUND at once.
+      const [order] = await ctx.em
+        .getConnection()
+        .execute<{ user_id: string }[]>('select user_id from store_order where id = ?', [input.orderId]);
+      if (!order || (!admin && order.user_id !== ctx.user.id)) {
+        throw new AppError('ORDER_NOT_FOUND', { details: { id: input.orderId } });
+      }
+    }
+    const userId = ctx.user.id;
+    return streamEvents(
+      ctx,
+      {
+        topics: ['order'],
+        ...(admin ? {} : { userId }),
+        filter: (e) =>
+          e.topic === 'order' &&
+          (admin || e.userId === userId) &&
+          (!input.orderId || e.payload.orderId === input.orderId),
+        lastEventId: input.lastEventId,
+        signal,
+      },
+      toOrderStatusEvent,
+    );
+  }),
+
   /**
    * Turns the cart into an order (`pending_payment`), reserving stock; the worker then takes the payment.
    * Retrying with the same `idempotencyKey` returns the same order.
