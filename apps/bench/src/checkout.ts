@@ -13,7 +13,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { appendFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import pg from 'pg';
-import { openDatabase } from './database.ts';
+import { openDatabase, query } from './database.ts';
 import {
   busyShare,
   cpuLabel,
@@ -48,16 +48,6 @@ interface Round {
   serverCpu: number;
   /** Busy share of the CPUs PostgreSQL and the load generator share. */
   otherCpusBusy: number;
-}
-
-async function sqlOnce(url: string, text: string): Promise<Record<string, unknown>[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query(text)).rows;
-  } finally {
-    await client.end();
-  }
 }
 
 /** `count` customers, each signed in (bearer token) with one unit of a product in the cart. */
@@ -95,7 +85,15 @@ async function main(): Promise<void> {
   const otherCpus = pinned ? pinSelfAwayFromServerCpu() : null;
   await using cleanup = new AsyncDisposableStack();
   const db = await openDatabase(DATABASE_URL, cleanup, log);
-  await new pg.Pool({ connectionString: db.url, max: 1 }).query('update product set stock = 10000000').then(() => {});
+  await query(db.url, 'update product set stock = 10000000');
+  // An experiment knob: `off` shows how much of a checkout's time is waiting for its commit to be flushed.
+  if (BENCH_SYNCHRONOUS_COMMIT) {
+    if (!['on', 'off', 'local'].includes(BENCH_SYNCHRONOUS_COMMIT)) {
+      throw new Error('BENCH_SYNCHRONOUS_COMMIT must be on, off or local');
+    }
+    const name = new URL(db.url).pathname.slice(1);
+    await query(db.url, `alter database "${name}" set synchronous_commit = ${BENCH_SYNCHRONOUS_COMMIT}`);
+  }
   const server = await startServer('full', { databaseUrl: db.url, poolMax: POOL_MAX, pinned });
   cleanup.defer(() => server.stop());
 
@@ -105,8 +103,8 @@ async function main(): Promise<void> {
     // Steady state between rounds, as in production: the worker would have drained the payment jobs,
     // and autovacuum would have caught up with the rows this benchmark churns through in seconds.
     // Measured without this, throughput fell round after round (246 to 176 orders/s over six rounds).
-    await sqlOnce(db.url, 'delete from graphile_worker._private_jobs');
-    await sqlOnce(db.url, 'vacuum analyze');
+    await query(db.url, 'delete from graphile_worker._private_jobs');
+    await query(db.url, 'vacuum analyze');
     let next = 0;
     const cpuBefore = processCpuSeconds(server.pid);
     const othersBefore = cpuTimes(isOtherCpu);
@@ -164,7 +162,10 @@ async function main(): Promise<void> {
       );
     }
   }
-  const [{ orders }] = (await sqlOnce(db.url, 'select count(*) as orders from store_order')) as [{ orders: string }];
+  const [{ orders } = { orders: '0' }] = await query<{ orders: string }>(
+    db.url,
+    'select count(*) as orders from store_order',
+  );
   const expected = checkoutsPerRound * (rounds + 1) * 2;
   if (Number(orders) !== expected) throw new Error(`expected ${expected} orders, found ${orders}`);
 

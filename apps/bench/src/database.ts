@@ -30,7 +30,8 @@ function freePort(): Promise<number> {
   });
 }
 
-async function query<R extends pg.QueryResultRow>(url: string, text: string): Promise<R[]> {
+/** One statement on its own connection (set-up and checks, never the measured path). */
+export async function query<R extends pg.QueryResultRow>(url: string, text: string): Promise<R[]> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {

@@ -11,6 +11,7 @@
  * are (up to the 7 days `analytics.track` accepts). The hour in progress is never rolled up, so the
  * summary lags by up to an hour and a few minutes.
  */
+import { rowDate } from '@keelson/db';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { funnelSteps } from './schemas.ts';
 
@@ -21,10 +22,6 @@ const LOCK_KEY = 'analytics__rollup';
 
 export function startOfHour(at: Date): Date {
   return new Date(Math.floor(at.getTime() / HOUR) * HOUR);
-}
-
-function toDate(em: EntityManager, v: string | Date): Date {
-  return v instanceof Date ? v : (em.getPlatform().parseDate(v) as Date);
 }
 
 /** The hours a run at `at` rolls up, oldest first. */
@@ -39,7 +36,7 @@ export async function hoursToRoll(em: EntityManager, at: Date): Promise<Date[]> 
      where received_at >= ? and occurred_at < ?`,
     [since, new Date(end)],
   );
-  for (const r of late) hours.add(toDate(em, r.hour).getTime());
+  for (const r of late) hours.add(rowDate(em, r.hour).getTime());
   return [...hours].sort((a, b) => a - b).map((t) => new Date(t));
 }
 

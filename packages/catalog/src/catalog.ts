@@ -2,7 +2,7 @@
  * Catalogue reads, shared by the API (queries) and the worker (roll-ups).
  * Functions take a forked EntityManager; none keeps state between calls.
  */
-import { AnalyticsEvent, Product } from '@keelson/db';
+import { AnalyticsEvent, Product, rowDate } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { enqueue } from '@keelson/jobs';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -47,7 +47,6 @@ export const PRODUCT_COLUMNS =
 /** Maps a raw row to the DTO. Every read (one product, listings, admin writes) goes through here. */
 export function rowToDto(em: EntityManager, row: ProductRow): ProductDto {
   // MikroORM's connection returns timestamptz as text; its platform parses it as the ORM itself would.
-  const date = (v: string | Date) => (v instanceof Date ? v : em.getPlatform().parseDate(v));
   return {
     id: row.id,
     slug: row.slug,
@@ -59,9 +58,9 @@ export function rowToDto(em: EntityManager, row: ProductRow): ProductDto {
     currency: row.currency,
     stock: row.stock,
     viewCount: row.view_count,
-    archivedAt: row.archived_at === null ? null : date(row.archived_at),
-    createdAt: date(row.created_at),
-    updatedAt: date(row.updated_at),
+    archivedAt: row.archived_at === null ? null : rowDate(em, row.archived_at),
+    createdAt: rowDate(em, row.created_at),
+    updatedAt: rowDate(em, row.updated_at),
   };
 }
 

@@ -71,5 +71,6 @@ export {
   type OrmOptions,
   ormOptions,
 } from './orm.ts';
+export { rowDate } from './rows.ts';
 export { dumpSchema } from './schemaDump.ts';
 export { demoProducts, needsAdmin, type SeedOptions, type SeedResult, seed } from './seed.ts';

@@ -2,6 +2,7 @@
  * The server-side cart: a user's `cart_item` rows. Every mutation answers with the whole cart, priced
  * now, so a client never computes money itself.
  */
+import { rowDate } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import {
@@ -51,7 +52,6 @@ async function cartRows(em: EntityManager, userId: string): Promise<CartRow[]> {
 
 export async function getCart(em: EntityManager, userId: string, settings: CommerceSettings): Promise<CartDto> {
   const rows = await cartRows(em, userId);
-  const date = (v: string | Date) => (v instanceof Date ? v : (em.getPlatform().parseDate(v) as Date));
   const lines: CartLineDto[] = rows.map((r) => ({
     productId: r.product_id,
     slug: r.slug,
@@ -65,7 +65,7 @@ export async function getCart(em: EntityManager, userId: string, settings: Comme
     available: !r.archived,
     stock: r.stock,
     insufficientStock: r.stock < r.quantity,
-    addedAt: date(r.added_at),
+    addedAt: rowDate(em, r.added_at),
   }));
   const buyable = lines.filter((l) => l.available);
   const totals = computeTotals(

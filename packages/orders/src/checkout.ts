@@ -16,7 +16,7 @@
  */
 import { createHash } from 'node:crypto';
 import { notifyProductsChanged } from '@keelson/catalog';
-import { type PublishedEvent, publishEvents, uuidv7 } from '@keelson/db';
+import { type PublishedEvent, publishEvents, rowDate, uuidv7 } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { enqueue } from '@keelson/jobs';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -242,10 +242,7 @@ export async function checkout(
       { topic: 'order', userId, payload: { orderId: id, status: 'pending_payment', from: null } },
       ...stockEvents,
     ]);
-    const createdAt =
-      created?.created_at instanceof Date
-        ? created.created_at
-        : (tx.getPlatform().parseDate(created?.created_at ?? '') as Date);
+    const createdAt = created ? rowDate(tx, created.created_at) : new Date();
     // Everything the order holds is known here: answering from memory saves re-reading it after commit.
     return {
       id,

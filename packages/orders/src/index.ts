@@ -30,7 +30,6 @@ export * from './schemas.ts';
 export {
   type Actor,
   canTransition,
-  stockHoldingStatuses,
   type TransitionResult,
   transition,
   transitions,

@@ -4,7 +4,7 @@
  * and email jobs enqueued.
  */
 import { notifyProductsChanged } from '@keelson/catalog';
-import { type OrderStatus, publishEvents } from '@keelson/db';
+import { type OrderStatus, publishEvents, rowDate } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { enqueue } from '@keelson/jobs';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -42,10 +42,6 @@ const SUMMARY_COLUMNS = `o.id, o.user_id, o.status, o.currency, o.subtotal_cents
   o.total_cents, o.payment_error, o.payment_refund_id, o.created_at, o.updated_at,
   (select coalesce(sum(l.quantity), 0)::int from order_line l where l.order_id = o.id) as item_count`;
 
-function toDate(em: EntityManager, v: string | Date): Date {
-  return v instanceof Date ? v : (em.getPlatform().parseDate(v) as Date);
-}
-
 function toSummary(em: EntityManager, r: OrderRow): OrderSummaryDto {
   return {
     id: r.id,
@@ -59,8 +55,8 @@ function toSummary(em: EntityManager, r: OrderRow): OrderSummaryDto {
     totalCents: Number(r.total_cents),
     paymentError: r.payment_error,
     refunded: r.payment_refund_id !== null,
-    createdAt: toDate(em, r.created_at),
-    updatedAt: toDate(em, r.updated_at),
+    createdAt: rowDate(em, r.created_at),
+    updatedAt: rowDate(em, r.updated_at),
   };
 }
 
@@ -122,7 +118,7 @@ export async function getOrder(em: EntityManager, id: string, ownerId?: string):
       actor: h.actor,
       actorUserId: h.actor_user_id,
       note: h.note,
-      at: toDate(em, h.at),
+      at: rowDate(em, h.at),
     })),
   };
 }

@@ -99,7 +99,7 @@ export async function capturePayment(
   orderId: string,
 ): Promise<CaptureOutcome> {
   const order = await paymentRow(em, orderId);
-  if (!order || order.status !== 'pending_payment' || !order.payment_token) return 'skipped';
+  if (order?.status !== 'pending_payment' || !order.payment_token) return 'skipped';
   const amount = { amountCents: Number(order.total_cents), currency: order.currency };
 
   let captureId: string;

@@ -9,7 +9,7 @@
  * `cancelled` returns the stock (and refunds a paid order); `payment_failed` returns the stock;
  * `refunded` gives the money back for goods that have left the warehouse (no restock).
  */
-import { type OrderActor, type OrderStatus, publishEvent, uuidv7 } from '@keelson/db';
+import { type OrderActor, type OrderStatus, publishEvent, rowDate, uuidv7 } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import type { EntityManager } from '@mikro-orm/postgresql';
 
@@ -22,15 +22,6 @@ export const transitions: Readonly<Record<OrderStatus, readonly OrderStatus[]>> 
   payment_failed: [],
   refunded: [],
 };
-
-/** Statuses whose order holds stock: every status but the two that returned it. */
-export const stockHoldingStatuses: readonly OrderStatus[] = [
-  'pending_payment',
-  'paid',
-  'shipped',
-  'delivered',
-  'refunded',
-];
 
 export function canTransition(from: OrderStatus, to: OrderStatus): boolean {
   return transitions[from].includes(to);
@@ -119,6 +110,5 @@ export async function recordEvent(
     'all',
     tx.getTransactionContext(),
   );
-  const at = row?.at ?? new Date();
-  return at instanceof Date ? at : (tx.getPlatform().parseDate(at) as Date);
+  return row ? rowDate(tx, row.at) : new Date();
 }

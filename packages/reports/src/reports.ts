@@ -2,7 +2,7 @@
  * Asking for reports, reading their status and streaming their file. Generation itself is in
  * `sales.ts` and runs in the worker.
  */
-import { type ReportStatus, uuidv7 } from '@keelson/db';
+import { type ReportStatus, rowDate, uuidv7 } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { enqueue } from '@keelson/jobs';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -36,10 +36,6 @@ export function reportDownloadPath(id: string): string {
   return `/reports/${id}.csv`;
 }
 
-function toDate(em: EntityManager, v: string | Date): Date {
-  return v instanceof Date ? v : (em.getPlatform().parseDate(v) as Date);
-}
-
 function toDto(em: EntityManager, r: ReportRow): ReportDto {
   return {
     id: r.id,
@@ -50,8 +46,8 @@ function toDto(em: EntityManager, r: ReportRow): ReportDto {
     rowCount: r.row_count,
     byteSize: r.byte_size === null ? null : Number(r.byte_size),
     error: r.error,
-    createdAt: toDate(em, r.created_at),
-    completedAt: r.completed_at === null ? null : toDate(em, r.completed_at),
+    createdAt: rowDate(em, r.created_at),
+    completedAt: r.completed_at === null ? null : rowDate(em, r.completed_at),
     downloadUrl: r.status === 'ready' ? reportDownloadPath(r.id) : null,
   };
 }
