@@ -6,12 +6,14 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import proxyaddr from '@fastify/proxy-addr';
 import websocket from '@fastify/websocket';
+import { createDashboardFeed, type DashboardFeed, readDashboardSnapshot } from '@keelson/analytics';
 import { CATALOG_CHANNEL, type CatalogCache, createCatalogCache } from '@keelson/catalog';
 import type { Config } from '@keelson/config';
 import { createEventHub, createListener, type EventHub, type MikroORM, readinessProbe } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { type ApiMetrics, createApiMetrics, UNMATCHED_ROUTE } from '@keelson/metrics';
 import { appRouter, createContext } from '@keelson/trpc';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
@@ -27,6 +29,8 @@ declare module 'fastify' {
     metrics: ApiMetrics;
     /** This process's fan-out of realtime events to its subscriptions. */
     events: EventHub;
+    /** This process's dashboard ticker, shared by every `dashboard.live` subscriber. */
+    dashboard: DashboardFeed;
   }
 }
 
@@ -164,8 +168,15 @@ export async function buildApp(deps: AppDeps) {
   // Realtime events: one LISTEN connection and one read per batch of new events, whatever the number
   // of subscriptions this process serves.
   const events = createEventHub({ orm, url: config.database.url ?? String(orm.config.get('clientUrl')), logger });
+  // One snapshot query per tick for all of this process's dashboard watchers, none while nobody watches.
+  const dashboard = createDashboardFeed({
+    read: () => readDashboardSnapshot(orm.em.fork() as EntityManager),
+    intervalMs: config.dashboard.intervalMs,
+    logger,
+  });
   app.decorate('catalogCache', catalogCache);
   app.decorate('events', events);
+  app.decorate('dashboard', dashboard);
   app.addHook('onReady', async () => {
     await listener?.start();
     await events.start();
@@ -173,9 +184,19 @@ export async function buildApp(deps: AppDeps) {
   app.addHook('onClose', async () => {
     await listener?.close();
     await events.close();
+    await dashboard.close();
   });
 
-  const contextDeps = { orm, logger, sessions, catalogCache, metrics, events, commerce: config.commerce };
+  const contextDeps = {
+    orm,
+    logger,
+    sessions,
+    catalogCache,
+    metrics,
+    events,
+    dashboard,
+    commerce: config.commerce,
+  };
   const publicCacheControl = `public, max-age=${catalog.httpMaxAgeS}, stale-while-revalidate=${catalog.httpStaleWhileRevalidateS}`;
   await app.register(fastifyTRPCPlugin, {
     prefix: '/trpc',

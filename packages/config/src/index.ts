@@ -128,6 +128,9 @@ const schema = z.object({
   /** Rows the report generator fetches from its server-side cursor at a time. */
   REPORT_FETCH_ROWS: int(1, 100_000).default(1000),
 
+  /** How often `dashboard.live` pushes a snapshot (one query per API process per tick, only while watched), milliseconds. */
+  DASHBOARD_INTERVAL_MS: int(500, 10 * MINUTE).default(3 * SECOND),
+
   /** OTLP/HTTP (protobuf) collector base URL, e.g. `http://127.0.0.1:4318`; traces go to `<url>/v1/traces`. Unset: tracing is off and its SDK is never loaded. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
   /** `service.name` of the process's spans; unset: `keelson-api` or `keelson-worker`, from the entry point. */
@@ -218,6 +221,10 @@ export interface Config {
     chunkBytes: number;
     /** REPORT_FETCH_ROWS. */
     fetchRows: number;
+  };
+  dashboard: {
+    /** DASHBOARD_INTERVAL_MS. */
+    intervalMs: number;
   };
   /** Null when OIDC sign-in is not configured. */
   oidc: { issuer: string; clientId: string; clientSecret: string; redirectUri: string; allowHttp: boolean } | null;
@@ -328,6 +335,7 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
       cacheTtlMs: e.CATALOG_CACHE_TTL_MS,
     },
     reports: { chunkBytes: e.REPORT_CHUNK_BYTES, fetchRows: e.REPORT_FETCH_ROWS },
+    dashboard: { intervalMs: e.DASHBOARD_INTERVAL_MS },
     oidc: e.OIDC_ISSUER
       ? {
           issuer: e.OIDC_ISSUER,

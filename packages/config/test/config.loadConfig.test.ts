@@ -58,6 +58,14 @@ describe('loadConfig', () => {
     );
   });
 
+  it('reads the dashboard cadence: 3 s by default, 500 ms to 10 min', () => {
+    expect(loadConfig({}).dashboard.intervalMs).toBe(3000);
+    expect(loadConfig({ DASHBOARD_INTERVAL_MS: '500' }).dashboard.intervalMs).toBe(500);
+    for (const bad of ['499', '600001', 'often']) {
+      expect(() => loadConfig({ DASHBOARD_INTERVAL_MS: bad })).toThrow(/DASHBOARD_INTERVAL_MS/);
+    }
+  });
+
   it('rejects a short seeded admin password', () => {
     expect(() => loadConfig({ SEED_ADMIN_PASSWORD: 'short' })).toThrow(/SEED_ADMIN_PASSWORD/);
   });

@@ -1,3 +1,4 @@
+import type { DashboardFeed } from '@keelson/analytics';
 import {
   blankSessionCookie,
   type SessionConfig,
@@ -36,6 +37,11 @@ export interface ContextDeps {
    * subscriptions answer with an error.
    */
   events?: EventHub | null;
+  /**
+   * The API process's shared ticker of dashboard snapshots. Optional: without it (`createCaller` tests,
+   * scripts) `dashboard.live` answers with an error.
+   */
+  dashboard?: DashboardFeed | null;
 }
 
 /** How the caller presented itself, as the transport adapter saw it. */
@@ -77,6 +83,8 @@ export interface Context {
   metrics: ApiMetrics | null;
   /** Null when the process runs without one (see ContextDeps). */
   events: EventHub | null;
+  /** Null when the process runs without one (see ContextDeps). */
+  dashboard: DashboardFeed | null;
   request: RequestInfo;
   /** The caller's valid session, or null. Memoised per request. */
   session(): Promise<ValidSession | null>;
@@ -108,6 +116,7 @@ export function createContext(deps: ContextDeps, request: RequestInfo): Context 
     catalogCache: deps.catalogCache ?? null,
     metrics: deps.metrics ?? null,
     events: deps.events ?? null,
+    dashboard: deps.dashboard ?? null,
     request,
     session: () => {
       if (request.longLived) return resolve();

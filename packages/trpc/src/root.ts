@@ -3,6 +3,7 @@ import { analyticsRouter } from './routers/analytics.ts';
 import { authRouter } from './routers/auth.ts';
 import { cartRouter } from './routers/cart.ts';
 import { catalogRouter } from './routers/catalog.ts';
+import { dashboardRouter } from './routers/dashboard.ts';
 import { jobsRouter } from './routers/jobs.ts';
 import { ordersRouter } from './routers/orders.ts';
 import { reportsRouter } from './routers/reports.ts';
@@ -19,6 +20,7 @@ export const appRouter = router({
   reports: reportsRouter,
   analytics: analyticsRouter,
   jobs: jobsRouter,
+  dashboard: dashboardRouter,
 });
 
 export type AppRouter = typeof appRouter;

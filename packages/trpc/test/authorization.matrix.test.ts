@@ -142,6 +142,8 @@ const matrix: Record<string, Row> = {
     input: () => ({ from: new Date('2026-01-01T00:00:00Z'), to: new Date('2026-01-02T00:00:00Z') }),
     expect: adminOnly,
   },
+  // The live figures are the whole shop's: admins only (refused before any snapshot is read).
+  'dashboard.live': { expect: adminOnly },
   'jobs.list': { input: () => ({ state: 'failed' }), expect: adminOnly },
   'jobs.counts': { expect: adminOnly },
   // A job the admin may retry and cancel; each cell gets a fresh one (see freshState).

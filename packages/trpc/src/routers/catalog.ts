@@ -11,7 +11,7 @@ import {
 } from '@keelson/catalog';
 import { AppError } from '@keelson/errors';
 import { z } from 'zod';
-import { lastEventIdInput, streamEvents, toStockEvent } from '../events.ts';
+import { lastEventIdInput, stockEvents, streamEvents } from '../events.ts';
 import { publicProcedure, router } from '../trpc.ts';
 
 const onStockChangeInput = z.object({
@@ -66,7 +66,7 @@ export const catalogRouter = router({
         lastEventId: input.lastEventId,
         signal,
       },
-      toStockEvent,
+      stockEvents,
     );
   }),
   ...catalogAdminProcedures,

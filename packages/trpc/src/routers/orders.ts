@@ -17,7 +17,7 @@ import {
   refundOrder,
 } from '@keelson/orders';
 import { z } from 'zod';
-import { lastEventIdInput, streamEvents, toOrderStatusEvent } from '../events.ts';
+import { lastEventIdInput, orderStatusEvents, streamEvents } from '../events.ts';
 import { adminProcedure, authedProcedure, router } from '../trpc.ts';
 
 const onStatusChangeInput = z.object({
@@ -56,7 +56,7 @@ export const ordersRouter = router({
         lastEventId: input.lastEventId,
         signal,
       },
-      toOrderStatusEvent,
+      orderStatusEvents,
     );
   }),
 
