@@ -4,6 +4,7 @@ import { authRouter } from './routers/auth.ts';
 import { cartRouter } from './routers/cart.ts';
 import { catalogRouter } from './routers/catalog.ts';
 import { jobsRouter } from './routers/jobs.ts';
+import { notificationsRouter } from './routers/notifications.ts';
 import { ordersRouter } from './routers/orders.ts';
 import { reportsRouter } from './routers/reports.ts';
 import { usersRouter } from './routers/users.ts';
@@ -16,6 +17,7 @@ export const appRouter = router({
   catalog: catalogRouter,
   cart: cartRouter,
   orders: ordersRouter,
+  notifications: notificationsRouter,
   reports: reportsRouter,
   analytics: analyticsRouter,
   jobs: jobsRouter,
