@@ -119,5 +119,7 @@ describe('notifications over WebSocket', () => {
       ...adminLive.errors,
     ]).toEqual([]);
     for (const s of [resumed, bobLive, bobHistory, adminLive]) s.stop();
+    // Unsubscribing ends the server-side iterations too: no subscriber is left on either hub.
+    await eventually(async () => apiA.app.events.subscriberCount + apiB.app.events.subscriberCount === 0, 10_000);
   });
 });
