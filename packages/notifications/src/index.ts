@@ -6,11 +6,13 @@ export {
   orderStatusNotification,
 } from './messages.ts';
 export {
+  inboxQuery,
   listNotifications,
   markRead,
   type NotifyInput,
   notificationFromEvent,
   notify,
   unreadCount,
+  unreadCountQuery,
 } from './notifications.ts';
 export * from './schemas.ts';

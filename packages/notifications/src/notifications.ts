@@ -83,16 +83,38 @@ export function notificationFromEvent(event: StoredEvent): NotificationDto {
   return eventPayload.parse(event.payload);
 }
 
+/** The unread count's query (for EXPLAIN tests): served by the partial `notification_unread_idx`. */
+export function unreadCountQuery(userId: string): { sql: string; params: unknown[] } {
+  return { sql: 'select count(*) as n from notification where user_id = ? and read_at is null', params: [userId] };
+}
+
 export async function unreadCount(em: EntityManager, userId: string): Promise<number> {
-  const [row] = await em
-    .getConnection()
-    .execute<{ n: string }[]>(
-      'select count(*) as n from notification where user_id = ? and read_at is null',
-      [userId],
-      'all',
-      em.getTransactionContext(),
-    );
+  const { sql, params } = unreadCountQuery(userId);
+  const [row] = await em.getConnection().execute<{ n: string }[]>(sql, params, 'all', em.getTransactionContext());
   return Number(row?.n ?? 0);
+}
+
+/**
+ * A page of the inbox, newest first, one row more than the page to know whether another follows (for
+ * EXPLAIN tests too): an index range scan of `notification_user_id_idx`, or of the partial
+ * `notification_unread_idx` for unread only, however deep the cursor.
+ */
+export function inboxQuery(
+  userId: string,
+  input: { cursor?: string | undefined; limit: number; unreadOnly: boolean },
+): { sql: string; params: unknown[] } {
+  const where = ['user_id = ?'];
+  const params: unknown[] = [userId];
+  if (input.unreadOnly) where.push('read_at is null');
+  if (input.cursor) {
+    where.push('id < ?');
+    params.push(input.cursor);
+  }
+  params.push(input.limit + 1);
+  return {
+    sql: `select ${COLUMNS} from notification where ${where.join(' and ')} order by id desc limit ?`,
+    params,
+  };
 }
 
 /** The user's notifications, newest first (keyset on the UUIDv7 id), with their unread count. */
@@ -102,22 +124,8 @@ export async function listNotifications(
   raw: ListNotificationsInput,
 ): Promise<NotificationPage> {
   const input = listNotificationsInput.parse(raw);
-  const where = ['user_id = ?'];
-  const params: unknown[] = [userId];
-  if (input.unreadOnly) where.push('read_at is null');
-  if (input.cursor) {
-    where.push('id < ?');
-    params.push(input.cursor);
-  }
-  params.push(input.limit + 1);
-  const rows = await em
-    .getConnection()
-    .execute<NotificationRow[]>(
-      `select ${COLUMNS} from notification where ${where.join(' and ')} order by id desc limit ?`,
-      params,
-      'all',
-      em.getTransactionContext(),
-    );
+  const { sql, params } = inboxQuery(userId, input);
+  const rows = await em.getConnection().execute<NotificationRow[]>(sql, params, 'all', em.getTransactionContext());
   const items = rows.slice(0, input.limit).map((r) => toDto(em, r));
   return {
     items,
