@@ -47,8 +47,9 @@ export interface TransitionResult {
  * legal from its current status, updates it and records who did it. `ownerId` limits the lookup to
  * one customer's orders (another's answers ORDER_NOT_FOUND, as if it did not exist). `extra` columns
  * are set in the same update. Publishes the change and, for the statuses a customer is told of (paid,
- * shipped, payment failed), files their notification: here, because every status change passes
- * through here exactly once, whichever job, retry or admin caused it.
+ * shipped, payment failed), files their notification. Here, because this is the one place every
+ * status change passes, whichever job, retry or admin caused it, and an order reaches each of those
+ * statuses at most once (the notification's event key makes a second filing a no-op all the same).
  */
 export async function transition(
   tx: EntityManager,
