@@ -184,6 +184,26 @@ create table mikro_orm_migrations (
 -- constraint mikro_orm_migrations_pkey: PRIMARY KEY (id)
 CREATE UNIQUE INDEX mikro_orm_migrations_pkey ON public.mikro_orm_migrations USING btree (id);
 
+create table notification (
+  id uuid not null,
+  user_id uuid not null,
+  kind text not null,
+  title character varying(200) not null,
+  body character varying(1000) not null,
+  data jsonb not null,
+  event_key character varying(255) not null,
+  created_at timestamp with time zone not null,
+  read_at timestamp with time zone
+);
+-- constraint notification_event_key_unique: UNIQUE (event_key)
+-- constraint notification_kind_check: CHECK ((kind = ANY (ARRAY['order_paid'::text, 'order_shipped'::text, 'payment_failed'::text, 'report_ready'::text])))
+-- constraint notification_pkey: PRIMARY KEY (id)
+-- constraint notification_user_id_foreign: FOREIGN KEY (user_id) REFERENCES app_user(id) ON DELETE CASCADE
+CREATE UNIQUE INDEX notification_event_key_unique ON public.notification USING btree (event_key);
+CREATE UNIQUE INDEX notification_pkey ON public.notification USING btree (id);
+CREATE INDEX notification_unread_idx ON public.notification USING btree (user_id, id) WHERE (read_at IS NULL);
+CREATE INDEX notification_user_id_idx ON public.notification USING btree (user_id, id);
+
 create table order_event (
   id uuid not null,
   order_id uuid not null,

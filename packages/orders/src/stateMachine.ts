@@ -11,6 +11,7 @@
  */
 import { type OrderActor, type OrderStatus, publishEvent, rowDate, uuidv7 } from '@keelson/db';
 import { AppError } from '@keelson/errors';
+import { notifyOrderStatus } from '@keelson/notifications';
 import type { EntityManager } from '@mikro-orm/postgresql';
 
 export const transitions: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
@@ -45,7 +46,10 @@ export interface TransitionResult {
  * Moves an order to `to`, inside the caller's transaction: locks the order row, checks the move is
  * legal from its current status, updates it and records who did it. `ownerId` limits the lookup to
  * one customer's orders (another's answers ORDER_NOT_FOUND, as if it did not exist). `extra` columns
- * are set in the same update.
+ * are set in the same update. Publishes the change and, for the statuses a customer is told of (paid,
+ * shipped, payment failed), files their notification. Here, because this is the one place every
+ * status change passes, whichever job, retry or admin caused it, and an order reaches each of those
+ * statuses at most once (the notification's event key makes a second filing a no-op all the same).
  */
 export async function transition(
   tx: EntityManager,
@@ -61,8 +65,9 @@ export async function transition(
   if (!tx.isInTransaction()) throw new Error('transition() must run inside a transaction');
   const conn = tx.getConnection();
   const ctx = tx.getTransactionContext();
-  const [row] = await conn.execute<{ status: OrderStatus; user_id: string }[]>(
-    'select status, user_id from store_order where id = ? for update',
+  // total_cents is bigint: the driver returns a string.
+  const [row] = await conn.execute<{ status: OrderStatus; user_id: string; total_cents: string; currency: string }[]>(
+    'select status, user_id, total_cents, currency from store_order where id = ? for update',
     [change.orderId],
     'all',
     ctx,
@@ -94,6 +99,14 @@ export async function transition(
     topic: 'order',
     userId: row.user_id,
     payload: { orderId: change.orderId, status: change.to, from: row.status },
+  });
+  await notifyOrderStatus(tx, {
+    orderId: change.orderId,
+    userId: row.user_id,
+    status: change.to,
+    totalCents: Number(row.total_cents),
+    currency: row.currency,
+    reason: change.extra?.payment_error ?? null,
   });
   return { from: row.status, to: change.to };
 }

@@ -17,9 +17,10 @@
  * never the whole file. Cursor, chunks and the `ready` mark share one transaction: a failed attempt
  * leaves nothing behind, and a second run of a finished report does nothing.
  */
+import { notifyReportReady } from '@keelson/notifications';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { type CsvValue, csvLine } from './csv.ts';
-import { requestSalesReport } from './reports.ts';
+import { reportDownloadPath, requestSalesReport } from './reports.ts';
 import { type ReportDto, type SalesGrouping, salesParams } from './schemas.ts';
 
 /** Orders whose money was taken and kept. */
@@ -77,8 +78,8 @@ export async function generateSalesReport(em: EntityManager, opts: GenerateOptio
     const run = <T extends Record<string, unknown>[]>(sql: string, params: unknown[] = []) =>
       conn.execute<T>(sql, params, 'all', ctx);
     // The row lock makes concurrent runs of one report (a retry racing a slow first attempt) queue up.
-    const [report] = await run<{ status: string; params: unknown }[]>(
-      'select status, params from report where id = ? for update',
+    const [report] = await run<{ status: string; params: unknown; requested_by_id: string | null }[]>(
+      'select status, params, requested_by_id from report where id = ? for update',
       [opts.reportId],
     );
     if (!report) return { outcome: 'missing' };
@@ -131,6 +132,15 @@ export async function generateSalesReport(em: EntityManager, opts: GenerateOptio
          completed_at = now() where id = ?`,
       [rowCount, byteSize, chunkCount, opts.reportId],
     );
+    // The admin who asked hears of it with the same commit; scheduled reports have nobody to tell.
+    if (report.requested_by_id) {
+      await notifyReportReady(tx, {
+        reportId: opts.reportId,
+        requestedBy: report.requested_by_id,
+        rowCount,
+        downloadUrl: reportDownloadPath(opts.reportId),
+      });
+    }
     return { outcome: 'ready', rowCount, byteSize, chunkCount, batches };
   });
 }

@@ -5,6 +5,7 @@ import { cartRouter } from './routers/cart.ts';
 import { catalogRouter } from './routers/catalog.ts';
 import { dashboardRouter } from './routers/dashboard.ts';
 import { jobsRouter } from './routers/jobs.ts';
+import { notificationsRouter } from './routers/notifications.ts';
 import { ordersRouter } from './routers/orders.ts';
 import { reportsRouter } from './routers/reports.ts';
 import { usersRouter } from './routers/users.ts';
@@ -17,6 +18,7 @@ export const appRouter = router({
   catalog: catalogRouter,
   cart: cartRouter,
   orders: ordersRouter,
+  notifications: notificationsRouter,
   reports: reportsRouter,
   analytics: analyticsRouter,
   jobs: jobsRouter,

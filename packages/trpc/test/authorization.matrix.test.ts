@@ -22,6 +22,8 @@ interface Fixtures {
   shippedOrderId: string;
   /** A ready report, requested by the admin. */
   reportId: string;
+  /** A notification of customer A's. */
+  notificationId: string;
   /** A queued background job, new for every cell. */
   jobId: string;
   unique: () => string;
@@ -127,6 +129,11 @@ const matrix: Record<string, Row> = {
   'orders.markShipped': { input: (f) => ({ id: f.paidOrderId }), expect: adminOnly },
   'orders.markDelivered': { input: (f) => ({ id: f.shippedOrderId }), expect: adminOnly },
   'orders.refund': { input: (f) => ({ id: f.paidOrderId }), expect: adminOnly },
+  'notifications.list': { input: () => ({}), expect: signedIn },
+  'notifications.markRead': { input: () => ({ all: true }), expect: signedIn },
+  // Only the owner; anyone else, admins included, is told there is no such notification.
+  'notifications.markRead#ids': { input: (f) => ({ ids: [f.notificationId] }), expect: ownerOnly },
+  'notifications.onNew': { input: () => ({}), expect: signedIn },
   'reports.requestSales': {
     input: () => ({ from: new Date('2026-01-01T00:00:00Z'), to: new Date('2026-01-02T00:00:00Z'), groupBy: 'day' }),
     expect: adminOnly,
@@ -160,6 +167,7 @@ describe('authorization matrix', () => {
   let passwordHash: string;
   let productId: string;
   let reportId: string;
+  let notificationId: string;
   let n = 0;
 
   beforeAll(async () => {
@@ -182,6 +190,13 @@ describe('authorization matrix', () => {
       `insert into report (id, kind, status, params, requested_by_id, row_count, byte_size, chunk_count, created_at, completed_at)
        values ($1, 'sales', 'ready', '{"from":"2026-01-01T00:00:00Z","to":"2026-01-02T00:00:00Z","groupBy":"day"}', $2, 0, 0, 0, now(), now())`,
       [reportId, users.admin.id],
+    );
+    notificationId = uuidv7();
+    await sql(
+      t.db.url,
+      `insert into notification (id, user_id, kind, title, body, data, event_key, created_at)
+       values ($1, $2, 'order_paid', 'Paid', 'Paid.', '{}', 'matrix', now())`,
+      [notificationId, users.a.id],
     );
   });
 
@@ -250,6 +265,7 @@ describe('authorization matrix', () => {
         paidOrderId,
         shippedOrderId,
         reportId,
+        notificationId,
         jobId: job!.id,
         unique: () => `new-${++n}@matrix.test`,
       },

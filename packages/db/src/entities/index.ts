@@ -5,6 +5,7 @@ import { CartItemSchema } from './CartItem.ts';
 import { EmailDeliverySchema } from './EmailDelivery.ts';
 import { IdentitySchema } from './Identity.ts';
 import { IdempotencyKeySchema, StockAdjustmentSchema } from './Inventory.ts';
+import { NotificationSchema } from './Notification.ts';
 import { OrderEventSchema, OrderLineSchema, OrderSchema } from './Order.ts';
 import { ProductSchema } from './Product.ts';
 import { ReportChunkSchema, ReportSchema } from './Report.ts';
@@ -26,6 +27,7 @@ export {
   type StockAdjustmentReason,
   stockAdjustmentReasons,
 } from './Inventory.ts';
+export { Notification, type NotificationKind, notificationKinds } from './Notification.ts';
 export {
   Order,
   type OrderActor,
@@ -73,4 +75,5 @@ export const entities = [
   AnalyticsFunnelHourlySchema,
   WorkerHeartbeatSchema,
   AppEventSchema,
+  NotificationSchema,
 ];

@@ -1,0 +1,18 @@
+export {
+  notifyOrderStatus,
+  notifyReportReady,
+  type OrderStatusChange,
+  orderRef,
+  orderStatusNotification,
+} from './messages.ts';
+export {
+  inboxQuery,
+  listNotifications,
+  markRead,
+  type NotifyInput,
+  notificationFromEvent,
+  notify,
+  unreadCount,
+  unreadCountQuery,
+} from './notifications.ts';
+export * from './schemas.ts';
