@@ -10,6 +10,7 @@ export {
   listNotifications,
   markRead,
   type NotifyInput,
+  notificationEvent,
   notificationFromEvent,
   notify,
   unreadCount,

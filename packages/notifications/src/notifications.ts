@@ -76,11 +76,15 @@ export async function notify(tx: EntityManager, input: NotifyInput): Promise<Not
 }
 
 /** A notification as the outbox carries it (dates as JSON strings). */
-const eventPayload = notificationDto.extend({ createdAt: z.coerce.date(), readAt: z.coerce.date().nullable() });
+/** An outbox event's payload as a notification: its dates travel as JSON strings. */
+export const notificationEvent = notificationDto.extend({
+  createdAt: z.coerce.date(),
+  readAt: z.coerce.date().nullable(),
+});
 
 /** The notification an outbox event of topic `notification` carries; always unread (it is new). */
 export function notificationFromEvent(event: StoredEvent): NotificationDto {
-  return eventPayload.parse(event.payload);
+  return notificationEvent.parse(event.payload);
 }
 
 /** The unread count's query (for EXPLAIN tests): served by the partial `notification_unread_idx`. */

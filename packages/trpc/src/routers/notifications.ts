@@ -4,7 +4,7 @@ import {
   markRead,
   markReadInput,
   markReadResult,
-  notificationFromEvent,
+  notificationEvent,
   notificationPage,
 } from '@keelson/notifications';
 import { z } from 'zod';
@@ -46,7 +46,8 @@ export const notificationsRouter = router({
         lastEventId: input.lastEventId,
         signal,
       },
-      notificationFromEvent,
+      // Parsed by streamEvents: a payload that does not fit is logged and skipped, not a broken stream.
+      { map: (e) => e.payload, schema: notificationEvent },
     );
   }),
 });
