@@ -11,10 +11,11 @@ import type { Config } from '@keelson/config';
 import { createEventHub, createListener, type EventHub, type MikroORM, readinessProbe } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { type ApiMetrics, createApiMetrics, UNMATCHED_ROUTE } from '@keelson/metrics';
-import { appRouter, createContext } from '@keelson/trpc';
+import { appError, appRouter, type Context, createContext, createRealtime, type Realtime } from '@keelson/trpc';
 import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
 import { oidcRoutes } from './oidcRoutes.ts';
 import { reportRoutes } from './reportRoutes.ts';
 import { httpRequestInfo, wsRequestInfo } from './requestInfo.ts';
@@ -27,6 +28,8 @@ declare module 'fastify' {
     metrics: ApiMetrics;
     /** This process's fan-out of realtime events to its subscriptions. */
     events: EventHub;
+    /** This process's guard of live subscriptions: session re-checks, connection limits, shutdown. */
+    realtime: Realtime;
   }
 }
 
@@ -125,8 +128,31 @@ export async function buildApp(deps: AppDeps) {
     });
   });
 
+  const realtime = createRealtime({
+    orm,
+    logger,
+    authRecheckMs: config.realtime.authRecheckMs,
+    limits: config.realtime,
+  });
+  app.decorate('realtime', realtime);
   await app.register(websocket, {
+    // A larger message closes that socket alone, with 1009 (ws enforces it before tRPC sees a byte).
     options: { maxPayload: config.http.wsMaxPayloadBytes },
+    // Replaces the plugin's default (a bare close(), code 1005): clients are first told to reconnect,
+    // tRPC's own notice, which @trpc/client acts on by reconnecting and resubscribing from the last
+    // event id, then the socket closes as "going away" (1001), which any WebSocket client retries.
+    // SSE streams end with SHUTTING_DOWN (a retryable code), so EventSource reconnects too.
+    preClose(done) {
+      realtime.shutdown();
+      const notice = JSON.stringify({ id: null, method: 'reconnect' });
+      for (const client of this.websocketServer.clients) {
+        if (client.readyState !== client.OPEN) continue;
+        client.send(notice);
+        client.close(1001, 'Server shutting down');
+      }
+      this.websocketServer.close();
+      done();
+    },
   });
 
   // WebSocket upgrades carry cookies across sites too (cross-site WebSocket hijacking): a browser's
@@ -134,9 +160,11 @@ export async function buildApp(deps: AppDeps) {
   const { allowedOrigins } = config.auth;
   app.addHook('onRequest', async (req, reply) => {
     const origin = req.headers.origin;
-    if (req.headers.upgrade?.toLowerCase() === 'websocket' && origin && !allowedOrigins.includes(origin)) {
+    if (req.headers.upgrade?.toLowerCase() !== 'websocket') return;
+    if (origin && !allowedOrigins.includes(origin)) {
       return reply.code(403).send({ error: 'Origin not allowed', requestId: req.id });
     }
+    if (realtime.shuttingDown) return reply.code(503).send({ error: 'Shutting down', requestId: req.id });
   });
 
   const sessions = {
@@ -169,13 +197,31 @@ export async function buildApp(deps: AppDeps) {
   app.addHook('onReady', async () => {
     await listener?.start();
     await events.start();
+    realtime.start();
   });
   app.addHook('onClose', async () => {
+    await realtime.close();
     await listener?.close();
     await events.close();
   });
 
-  const contextDeps = { orm, logger, sessions, catalogCache, metrics, events, commerce: config.commerce };
+  /**
+   * A WebSocket counts against its user (or, without a session, its IP) for as long as it is open. Over
+   * the limit it is closed with 1008 (policy violation) and its calls fail with RATE_LIMITED.
+   */
+  const holdConnectionSlot = async (ctx: Context, socket: WebSocket): Promise<Context> => {
+    const valid = await ctx.session();
+    try {
+      const release = realtime.acquireSlot(valid ? { userId: valid.user.id } : { ip: ctx.request.ip });
+      socket.once('close', release);
+      if (socket.readyState === socket.CLOSED) release();
+    } catch (err) {
+      socket.close(1008, 'Too many connections');
+      throw err instanceof AppError ? appError(err) : err;
+    }
+    return ctx;
+  };
+  const contextDeps = { orm, logger, sessions, catalogCache, metrics, events, realtime, commerce: config.commerce };
   const publicCacheControl = `public, max-age=${catalog.httpMaxAgeS}, stale-while-revalidate=${catalog.httpStaleWhileRevalidateS}`;
   await app.register(fastifyTRPCPlugin, {
     prefix: '/trpc',
@@ -191,7 +237,8 @@ export async function buildApp(deps: AppDeps) {
         }
         const requestId = randomUUID();
         const request = wsRequestInfo({ sessions, requestId, clientIp }, req as IncomingMessage, info.connectionParams);
-        return createContext(contextDeps, { ...request, logger: logger.child({ reqId: requestId }) });
+        const ctx = createContext(contextDeps, { ...request, logger: logger.child({ reqId: requestId }) });
+        return holdConnectionSlot(ctx, res as unknown as WebSocket);
       },
       responseMeta: ({ ctx, info, errors, type }) => {
         const headers: Record<string, string> = {};

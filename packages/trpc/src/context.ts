@@ -10,6 +10,7 @@ import type { EventHub, MikroORM } from '@keelson/db';
 import type { ApiMetrics } from '@keelson/metrics';
 import type { CommerceSettings } from '@keelson/orders';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { Realtime } from './realtime.ts';
 
 /** What a procedure needs to log; pino's Logger fits, and so does anything with these methods. */
 export interface ContextLogger {
@@ -36,6 +37,11 @@ export interface ContextDeps {
    * subscriptions answer with an error.
    */
   events?: EventHub | null;
+  /**
+   * The API process's guard of live subscriptions (session re-checks, connection limits, shutdown).
+   * Optional: without it (`createCaller` tests, scripts) subscriptions run unguarded.
+   */
+  realtime?: Realtime | null;
 }
 
 /** How the caller presented itself, as the transport adapter saw it. */
@@ -77,6 +83,13 @@ export interface Context {
   metrics: ApiMetrics | null;
   /** Null when the process runs without one (see ContextDeps). */
   events: EventHub | null;
+  /** Null when the process runs without one (see ContextDeps). */
+  realtime: Realtime | null;
+  /**
+   * Subscriptions open on this context: one context serves a whole WebSocket, so this is the count
+   * WS_MAX_SUBSCRIPTIONS_PER_CONNECTION limits.
+   */
+  openSubscriptions: { count: number };
   request: RequestInfo;
   /** The caller's valid session, or null. Memoised per request. */
   session(): Promise<ValidSession | null>;
@@ -108,6 +121,8 @@ export function createContext(deps: ContextDeps, request: RequestInfo): Context 
     catalogCache: deps.catalogCache ?? null,
     metrics: deps.metrics ?? null,
     events: deps.events ?? null,
+    realtime: deps.realtime ?? null,
+    openSubscriptions: { count: 0 },
     request,
     session: () => {
       if (request.longLived) return resolve();
