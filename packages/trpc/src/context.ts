@@ -10,6 +10,7 @@ import type { EventHub, MikroORM } from '@keelson/db';
 import type { ApiMetrics } from '@keelson/metrics';
 import type { CommerceSettings } from '@keelson/orders';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { LiveSubscription } from './liveSubscription.ts';
 import type { Realtime } from './realtime.ts';
 
 /** What a procedure needs to log; pino's Logger fits, and so does anything with these methods. */
@@ -90,6 +91,8 @@ export interface Context {
    * WS_MAX_SUBSCRIPTIONS_PER_CONNECTION limits.
    */
   openSubscriptions: { count: number };
+  /** The subscription being served, set by the subscription middleware; null for queries and mutations. */
+  live: LiveSubscription | null;
   request: RequestInfo;
   /** The caller's valid session, or null. Memoised per request. */
   session(): Promise<ValidSession | null>;
@@ -123,6 +126,7 @@ export function createContext(deps: ContextDeps, request: RequestInfo): Context 
     events: deps.events ?? null,
     realtime: deps.realtime ?? null,
     openSubscriptions: { count: 0 },
+    live: null,
     request,
     session: () => {
       if (request.longLived) return resolve();

@@ -8,6 +8,7 @@ import { AppError } from '@keelson/errors';
 import { tracked } from '@trpc/server';
 import { z } from 'zod';
 import type { Context } from './context.ts';
+import { subscriptionSignal } from './liveSubscription.ts';
 
 /** A client's resume cursor: tRPC sends back the last `tracked` id it received. */
 export const lastEventIdInput = z
@@ -30,7 +31,7 @@ export interface StockEvent {
 
 /** The events of one subscription, mapped to what clients see, each tracked by its outbox id. */
 export async function* streamEvents<T>(
-  ctx: Pick<Context, 'events'>,
+  ctx: Pick<Context, 'events' | 'live'>,
   opts: Omit<SubscribeOptions, 'lastEventId' | 'signal'> & {
     lastEventId: string | null | undefined;
     signal: AbortSignal | undefined;
@@ -38,7 +39,8 @@ export async function* streamEvents<T>(
   map: (event: StoredEvent) => T,
 ) {
   if (!ctx.events) throw new AppError('INTERNAL', { message: 'Realtime events are not available here.' });
-  const { lastEventId, signal, ...rest } = opts;
+  const { lastEventId, ...rest } = opts;
+  const signal = subscriptionSignal(ctx, opts.signal);
   for await (const event of ctx.events.subscribe({
     ...rest,
     lastEventId: lastEventId ? Number(lastEventId) : null,

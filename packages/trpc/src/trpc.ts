@@ -7,7 +7,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import type { Context } from './context.ts';
-import { endableStream } from './endableStream.ts';
+import { createLiveSubscription } from './liveSubscription.ts';
 import { procedureMetrics } from './procedureMetrics.ts';
 import { setSpanUser, traceProcedure } from './tracing.ts';
 
@@ -121,30 +121,26 @@ const guarded = base.use(async ({ ctx, next, type }) => {
       }),
     );
   }
-  const releases: (() => void)[] = [];
-  const release = () => {
-    for (const r of releases.splice(0)) r();
-  };
+  const live = createLiveSubscription();
   if (!overWebSocket) {
     const valid = await ctx.session();
     try {
-      releases.push(realtime.acquireSlot(valid ? { userId: valid.user.id } : { ip: ctx.request.ip }));
+      live.defer(realtime.acquireSlot(valid ? { userId: valid.user.id } : { ip: ctx.request.ip }));
     } catch (err) {
       throw err instanceof AppError ? appError(err) : err;
     }
+    live.defer(realtime.onShutdown((error) => live.end(appError(error))));
   }
   open.count++;
-  releases.push(() => {
+  live.defer(() => {
     open.count--;
   });
-  const result = await next();
+  const result = await next({ ctx: { live } });
   if (!result.ok || !isAsyncIterable(result.data)) {
-    release();
+    live.finish();
     return result;
   }
-  const stream = endableStream(result.data, release);
-  if (!overWebSocket) releases.push(realtime.onShutdown((error) => stream.end(appError(error))));
-  return { ...result, data: stream.iterable };
+  return { ...result, data: live.wrap(result.data) };
 });
 
 export const publicProcedure = guarded;
@@ -154,20 +150,17 @@ export const authedProcedure = guarded.use(async ({ ctx, next, type }) => {
   const valid = await ctx.session();
   if (!valid) throw appError(new AppError('UNAUTHENTICATED'));
   setSpanUser(valid.user.id);
-  const result = await withLogFields({ userId: valid.user.id }, () =>
-    next({ ctx: { user: valid.user, sessionId: valid.session.id } }),
-  );
   // A subscription outlives the check above: the process re-checks its session every
   // SUBSCRIPTION_AUTH_RECHECK_MS and ends it when the session ends or the role it started with is lost.
   // Every subscription built on authedProcedure or adminProcedure gets this without asking.
-  const realtime = ctx.realtime;
-  if (type !== 'subscription' || !realtime || !result.ok || !isAsyncIterable(result.data)) return result;
-  let unwatch = () => {};
-  const stream = endableStream(result.data, () => unwatch());
-  unwatch = realtime.watch({ sessionId: valid.session.id, userId: valid.user.id, role: valid.user.role }, (error) =>
-    stream.end(appError(error)),
+  const { live, realtime } = ctx;
+  if (type === 'subscription' && live && realtime) {
+    const identity = { sessionId: valid.session.id, userId: valid.user.id, role: valid.user.role };
+    live.defer(realtime.watch(identity, (error) => live.end(appError(error))));
+  }
+  return withLogFields({ userId: valid.user.id }, () =>
+    next({ ctx: { user: valid.user, sessionId: valid.session.id } }),
   );
-  return { ...result, data: stream.iterable };
 });
 
 /** Requires the admin role; a signed-in customer gets FORBIDDEN. */
