@@ -4,6 +4,13 @@
  */
 import { WebSocket } from 'ws';
 
+/** A server message answering a call (superjson-encoded: the value is under `json`). */
+export interface TrpcAnswer {
+  id: number | string | null;
+  result?: { type: string; data?: { json?: unknown } };
+  error?: { json?: { message: string; code: number; data: { code: string; appCode?: string | null } } };
+}
+
 export interface RawSocket {
   ws: WebSocket;
   /** Every text message received, parsed when it is JSON. */
@@ -14,7 +21,7 @@ export interface RawSocket {
   closed: Promise<{ code: number; reason: string }>;
   send(data: string | Buffer, opts?: { binary?: boolean }): void;
   /** Once open, sends a tRPC call and waits for the message answering its id. */
-  call(method: 'query' | 'mutation' | 'subscription', path: string, input?: unknown): Promise<Record<string, any>>;
+  call(method: 'query' | 'mutation' | 'subscription', path: string, input?: unknown): Promise<TrpcAnswer>;
   close(): Promise<{ code: number; reason: string }>;
 }
 
@@ -65,7 +72,7 @@ export function rawSocket(baseUrl: string, opts: { headers?: Record<string, stri
         }, 15_000);
         const check = () => {
           const answer = messages.find(
-            (m): m is Record<string, any> => typeof m === 'object' && m !== null && (m as { id?: unknown }).id === id,
+            (m): m is TrpcAnswer => typeof m === 'object' && m !== null && (m as { id?: unknown }).id === id,
           );
           if (answer) {
             clearTimeout(timer);
