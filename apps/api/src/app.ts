@@ -3,7 +3,7 @@
  * on port 0; `main.ts` only reads config, listens and handles signals.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import proxyaddr from '@fastify/proxy-addr';
 import websocket from '@fastify/websocket';
 import { CATALOG_CHANNEL, type CatalogCache, createCatalogCache } from '@keelson/catalog';
@@ -13,6 +13,7 @@ import { AppError } from '@keelson/errors';
 import { type ApiMetrics, createApiMetrics, UNMATCHED_ROUTE } from '@keelson/metrics';
 import { appError, appRouter, type Context, createContext, createRealtime, type Realtime } from '@keelson/trpc';
 import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
+import type { TRPCReconnectNotification } from '@trpc/server/rpc';
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
@@ -42,6 +43,9 @@ export interface AppDeps {
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** How long a stopping process waits for its SSE streams to send their SHUTTING_DOWN event. */
+const SSE_DRAIN_MS = 2_000;
 
 /**
  * Requests left out of `keelson_http_request_duration_seconds`: scrapes and probes arrive every few
@@ -128,6 +132,14 @@ export async function buildApp(deps: AppDeps) {
     });
   });
 
+  // Open SSE streams, so that a stopping process can wait for their last event (see preClose).
+  const sseResponses = new Set<ServerResponse>();
+  app.addHook('onSend', async (_req, reply) => {
+    if (!String(reply.getHeader('content-type') ?? '').startsWith('text/event-stream')) return;
+    const res = reply.raw;
+    sseResponses.add(res);
+    res.once('close', () => sseResponses.delete(res));
+  });
   const realtime = createRealtime({
     orm,
     logger,
@@ -142,16 +154,26 @@ export async function buildApp(deps: AppDeps) {
     // tRPC's own notice, which @trpc/client acts on by reconnecting and resubscribing from the last
     // event id, then the socket closes as "going away" (1001), which any WebSocket client retries.
     // SSE streams end with SHUTTING_DOWN (a retryable code), so EventSource reconnects too.
-    preClose(done) {
+    async preClose() {
       realtime.shutdown();
-      const notice = JSON.stringify({ id: null, method: 'reconnect' });
-      for (const client of this.websocketServer.clients) {
+      // What tRPC's `applyWSSHandler().broadcastReconnectNotification()` sends; the Fastify adapter
+      // exposes no such function, so the message is sent here, typed against the installed version.
+      const reconnect: TRPCReconnectNotification = { id: null, method: 'reconnect' };
+      const notice = JSON.stringify(reconnect);
+      for (const client of app.websocketServer.clients) {
         if (client.readyState !== client.OPEN) continue;
         client.send(notice);
         client.close(1001, 'Server shutting down');
       }
-      this.websocketServer.close();
-      done();
+      app.websocketServer.close();
+      // Closing forces connections shut: let the SSE streams write their last event first.
+      const ending = [...sseResponses].map(
+        (res) =>
+          new Promise<void>((resolve) =>
+            res.writableFinished || res.destroyed ? resolve() : res.once('close', resolve).once('finish', resolve),
+          ),
+      );
+      await Promise.race([Promise.all(ending), new Promise((resolve) => setTimeout(resolve, SSE_DRAIN_MS).unref())]);
     },
   });
 
