@@ -67,6 +67,39 @@ describe('realtime limits', () => {
     await closeClient(client);
   });
 
+  it('1,000 subscribe/unsubscribe cycles leave no watched session, slot, hub subscriber or counted subscription', {
+    timeout: 120_000,
+  }, async () => {
+    await using api = await startTestApi({ config: { WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: '50' } });
+    const [user] = await createUsers(api.db.url, 1, { prefix: 'cycles' });
+    const client = api.newClient({ token: () => user!.token, transport: 'ws' });
+    const hubBefore = api.app.events.subscriberCount;
+    for (let round = 0; round < 20; round++) {
+      const subs = Array.from({ length: 50 }, (_, i) =>
+        track((h) =>
+          i % 2
+            ? client.orders.onStatusChange.subscribe({}, h)
+            : client.catalog.onStockChange.subscribe({ productIds: [PRODUCT] }, h),
+        ),
+      );
+      await eventually(async () => subs.every((s) => s.started || s.error !== null), 20_000);
+      expect(subs.filter((s) => s.error !== null)).toEqual([]);
+      for (const s of subs) s.stop();
+      await eventually(
+        async () => api.app.events.subscriberCount === hubBefore && api.app.realtime.stats.watched === 0,
+      );
+    }
+    // The connection's count is back to zero: a full 50 fit again (a leak would refuse some).
+    const full = Array.from({ length: 50 }, () =>
+      track((h) => client.catalog.onStockChange.subscribe({ productIds: [PRODUCT] }, h)),
+    );
+    await eventually(async () => full.every((s) => s.started || s.error !== null), 20_000);
+    expect(full.filter((s) => s.error !== null).map((s) => codeOf(s.error))).toEqual([]);
+    for (const s of full) s.stop();
+    await closeClient(client);
+    await eventually(async () => api.app.realtime.stats.slots === 0 && api.app.events.subscriberCount === hubBefore);
+  });
+
   it('caps connections per user (WebSocket + SSE) and per anonymous IP, and releases them on disconnect', {
     timeout: 60_000,
   }, async () => {
