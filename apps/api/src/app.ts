@@ -44,6 +44,13 @@ export interface AppDeps {
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
+/**
+ * How long a WebSocket that announced connectionParams (`?connectionParams=1`) may take to send them.
+ * Until it does it has no context, so it counts against no user or IP: without a deadline, idle sockets
+ * would slip past the connection limits.
+ */
+const CONNECTION_PARAMS_TIMEOUT_MS = 10_000;
+
 /** How long a stopping process waits for its SSE streams to send their SHUTTING_DOWN event. */
 const SSE_DRAIN_MS = 2_000;
 
@@ -231,7 +238,16 @@ export async function buildApp(deps: AppDeps) {
    * A WebSocket counts against its user (or, without a session, its IP) for as long as it is open. Over
    * the limit it is closed with 1008 (policy violation) and its calls fail with RATE_LIMITED.
    */
+  const identified = new WeakSet<WebSocket>();
+  app.websocketServer.on('connection', (socket: WebSocket, req: IncomingMessage) => {
+    if (new URL(req.url ?? '/', 'http://localhost').searchParams.get('connectionParams') !== '1') return;
+    const timer = setTimeout(() => {
+      if (!identified.has(socket)) socket.close(1008, 'connectionParams not sent');
+    }, CONNECTION_PARAMS_TIMEOUT_MS);
+    socket.once('close', () => clearTimeout(timer));
+  });
   const holdConnectionSlot = async (ctx: Context, socket: WebSocket): Promise<Context> => {
+    identified.add(socket);
     const valid = await ctx.session();
     try {
       const release = realtime.acquireSlot(valid ? { userId: valid.user.id } : { ip: ctx.request.ip });

@@ -162,6 +162,22 @@ describe('realtime limits', () => {
     await eventually(async () => api.app.realtime.stats.slots === 0);
   });
 
+  it('closes a socket that announces connectionParams and never sends them (it would count against no one)', {
+    timeout: 60_000,
+  }, async () => {
+    await using api = await startTestApi();
+    const silent = rawSocket(api.baseUrl, { query: 'connectionParams=1' });
+    await silent.opened;
+    const prompt = rawSocket(api.baseUrl, { query: 'connectionParams=1' });
+    await prompt.opened;
+    prompt.send(JSON.stringify({ method: 'connectionParams', data: null }));
+    // Within the 10 s deadline plus slack for a loaded machine.
+    expect(await silent.closed).toEqual({ code: 1008, reason: 'connectionParams not sent' });
+    expect((await prompt.call('query', 'catalog.list', { limit: 1 })).result?.type).toBe('data');
+    expect(prompt.ws.readyState).toBe(prompt.ws.OPEN);
+    await prompt.close();
+  });
+
   it('closes a socket that sends an oversize message with 1009, and only that one', { timeout: 60_000 }, async () => {
     await using api = await startTestApi({ config: { WS_MAX_PAYLOAD_BYTES: '1024' } });
     const big = rawSocket(api.baseUrl);
