@@ -1,11 +1,11 @@
 /**
  * A subscription lives as long as the session it was opened with: log-out, revoking one session or all
- * of a user's, an admin's disable, expiry (or the clean-up that deletes it) end it with UNAUTHORIZED, a
+ * of a user's, a password change (it ends the other sessions), an admin's disable, expiry (or the clean-up that deletes it) end it with UNAUTHORIZED, a
  * lost admin role with FORBIDDEN, over a real WebSocket and over SSE, within seconds. Others' streams,
  * and the same user's public ones, carry on.
  */
 import { randomBytes } from 'node:crypto';
-import { hashToken } from '@keelson/auth';
+import { hashPassword, hashToken } from '@keelson/auth';
 import { closeClient, TRPCClientError } from '@keelson/client';
 import { createProduct, createUsers, eventually, sql, startTestApi } from '@keelson/testing';
 import { describe, expect, it } from 'vitest';
@@ -43,28 +43,40 @@ const codes = (err: unknown) =>
     : { code: `not a TRPCClientError: ${String(err)}`, appCode: undefined };
 
 describe('subscriptions end with their session', () => {
-  it('log-out, revocations, disable, expiry and demotion end live subscriptions over WebSocket and SSE', {
+  it('log-out, revocations, password change, disable, expiry and demotion end live subscriptions over WebSocket and SSE', {
     timeout: 90_000,
   }, async () => {
     await using api = await startTestApi({ config: { SUBSCRIPTION_AUTH_RECHECK_MS: '200' } });
     const url = api.db.url;
     const product = await createProduct(url, { priceCents: 100, stock: 10 });
-    const [loggingOut, revokedByAdmin, disabled, expiring, twoDevices, bystander] = await createUsers(url, 6, {
-      prefix: 'life',
-    });
+    const [loggingOut, revokedByAdmin, disabled, expiring, twoDevices, bystander, changingPassword] = await createUsers(
+      url,
+      7,
+      { prefix: 'life' },
+    );
     const [admin, demoted] = await createUsers(url, 2, { role: 'admin', prefix: 'lifeadmin' });
     const client = (token: string, transport?: 'sse') =>
       api.newClient({ token: () => token, ...(transport ? { transport } : {}) });
     const adminApi = client(admin!.token);
 
     // A second device of the same user: its own session.
-    const secondToken = randomBytes(32).toString('base64url');
-    await sql(
-      url,
-      `insert into auth_session (id, token_hash, user_id, expires_at, absolute_expires_at, created_at, last_used_at)
-       values (gen_random_uuid(), $1, $2, now() + interval '1 hour', now() + interval '2 hours', now(), now())`,
-      [hashToken(secondToken), twoDevices!.id],
-    );
+    const secondSession = async (userId: string) => {
+      const token = randomBytes(32).toString('base64url');
+      await sql(
+        url,
+        `insert into auth_session (id, token_hash, user_id, expires_at, absolute_expires_at, created_at, last_used_at)
+         values (gen_random_uuid(), $1, $2, now() + interval '1 hour', now() + interval '2 hours', now(), now())`,
+        [hashToken(token), userId],
+      );
+      return token;
+    };
+    const secondToken = await secondSession(twoDevices!.id);
+    const PASSWORD = 'old passphrase for the lifecycle';
+    await sql(url, 'update app_user set password_hash = $1 where id = $2', [
+      await hashPassword(PASSWORD),
+      changingPassword!.id,
+    ]);
+    const passwordDeviceToken = await secondSession(changingPassword!.id);
 
     const ws = {
       loggingOut: client(loggingOut!.token),
@@ -73,6 +85,8 @@ describe('subscriptions end with their session', () => {
       firstDevice: client(twoDevices!.token),
       secondDevice: client(secondToken),
       bystander: client(bystander!.token),
+      passwordOldDevice: client(changingPassword!.token),
+      passwordNewDevice: client(passwordDeviceToken),
     };
     const sse = { revokedByAdmin: client(revokedByAdmin!.token, 'sse'), expiring: client(expiring!.token, 'sse') };
 
@@ -87,9 +101,10 @@ describe('subscriptions end with their session', () => {
       firstDevice: watch((h) => ws.firstDevice.orders.onStatusChange.subscribe({}, h)),
       secondDevice: watch((h) => ws.secondDevice.orders.onStatusChange.subscribe({}, h)),
       bystander: watch((h) => ws.bystander.orders.onStatusChange.subscribe({}, h)),
+      passwordOldDevice: watch((h) => ws.passwordOldDevice.orders.onStatusChange.subscribe({}, h)),
     };
-    // Eight authenticated subscriptions are watched by the process (the public one is not).
-    await eventually(async () => Object.values(subs).every((s) => s.started) && api.app.realtime.stats.watched === 8);
+    // Nine authenticated subscriptions are watched by the process (the public one is not).
+    await eventually(async () => Object.values(subs).every((s) => s.started) && api.app.realtime.stats.watched === 9);
 
     // Log-out over the same WebSocket.
     await ws.loggingOut.auth.logOut.mutate();
@@ -107,8 +122,21 @@ describe('subscriptions end with their session', () => {
     const sessions = await ws.secondDevice.auth.sessions.list.query();
     const first = sessions.find((s) => !s.current)!;
     await ws.secondDevice.auth.sessions.revoke.mutate({ id: first.id });
+    // A password change ends the user's other sessions.
+    await ws.passwordNewDevice.account.changePassword.mutate({
+      currentPassword: PASSWORD,
+      newPassword: 'a brand new lifecycle passphrase',
+    });
 
-    const ended = [subs.loggingOut, subs.revokedByAdmin, subs.disabled, subs.expiring, subs.demoted, subs.firstDevice];
+    const ended = [
+      subs.loggingOut,
+      subs.revokedByAdmin,
+      subs.disabled,
+      subs.expiring,
+      subs.demoted,
+      subs.firstDevice,
+      subs.passwordOldDevice,
+    ];
     await eventually(async () => ended.every((s) => s.error !== null), 10_000);
     expect(
       Object.fromEntries(
@@ -119,6 +147,7 @@ describe('subscriptions end with their session', () => {
           expiring: subs.expiring,
           demoted: subs.demoted,
           firstDevice: subs.firstDevice,
+          passwordOldDevice: subs.passwordOldDevice,
         }).map(([name, s]) => [name, codes(s.error)]),
       ),
     ).toEqual({
@@ -128,6 +157,7 @@ describe('subscriptions end with their session', () => {
       expiring: { code: 'UNAUTHORIZED', appCode: 'UNAUTHENTICATED' },
       demoted: { code: 'FORBIDDEN', appCode: 'FORBIDDEN' },
       firstDevice: { code: 'UNAUTHORIZED', appCode: 'UNAUTHENTICATED' },
+      passwordOldDevice: { code: 'UNAUTHORIZED', appCode: 'UNAUTHENTICATED' },
     });
 
     // The others carry on: the process watches exactly the two left, and they still get events.
