@@ -234,10 +234,7 @@ export async function buildApp(deps: AppDeps) {
     await events.close();
   });
 
-  /**
-   * A WebSocket counts against its user (or, without a session, its IP) for as long as it is open. Over
-   * the limit it is closed with 1008 (policy violation) and its calls fail with RATE_LIMITED.
-   */
+  // Sockets whose context exists, hence counted; see CONNECTION_PARAMS_TIMEOUT_MS for the others.
   const identified = new WeakSet<WebSocket>();
   app.websocketServer.on('connection', (socket: WebSocket, req: IncomingMessage) => {
     if (new URL(req.url ?? '/', 'http://localhost').searchParams.get('connectionParams') !== '1') return;
@@ -246,6 +243,10 @@ export async function buildApp(deps: AppDeps) {
     }, CONNECTION_PARAMS_TIMEOUT_MS);
     socket.once('close', () => clearTimeout(timer));
   });
+  /**
+   * A WebSocket counts against its user (or, without a session, its IP) for as long as it is open. Over
+   * the limit it is closed with 1008 (policy violation) and its calls fail with RATE_LIMITED.
+   */
   const holdConnectionSlot = async (ctx: Context, socket: WebSocket): Promise<Context> => {
     identified.add(socket);
     const valid = await ctx.session();
