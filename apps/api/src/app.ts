@@ -3,7 +3,7 @@
  * on port 0; `main.ts` only reads config, listens and handles signals.
  */
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import proxyaddr from '@fastify/proxy-addr';
 import websocket from '@fastify/websocket';
 import { createDashboardFeed, type DashboardFeed, readDashboardSnapshot } from '@keelson/analytics';
@@ -12,11 +12,13 @@ import type { Config } from '@keelson/config';
 import { createEventHub, createListener, type EventHub, type MikroORM, readinessProbe } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { type ApiMetrics, createApiMetrics, UNMATCHED_ROUTE } from '@keelson/metrics';
-import { appRouter, createContext } from '@keelson/trpc';
+import { appError, appRouter, type Context, createContext, createRealtime, type Realtime } from '@keelson/trpc';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
+import type { TRPCReconnectNotification } from '@trpc/server/rpc';
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
+import type { WebSocket } from 'ws';
 import { oidcRoutes } from './oidcRoutes.ts';
 import { reportRoutes } from './reportRoutes.ts';
 import { httpRequestInfo, wsRequestInfo } from './requestInfo.ts';
@@ -31,6 +33,8 @@ declare module 'fastify' {
     events: EventHub;
     /** This process's dashboard ticker, shared by every `dashboard.live` subscriber. */
     dashboard: DashboardFeed;
+    /** This process's guard of live subscriptions: session re-checks, connection limits, shutdown. */
+    realtime: Realtime;
   }
 }
 
@@ -43,6 +47,16 @@ export interface AppDeps {
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/**
+ * How long a WebSocket that announced connectionParams (`?connectionParams=1`) may take to send them.
+ * Until it does it has no context, so it counts against no user or IP: without a deadline, idle sockets
+ * would slip past the connection limits.
+ */
+const CONNECTION_PARAMS_TIMEOUT_MS = 10_000;
+
+/** How long a stopping process waits for its SSE streams to send their SHUTTING_DOWN event. */
+const SSE_DRAIN_MS = 2_000;
 
 /**
  * Requests left out of `keelson_http_request_duration_seconds`: scrapes and probes arrive every few
@@ -129,8 +143,49 @@ export async function buildApp(deps: AppDeps) {
     });
   });
 
+  // Open SSE streams, so that a stopping process can wait for their last event (see preClose).
+  const sseResponses = new Set<ServerResponse>();
+  app.addHook('onSend', async (_req, reply) => {
+    if (!String(reply.getHeader('content-type') ?? '').startsWith('text/event-stream')) return;
+    const res = reply.raw;
+    sseResponses.add(res);
+    res.once('close', () => sseResponses.delete(res));
+  });
+  const realtime = createRealtime({
+    orm,
+    logger,
+    authRecheckMs: config.realtime.authRecheckMs,
+    limits: config.realtime,
+  });
+  app.decorate('realtime', realtime);
   await app.register(websocket, {
+    // A larger message closes that socket alone, with 1009 (ws enforces it before tRPC sees a byte).
     options: { maxPayload: config.http.wsMaxPayloadBytes },
+    // Replaces the plugin's default (a bare close(), code 1005): clients are first told to reconnect,
+    // tRPC's own notice, which @trpc/client acts on by reconnecting and resubscribing from the last
+    // event id, then the socket closes as "going away" (1001), which any WebSocket client retries.
+    // SSE streams end with SHUTTING_DOWN (a retryable code), so EventSource reconnects too.
+    async preClose() {
+      realtime.shutdown();
+      // What tRPC's `applyWSSHandler().broadcastReconnectNotification()` sends; the Fastify adapter
+      // exposes no such function, so the message is sent here, typed against the installed version.
+      const reconnect: TRPCReconnectNotification = { id: null, method: 'reconnect' };
+      const notice = JSON.stringify(reconnect);
+      for (const client of app.websocketServer.clients) {
+        if (client.readyState !== client.OPEN) continue;
+        client.send(notice);
+        client.close(1001, 'Server shutting down');
+      }
+      app.websocketServer.close();
+      // Closing forces connections shut: let the SSE streams write their last event first.
+      const ending = [...sseResponses].map(
+        (res) =>
+          new Promise<void>((resolve) =>
+            res.writableFinished || res.destroyed ? resolve() : res.once('close', resolve).once('finish', resolve),
+          ),
+      );
+      await Promise.race([Promise.all(ending), new Promise((resolve) => setTimeout(resolve, SSE_DRAIN_MS).unref())]);
+    },
   });
 
   // WebSocket upgrades carry cookies across sites too (cross-site WebSocket hijacking): a browser's
@@ -138,9 +193,11 @@ export async function buildApp(deps: AppDeps) {
   const { allowedOrigins } = config.auth;
   app.addHook('onRequest', async (req, reply) => {
     const origin = req.headers.origin;
-    if (req.headers.upgrade?.toLowerCase() === 'websocket' && origin && !allowedOrigins.includes(origin)) {
+    if (req.headers.upgrade?.toLowerCase() !== 'websocket') return;
+    if (origin && !allowedOrigins.includes(origin)) {
       return reply.code(403).send({ error: 'Origin not allowed', requestId: req.id });
     }
+    if (realtime.shuttingDown) return reply.code(503).send({ error: 'Shutting down', requestId: req.id });
   });
 
   const sessions = {
@@ -180,13 +237,41 @@ export async function buildApp(deps: AppDeps) {
   app.addHook('onReady', async () => {
     await listener?.start();
     await events.start();
+    realtime.start();
   });
   app.addHook('onClose', async () => {
+    await realtime.close();
     await listener?.close();
     await events.close();
     await dashboard.close();
   });
 
+  // Sockets whose context exists, hence counted; see CONNECTION_PARAMS_TIMEOUT_MS for the others.
+  const identified = new WeakSet<WebSocket>();
+  app.websocketServer.on('connection', (socket: WebSocket, req: IncomingMessage) => {
+    if (new URL(req.url ?? '/', 'http://localhost').searchParams.get('connectionParams') !== '1') return;
+    const timer = setTimeout(() => {
+      if (!identified.has(socket)) socket.close(1008, 'connectionParams not sent');
+    }, CONNECTION_PARAMS_TIMEOUT_MS);
+    socket.once('close', () => clearTimeout(timer));
+  });
+  /**
+   * A WebSocket counts against its user (or, without a session, its IP) for as long as it is open. Over
+   * the limit it is closed with 1008 (policy violation) and its calls fail with RATE_LIMITED.
+   */
+  const holdConnectionSlot = async (ctx: Context, socket: WebSocket): Promise<Context> => {
+    identified.add(socket);
+    const valid = await ctx.session();
+    try {
+      const release = realtime.acquireSlot(valid ? { userId: valid.user.id } : { ip: ctx.request.ip });
+      socket.once('close', release);
+      if (socket.readyState === socket.CLOSED) release();
+    } catch (err) {
+      socket.close(1008, 'Too many connections');
+      throw err instanceof AppError ? appError(err) : err;
+    }
+    return ctx;
+  };
   const contextDeps = {
     orm,
     logger,
@@ -195,6 +280,7 @@ export async function buildApp(deps: AppDeps) {
     metrics,
     events,
     dashboard,
+    realtime,
     commerce: config.commerce,
   };
   const publicCacheControl = `public, max-age=${catalog.httpMaxAgeS}, stale-while-revalidate=${catalog.httpStaleWhileRevalidateS}`;
@@ -212,7 +298,8 @@ export async function buildApp(deps: AppDeps) {
         }
         const requestId = randomUUID();
         const request = wsRequestInfo({ sessions, requestId, clientIp }, req as IncomingMessage, info.connectionParams);
-        return createContext(contextDeps, { ...request, logger: logger.child({ reqId: requestId }) });
+        const ctx = createContext(contextDeps, { ...request, logger: logger.child({ reqId: requestId }) });
+        return holdConnectionSlot(ctx, res as unknown as WebSocket);
       },
       responseMeta: ({ ctx, info, errors, type }) => {
         const headers: Record<string, string> = {};

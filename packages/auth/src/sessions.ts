@@ -224,6 +224,33 @@ export async function invalidateUserSessions(em: EntityManager, userId: string, 
   return em.nativeDelete(Session, where);
 }
 
+/** A session that is still good for its user: unexpired, the account enabled. */
+export interface LiveSession {
+  userId: string;
+  role: UserRole;
+}
+
+/**
+ * Which of these sessions (public ids) are still live, in one query whatever their number: what an API
+ * process re-checks for its open subscriptions. Missing from the map means ended (logged out, revoked,
+ * expired, cleaned up, or the account disabled). Never renews a session: watching is not using it.
+ */
+export async function liveSessions(
+  em: EntityManager,
+  sessionIds: readonly string[],
+): Promise<Map<string, LiveSession>> {
+  if (!sessionIds.length) return new Map();
+  // Ids travel as one JSON parameter (MikroORM would expand an array into a placeholder list).
+  const rows = await em.getConnection().execute<{ id: string; user_id: string; role: UserRole }[]>(
+    `select s.id, s.user_id, u.role
+     from auth_session s join app_user u on u.id = s.user_id
+     where s.id in (select value::uuid from jsonb_array_elements_text(?::jsonb))
+       and s.expires_at > now() and s.absolute_expires_at > now() and u.disabled_at is null`,
+    [JSON.stringify(sessionIds)],
+  );
+  return new Map(rows.map((r) => [r.id, { userId: r.user_id, role: r.role }]));
+}
+
 export interface SessionInfo {
   id: string;
   userAgent: string | null;

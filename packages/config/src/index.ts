@@ -39,6 +39,18 @@ const schema = z.object({
   BODY_LIMIT_BYTES: int(1 * KiB, 100 * MiB).default(1 * MiB),
   /** Largest accepted WebSocket message, bytes. */
   WS_MAX_PAYLOAD_BYTES: int(1 * KiB, 100 * MiB).default(1 * MiB),
+  /**
+   * How often each API process checks, in one query for all of them, that the sessions behind its live
+   * subscriptions still exist, are unexpired, belong to an enabled user and keep the role they started
+   * with; milliseconds.
+   */
+  SUBSCRIPTION_AUTH_RECHECK_MS: int(100, 1 * MINUTE).default(2 * SECOND),
+  /** Subscriptions one WebSocket connection may hold at once; more get TOO_MANY_REQUESTS. */
+  WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: int(1, 10_000).default(100),
+  /** Realtime connections (WebSockets plus SSE streams) one signed-in user may hold per API process. */
+  REALTIME_MAX_CONNECTIONS_PER_USER: int(1, 10_000).default(20),
+  /** Realtime connections without a session one client IP may hold per API process. */
+  REALTIME_MAX_CONNECTIONS_PER_IP: int(1, 100_000).default(200),
   /** Most calls one tRPC HTTP batch may carry. */
   TRPC_MAX_BATCH_SIZE: int(1, 1000).default(50),
   /** How long a stopping process waits for in-flight work before giving up, milliseconds. */
@@ -172,6 +184,14 @@ export interface Config {
     wsMaxPayloadBytes: number;
     maxBatchSize: number;
   };
+  realtime: {
+    /** SUBSCRIPTION_AUTH_RECHECK_MS. */
+    authRecheckMs: number;
+    maxSubscriptionsPerConnection: number;
+    maxConnectionsPerUser: number;
+    /** For connections without a session. */
+    maxConnectionsPerIp: number;
+  };
   shutdownTimeoutMs: number;
   database: {
     /** Undefined only where the embedded PostgreSQL will provide one (`pnpm start`). */
@@ -294,6 +314,12 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
       wsMaxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
       maxBatchSize: e.TRPC_MAX_BATCH_SIZE,
+    },
+    realtime: {
+      authRecheckMs: e.SUBSCRIPTION_AUTH_RECHECK_MS,
+      maxSubscriptionsPerConnection: e.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION,
+      maxConnectionsPerUser: e.REALTIME_MAX_CONNECTIONS_PER_USER,
+      maxConnectionsPerIp: e.REALTIME_MAX_CONNECTIONS_PER_IP,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     database: {

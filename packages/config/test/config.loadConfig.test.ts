@@ -66,6 +66,28 @@ describe('loadConfig', () => {
     }
   });
 
+  it('reads the realtime limits, with defaults, and refuses a limit of zero', () => {
+    expect(loadConfig({}).realtime).toEqual({
+      authRecheckMs: 2000,
+      maxSubscriptionsPerConnection: 100,
+      maxConnectionsPerUser: 20,
+      maxConnectionsPerIp: 200,
+    });
+    expect(
+      loadConfig({ SUBSCRIPTION_AUTH_RECHECK_MS: '500', REALTIME_MAX_CONNECTIONS_PER_USER: '3' }).realtime,
+    ).toMatchObject({ authRecheckMs: 500, maxConnectionsPerUser: 3 });
+    expect(() =>
+      loadConfig({
+        SUBSCRIPTION_AUTH_RECHECK_MS: '0',
+        WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: '0',
+        REALTIME_MAX_CONNECTIONS_PER_USER: 'many',
+        REALTIME_MAX_CONNECTIONS_PER_IP: '-1',
+      }),
+    ).toThrow(
+      /SUBSCRIPTION_AUTH_RECHECK_MS[\s\S]*WS_MAX_SUBSCRIPTIONS_PER_CONNECTION[\s\S]*REALTIME_MAX_CONNECTIONS_PER_USER[\s\S]*REALTIME_MAX_CONNECTIONS_PER_IP/,
+    );
+  });
+
   it('rejects a short seeded admin password', () => {
     expect(() => loadConfig({ SEED_ADMIN_PASSWORD: 'short' })).toThrow(/SEED_ADMIN_PASSWORD/);
   });

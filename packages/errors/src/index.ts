@@ -54,6 +54,7 @@ export const errorCatalogue = {
   JOB_RUNNING: { trpc: 'CONFLICT', message: 'This job is running; wait for it to finish or fail.' },
   CONFLICT: { trpc: 'CONFLICT', message: 'The request conflicts with the current state.' },
   RATE_LIMITED: { trpc: 'TOO_MANY_REQUESTS', message: 'Too many requests; try again later.' },
+  SHUTTING_DOWN: { trpc: 'SERVICE_UNAVAILABLE', message: 'This server is restarting; reconnect.' },
   INTERNAL: { trpc: 'INTERNAL_SERVER_ERROR', message: 'Something went wrong on our side.' },
 } as const satisfies Record<string, CatalogueEntry>;
 

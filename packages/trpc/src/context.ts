@@ -11,6 +11,8 @@ import type { EventHub, MikroORM } from '@keelson/db';
 import type { ApiMetrics } from '@keelson/metrics';
 import type { CommerceSettings } from '@keelson/orders';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import type { LiveSubscription } from './liveSubscription.ts';
+import type { Realtime } from './realtime.ts';
 
 /** What a procedure needs to log; pino's Logger fits, and so does anything with these methods. */
 export interface ContextLogger {
@@ -42,6 +44,11 @@ export interface ContextDeps {
    * scripts) `dashboard.live` answers with an error.
    */
   dashboard?: DashboardFeed | null;
+  /**
+   * The API process's guard of live subscriptions (session re-checks, connection limits, shutdown).
+   * Optional: without it (`createCaller` tests, scripts) subscriptions run unguarded.
+   */
+  realtime?: Realtime | null;
 }
 
 /** How the caller presented itself, as the transport adapter saw it. */
@@ -85,6 +92,14 @@ export interface Context {
   events: EventHub | null;
   /** Null when the process runs without one (see ContextDeps). */
   dashboard: DashboardFeed | null;
+  realtime: Realtime | null;
+  /**
+   * Subscriptions open on this context: one context serves a whole WebSocket, so this is the count
+   * WS_MAX_SUBSCRIPTIONS_PER_CONNECTION limits.
+   */
+  openSubscriptions: { count: number };
+  /** The subscription being served, set by the subscription middleware; null for queries and mutations. */
+  live: LiveSubscription | null;
   request: RequestInfo;
   /** The caller's valid session, or null. Memoised per request. */
   session(): Promise<ValidSession | null>;
@@ -117,6 +132,9 @@ export function createContext(deps: ContextDeps, request: RequestInfo): Context 
     metrics: deps.metrics ?? null,
     events: deps.events ?? null,
     dashboard: deps.dashboard ?? null,
+    realtime: deps.realtime ?? null,
+    openSubscriptions: { count: 0 },
+    live: null,
     request,
     session: () => {
       if (request.longLived) return resolve();

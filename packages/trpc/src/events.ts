@@ -9,6 +9,7 @@ import { orderStatusSchema } from '@keelson/orders';
 import { tracked } from '@trpc/server';
 import { z } from 'zod';
 import type { Context } from './context.ts';
+import { subscriptionSignal } from './liveSubscription.ts';
 
 /** A client's resume cursor: tRPC sends back the last `tracked` id it received. */
 export const lastEventIdInput = z
@@ -37,7 +38,7 @@ export type StockEvent = z.infer<typeof stockEvent>;
 
 /** The events of one subscription, mapped to what clients see, each tracked by its outbox id. */
 export async function* streamEvents<T>(
-  ctx: Pick<Context, 'events' | 'logger'>,
+  ctx: Pick<Context, 'events' | 'live' | 'logger'>,
   opts: Omit<SubscribeOptions, 'lastEventId' | 'signal'> & {
     lastEventId: string | null | undefined;
     signal: AbortSignal | undefined;
@@ -45,7 +46,8 @@ export async function* streamEvents<T>(
   shape: { map: (event: StoredEvent) => unknown; schema: z.ZodType<T> },
 ) {
   if (!ctx.events) throw new AppError('INTERNAL', { message: 'Realtime events are not available here.' });
-  const { lastEventId, signal, ...rest } = opts;
+  const { lastEventId, ...rest } = opts;
+  const signal = subscriptionSignal(ctx, opts.signal);
   for await (const event of ctx.events.subscribe({
     ...rest,
     lastEventId: lastEventId ? Number(lastEventId) : null,

@@ -2,8 +2,17 @@ import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import type { AppRouter } from './root.ts';
 
 export { type Context, type ContextDeps, type ContextLogger, createContext, type RequestInfo } from './context.ts';
+export { type LiveSubscription, subscriptionSignal } from './liveSubscription.ts';
+export {
+  createRealtime,
+  type Realtime,
+  type RealtimeLimits,
+  type RealtimeOptions,
+  type SlotOwner,
+  type WatchedIdentity,
+} from './realtime.ts';
 export { type AppRouter, appRouter } from './root.ts';
-export { createCallerFactory, INTERNAL_MESSAGE } from './trpc.ts';
+export { appError, createCallerFactory, INTERNAL_MESSAGE } from './trpc.ts';
 
 export type RouterInputs = inferRouterInputs<AppRouter>;
 export type RouterOutputs = inferRouterOutputs<AppRouter>;

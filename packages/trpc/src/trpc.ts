@@ -7,6 +7,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import type { Context } from './context.ts';
+import { createLiveSubscription } from './liveSubscription.ts';
 import { procedureMetrics } from './procedureMetrics.ts';
 import { setSpanUser, traceProcedure } from './tracing.ts';
 
@@ -70,7 +71,7 @@ export const createCallerFactory = t.createCallerFactory;
 export const middleware = t.middleware;
 
 /** The TRPCError the catalogue maps an AppError to. */
-function appError(error: AppError): TRPCError {
+export function appError(error: AppError): TRPCError {
   return new TRPCError({ code: errorCatalogue[error.code].trpc, message: error.message, cause: error });
 }
 
@@ -96,13 +97,67 @@ const base = traced.use(procedureMetrics).use(async ({ ctx, next, type }) => {
   return result;
 });
 
-export const publicProcedure = base;
+const isAsyncIterable = (value: unknown): value is AsyncIterable<unknown> =>
+  typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+
+/**
+ * Every subscription, whoever may open it: at most WS_MAX_SUBSCRIPTIONS_PER_CONNECTION on one WebSocket;
+ * an SSE stream is a connection of its own, counted against its user (or anonymous IP); a stopping
+ * process ends SSE streams with SHUTTING_DOWN so clients reconnect elsewhere (WebSockets are told
+ * by the server's reconnect notice). Whatever ends the stream gives back what it held.
+ */
+const guarded = base.use(async ({ ctx, next, type }) => {
+  const realtime = ctx.realtime;
+  if (type !== 'subscription' || !realtime) return next();
+  if (realtime.shuttingDown) throw appError(new AppError('SHUTTING_DOWN'));
+  const overWebSocket = ctx.request.longLived === true;
+  const open = ctx.openSubscriptions;
+  if (overWebSocket && open.count >= realtime.limits.maxSubscriptionsPerConnection) {
+    const max = realtime.limits.maxSubscriptionsPerConnection;
+    throw appError(
+      new AppError('RATE_LIMITED', {
+        message: `Too many subscriptions on this connection (at most ${max}); stop one first.`,
+        details: { maxSubscriptions: max },
+      }),
+    );
+  }
+  const live = createLiveSubscription();
+  if (!overWebSocket) {
+    const valid = await ctx.session();
+    try {
+      live.defer(realtime.acquireSlot(valid ? { userId: valid.user.id } : { ip: ctx.request.ip }));
+    } catch (err) {
+      throw err instanceof AppError ? appError(err) : err;
+    }
+    live.defer(realtime.onShutdown((error) => live.end(appError(error))));
+  }
+  open.count++;
+  live.defer(() => {
+    open.count--;
+  });
+  const result = await next({ ctx: { live } });
+  if (!result.ok || !isAsyncIterable(result.data)) {
+    live.finish();
+    return result;
+  }
+  return { ...result, data: live.wrap(result.data) };
+});
+
+export const publicProcedure = guarded;
 
 /** Requires a valid session; adds `user` and `sessionId` (the public id) to the context. */
-export const authedProcedure = base.use(async ({ ctx, next }) => {
+export const authedProcedure = guarded.use(async ({ ctx, next, type }) => {
   const valid = await ctx.session();
   if (!valid) throw appError(new AppError('UNAUTHENTICATED'));
   setSpanUser(valid.user.id);
+  // A subscription outlives the check above: the process re-checks its session every
+  // SUBSCRIPTION_AUTH_RECHECK_MS and ends it when the session ends or the role it started with is lost.
+  // Every subscription built on authedProcedure or adminProcedure gets this without asking.
+  const { live, realtime } = ctx;
+  if (type === 'subscription' && live && realtime) {
+    const identity = { sessionId: valid.session.id, userId: valid.user.id, role: valid.user.role };
+    live.defer(realtime.watch(identity, (error) => live.end(appError(error))));
+  }
   return withLogFields({ userId: valid.user.id }, () =>
     next({ ctx: { user: valid.user, sessionId: valid.session.id } }),
   );

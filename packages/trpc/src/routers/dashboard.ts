@@ -1,6 +1,7 @@
 import type { DashboardSnapshot } from '@keelson/analytics';
 import { AppError } from '@keelson/errors';
 import { z } from 'zod';
+import { subscriptionSignal } from '../liveSubscription.ts';
 import { adminProcedure, router } from '../trpc.ts';
 
 export const dashboardRouter = router({
@@ -16,6 +17,7 @@ export const dashboardRouter = router({
     if (!ctx.dashboard) throw new AppError('INTERNAL', { message: 'The live dashboard is not available here.' });
     // No `.output()`: on a subscription tRPC 11 validates the generator object, not what it yields.
     // Each snapshot is parsed with `dashboardSnapshot` once per tick where it is read, not once per subscriber.
-    yield* ctx.dashboard.subscribe(signal);
+    // Also ended by the server (a revoked session, shutdown), which tRPC's `signal` does not see over SSE.
+    yield* ctx.dashboard.subscribe(subscriptionSignal(ctx, signal));
   }),
 });
