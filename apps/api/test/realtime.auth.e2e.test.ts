@@ -88,7 +88,11 @@ describe('subscriptions end with their session', () => {
       passwordOldDevice: client(changingPassword!.token),
       passwordNewDevice: client(passwordDeviceToken),
     };
-    const sse = { revokedByAdmin: client(revokedByAdmin!.token, 'sse'), expiring: client(expiring!.token, 'sse') };
+    const sse = {
+      revokedByAdmin: client(revokedByAdmin!.token, 'sse'),
+      expiring: client(expiring!.token, 'sse'),
+      demoted: client(demoted!.token, 'sse'),
+    };
 
     const subs = {
       loggingOut: watch((h) => ws.loggingOut.orders.onStatusChange.subscribe({}, h)),
@@ -98,13 +102,16 @@ describe('subscriptions end with their session', () => {
       disabled: watch((h) => ws.disabled.orders.onStatusChange.subscribe({}, h)),
       expiring: watch((h) => sse.expiring.orders.onStatusChange.subscribe({}, h)),
       demoted: watch((h) => ws.demoted.orders.onStatusChange.subscribe({}, h)),
+      // The other two authenticated subscriptions get the same guard: the inbox and the admin dashboard.
+      loggingOutInbox: watch((h) => ws.loggingOut.notifications.onNew.subscribe({}, h)),
+      demotedDashboard: watch((h) => sse.demoted.dashboard.live.subscribe(undefined, h)),
       firstDevice: watch((h) => ws.firstDevice.orders.onStatusChange.subscribe({}, h)),
       secondDevice: watch((h) => ws.secondDevice.orders.onStatusChange.subscribe({}, h)),
       bystander: watch((h) => ws.bystander.orders.onStatusChange.subscribe({}, h)),
       passwordOldDevice: watch((h) => ws.passwordOldDevice.orders.onStatusChange.subscribe({}, h)),
     };
-    // Nine authenticated subscriptions are watched by the process (the public one is not).
-    await eventually(async () => Object.values(subs).every((s) => s.started) && api.app.realtime.stats.watched === 9);
+    // Eleven authenticated subscriptions are watched by the process (the public one is not).
+    await eventually(async () => Object.values(subs).every((s) => s.started) && api.app.realtime.stats.watched === 11);
 
     // Log-out over the same WebSocket.
     await ws.loggingOut.auth.logOut.mutate();
@@ -136,6 +143,8 @@ describe('subscriptions end with their session', () => {
       subs.demoted,
       subs.firstDevice,
       subs.passwordOldDevice,
+      subs.loggingOutInbox,
+      subs.demotedDashboard,
     ];
     await eventually(async () => ended.every((s) => s.error !== null), 10_000);
     expect(
@@ -148,6 +157,8 @@ describe('subscriptions end with their session', () => {
           demoted: subs.demoted,
           firstDevice: subs.firstDevice,
           passwordOldDevice: subs.passwordOldDevice,
+          loggingOutInbox: subs.loggingOutInbox,
+          demotedDashboard: subs.demotedDashboard,
         }).map(([name, s]) => [name, codes(s.error)]),
       ),
     ).toEqual({
@@ -158,6 +169,8 @@ describe('subscriptions end with their session', () => {
       demoted: { code: 'FORBIDDEN', appCode: 'FORBIDDEN' },
       firstDevice: { code: 'UNAUTHORIZED', appCode: 'UNAUTHENTICATED' },
       passwordOldDevice: { code: 'UNAUTHORIZED', appCode: 'UNAUTHENTICATED' },
+      loggingOutInbox: { code: 'UNAUTHORIZED', appCode: 'UNAUTHENTICATED' },
+      demotedDashboard: { code: 'FORBIDDEN', appCode: 'FORBIDDEN' },
     });
 
     // The others carry on: the process watches exactly the two left, and they still get events.
@@ -168,7 +181,12 @@ describe('subscriptions end with their session', () => {
 
     // Ended subscriptions left nothing behind in the event hub.
     for (const s of Object.values(subs)) s.stop();
-    await eventually(async () => api.app.events.subscriberCount === 0 && api.app.realtime.stats.watched === 0);
+    await eventually(
+      async () =>
+        api.app.events.subscriberCount === 0 &&
+        api.app.dashboard.subscriberCount === 0 &&
+        api.app.realtime.stats.watched === 0,
+    );
     // Closed sockets give their connection slots back.
     await Promise.all([...Object.values(ws), ...Object.values(sse)].map((c) => closeClient(c)));
     await eventually(async () => api.app.realtime.stats.slots === 0);
