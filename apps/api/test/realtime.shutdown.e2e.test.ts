@@ -119,6 +119,8 @@ describe('realtime on shutdown', () => {
       expect(raw.messages).toEqual([{ id: null, method: 'reconnect' }]);
       // The SSE stream was ended by the server with a retryable error, not cut.
       const text = await sseText;
+      // The stream told the client to expect keep-alive pings (and to reconnect when they stop coming).
+      expect(text).toContain('"reconnectAfterInactivityMs":40000');
       expect(text).toContain('event: serialized-error');
       expect(text).toContain('SHUTTING_DOWN');
       expect(text).toContain('SERVICE_UNAVAILABLE');

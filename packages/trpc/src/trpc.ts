@@ -36,6 +36,11 @@ const t = initTRPC.context<Context>().create({
   transformer: superjson,
   // Stacks never leave the server, whatever NODE_ENV says.
   isDev: false,
+  // SSE streams are quiet between events, and proxies and load balancers close idle connections (often
+  // after 60 s): a comment every 15 s keeps them open, and the client, told to expect one, reconnects
+  // (resuming with its last event id) when none arrives for 40 s, i.e. when a proxy dropped the stream
+  // without closing it. WebSockets have their own ping/pong (keepAlive in apps/api).
+  sse: { ping: { enabled: true, intervalMs: 15_000 }, client: { reconnectAfterInactivityMs: 40_000 } },
   errorFormatter({ shape, error, ctx }) {
     const base = {
       code: shape.data.code,
