@@ -8,7 +8,7 @@ import proxyaddr from '@fastify/proxy-addr';
 import websocket from '@fastify/websocket';
 import { CATALOG_CHANNEL, type CatalogCache, createCatalogCache } from '@keelson/catalog';
 import type { Config } from '@keelson/config';
-import { createEventHub, createListener, type EventHub, type MikroORM, readinessProbe } from '@keelson/db';
+import { createEventHub, type EventHub, type MikroORM, readinessProbe } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { type ApiMetrics, createApiMetrics, UNMATCHED_ROUTE } from '@keelson/metrics';
 import { appRouter, createContext } from '@keelson/trpc';
@@ -145,35 +145,33 @@ export async function buildApp(deps: AppDeps) {
     cookieSecure: config.auth.cookieSecure,
   };
   // The catalogue cache of this process, emptied of each product whose change another process (or this
-  // one) commits: writes NOTIFY, this connection LISTENs. Deaf (disconnected), the cache is bypassed.
+  // one) commits: writes NOTIFY, the process's LISTEN connection hears it. Deaf (disconnected), the cache
+  // is bypassed; live again, it starts empty (notifications of the gap were lost).
   const { catalog } = config;
   const catalogCache =
     catalog.cacheMaxEntries > 0
       ? createCatalogCache({ maxEntries: catalog.cacheMaxEntries, ttlMs: catalog.cacheTtlMs })
       : null;
-  const listener = catalogCache
-    ? createListener({
-        url: config.database.url ?? String(orm.config.get('clientUrl')),
-        channels: [CATALOG_CHANNEL],
-        logger,
-        onNotification: ({ payload }) => catalogCache.invalidate(payload === '*' ? '*' : [payload]),
-        onConnect: () => catalogCache.setLive(true),
-        onDisconnect: () => catalogCache.setLive(false),
-      })
-    : null;
-  // Realtime events: one LISTEN connection and one read per batch of new events, whatever the number
-  // of subscriptions this process serves.
-  const events = createEventHub({ orm, url: config.database.url ?? String(orm.config.get('clientUrl')), logger });
+  // Realtime events: one read per batch of new events, whatever the number of subscriptions this
+  // process serves. Its LISTEN connection is the process's only one, and carries the cache's channel.
+  const events = createEventHub({
+    orm,
+    url: config.database.url ?? String(orm.config.get('clientUrl')),
+    logger,
+    channels: catalogCache
+      ? {
+          [CATALOG_CHANNEL]: {
+            onNotification: (payload) => catalogCache.invalidate(payload === '*' ? '*' : [payload]),
+            onConnect: () => catalogCache.setLive(true),
+            onDisconnect: () => catalogCache.setLive(false),
+          },
+        }
+      : {},
+  });
   app.decorate('catalogCache', catalogCache);
   app.decorate('events', events);
-  app.addHook('onReady', async () => {
-    await listener?.start();
-    await events.start();
-  });
-  app.addHook('onClose', async () => {
-    await listener?.close();
-    await events.close();
-  });
+  app.addHook('onReady', () => events.start());
+  app.addHook('onClose', () => events.close());
 
   const contextDeps = { orm, logger, sessions, catalogCache, metrics, events, commerce: config.commerce };
   const publicCacheControl = `public, max-age=${catalog.httpMaxAgeS}, stale-while-revalidate=${catalog.httpStaleWhileRevalidateS}`;

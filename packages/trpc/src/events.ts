@@ -1,13 +1,15 @@
 /**
  * Realtime subscriptions on top of the process's EventHub. Each yields `tracked(id, data)`: the id is
- * the outbox row's, so a client that reconnects (to this replica or another) sends it back as
- * `lastEventId` and gets what it missed, read from `app_event`, before live events.
+ * the event's position in the outbox, so a client that reconnects (to this replica or another) sends it
+ * back as `lastEventId` and gets what it missed, read from `app_event`, before live events; or, when
+ * pruning removed some of that, EVENTS_EXPIRED (it must reload and subscribe afresh).
  */
-import type { StoredEvent, SubscribeOptions } from '@keelson/db';
+import { EventsExpiredError, type StoredEvent, type SubscribeOptions } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { tracked } from '@trpc/server';
 import { z } from 'zod';
 import type { Context } from './context.ts';
+import { appError } from './trpc.ts';
 
 /** A client's resume cursor: tRPC sends back the last `tracked` id it received. */
 export const lastEventIdInput = z
@@ -39,12 +41,20 @@ export async function* streamEvents<T>(
 ) {
   if (!ctx.events) throw new AppError('INTERNAL', { message: 'Realtime events are not available here.' });
   const { lastEventId, signal, ...rest } = opts;
-  for await (const event of ctx.events.subscribe({
-    ...rest,
-    lastEventId: lastEventId ? Number(lastEventId) : null,
-    ...(signal ? { signal } : {}),
-  })) {
-    yield tracked(String(event.id), map(event));
+  try {
+    for await (const event of ctx.events.subscribe({
+      ...rest,
+      lastEventId: lastEventId ? Number(lastEventId) : null,
+      ...(signal ? { signal } : {}),
+    })) {
+      yield tracked(String(event.id), map(event));
+    }
+  } catch (err) {
+    // Thrown while streaming, past the middleware that maps AppErrors for resolvers.
+    if (err instanceof EventsExpiredError) {
+      throw appError(new AppError('EVENTS_EXPIRED', { details: { lastEventId: String(err.cursor) }, cause: err }));
+    }
+    throw err;
   }
 }
 

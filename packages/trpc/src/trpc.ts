@@ -70,7 +70,7 @@ export const createCallerFactory = t.createCallerFactory;
 export const middleware = t.middleware;
 
 /** The TRPCError the catalogue maps an AppError to. */
-function appError(error: AppError): TRPCError {
+export function appError(error: AppError): TRPCError {
   return new TRPCError({ code: errorCatalogue[error.code].trpc, message: error.message, cause: error });
 }
 
