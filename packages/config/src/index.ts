@@ -128,6 +128,9 @@ const schema = z.object({
   /** Rows the report generator fetches from its server-side cursor at a time. */
   REPORT_FETCH_ROWS: int(1, 100_000).default(1000),
 
+  /** How long realtime events are kept for resuming clients (`lastEventId`), hours; older ones are pruned. */
+  EVENTS_RETENTION_HOURS: int(1, 24 * 365).default(72),
+
   /** OTLP/HTTP (protobuf) collector base URL, e.g. `http://127.0.0.1:4318`; traces go to `<url>/v1/traces`. Unset: tracing is off and its SDK is never loaded. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
   /** `service.name` of the process's spans; unset: `keelson-api` or `keelson-worker`, from the entry point. */
@@ -218,6 +221,10 @@ export interface Config {
     chunkBytes: number;
     /** REPORT_FETCH_ROWS. */
     fetchRows: number;
+  };
+  events: {
+    /** EVENTS_RETENTION_HOURS: a client may resume from a cursor this old. */
+    retentionMs: number;
   };
   /** Null when OIDC sign-in is not configured. */
   oidc: { issuer: string; clientId: string; clientSecret: string; redirectUri: string; allowHttp: boolean } | null;
@@ -328,6 +335,7 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
       cacheTtlMs: e.CATALOG_CACHE_TTL_MS,
     },
     reports: { chunkBytes: e.REPORT_CHUNK_BYTES, fetchRows: e.REPORT_FETCH_ROWS },
+    events: { retentionMs: e.EVENTS_RETENTION_HOURS * 60 * MINUTE },
     oidc: e.OIDC_ISSUER
       ? {
           issuer: e.OIDC_ISSUER,

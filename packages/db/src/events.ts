@@ -190,7 +190,8 @@ export async function eventsPrunedThrough(em: EntityManager): Promise<number> {
 
 /**
  * Deletes sequenced events created before `olderThan`, in batches of `batchSize` (default 5000), each
- * its own short statement. Only a prefix in position order goes (up to the first event still young),
+ * its own short statement (so no long lock or transaction, however large the backlog); returns how many
+ * rows and statements it took. Only a prefix in position order goes (up to the first event still young),
  * so "everything at or below the mark is gone, everything above is here" stays true, and the mark
  * (`app_event_pruned`) is what tells a resuming client it came too late. Unsequenced rows are never
  * touched: they have no position yet, and a sequencer is about to give them one.
@@ -198,10 +199,12 @@ export async function eventsPrunedThrough(em: EntityManager): Promise<number> {
 export async function pruneEvents(
   em: EntityManager,
   opts: { olderThan: Date; batchSize?: number },
-): Promise<{ deleted: number; prunedThrough: number }> {
+): Promise<{ deleted: number; batches: number; prunedThrough: number }> {
   const batchSize = opts.batchSize ?? 5_000;
   let deleted = 0;
+  let batches = 0;
   for (;;) {
+    batches++;
     const [row] = await em.getConnection().execute<{ deleted: number }[]>(
       `with batch as (
          select position, created_at < ? as old from app_event
@@ -225,5 +228,5 @@ export async function pruneEvents(
     deleted += n;
     if (n < batchSize) break;
   }
-  return { deleted, prunedThrough: await eventsPrunedThrough(em) };
+  return { deleted, batches, prunedThrough: await eventsPrunedThrough(em) };
 }
