@@ -30,7 +30,7 @@ export interface StockEvent {
   at: Date;
 }
 
-/** The events of one subscription, mapped to what clients see, each tracked by its outbox id. */
+/** The events of one subscription, mapped to what clients see, each tracked by its position in the outbox. */
 export async function* streamEvents<T>(
   ctx: Pick<Context, 'events'>,
   opts: Omit<SubscribeOptions, 'lastEventId' | 'signal'> & {
