@@ -50,7 +50,8 @@ export const AppEventPrunedSchema = defineEntity({
   name: 'AppEventPruned',
   tableName: 'app_event_pruned',
   properties: {
-    id: p.smallint().primary(),
+    // Always 1: one mark, upserted.
+    id: p.smallint().primary().autoincrement(false),
     position: p.bigint('number'),
   },
 });
