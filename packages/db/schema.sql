@@ -44,10 +44,21 @@ create table app_event (
   topic character varying(32) not null,
   user_id uuid,
   payload jsonb not null,
-  created_at timestamp with time zone default now() not null
+  created_at timestamp with time zone default now() not null,
+  position bigint
 );
 -- constraint app_event_pkey: PRIMARY KEY (id)
+-- constraint app_event_position_unique: UNIQUE ("position")
 CREATE UNIQUE INDEX app_event_pkey ON public.app_event USING btree (id);
+CREATE UNIQUE INDEX app_event_position_unique ON public.app_event USING btree ("position");
+CREATE INDEX app_event_unsequenced_idx ON public.app_event USING btree (id) WHERE ("position" IS NULL);
+
+create table app_event_pruned (
+  id smallint not null,
+  position bigint not null
+);
+-- constraint app_event_pruned_pkey: PRIMARY KEY (id)
+CREATE UNIQUE INDEX app_event_pruned_pkey ON public.app_event_pruned USING btree (id);
 
 create table app_user (
   id uuid not null,

@@ -9,7 +9,7 @@ import websocket from '@fastify/websocket';
 import { createDashboardFeed, type DashboardFeed, readDashboardSnapshot } from '@keelson/analytics';
 import { CATALOG_CHANNEL, type CatalogCache, createCatalogCache } from '@keelson/catalog';
 import type { Config } from '@keelson/config';
-import { createEventHub, createListener, type EventHub, type MikroORM, readinessProbe } from '@keelson/db';
+import { createEventHub, type EventHub, type MikroORM, readinessProbe } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { type ApiMetrics, createApiMetrics, UNMATCHED_ROUTE } from '@keelson/metrics';
 import { appError, appRouter, type Context, createContext, createRealtime, type Realtime } from '@keelson/trpc';
@@ -206,42 +206,44 @@ export async function buildApp(deps: AppDeps) {
     cookieSecure: config.auth.cookieSecure,
   };
   // The catalogue cache of this process, emptied of each product whose change another process (or this
-  // one) commits: writes NOTIFY, this connection LISTENs. Deaf (disconnected), the cache is bypassed.
+  // one) commits: writes NOTIFY, the process's LISTEN connection hears it. Deaf (disconnected), the cache
+  // is bypassed; live again, it starts empty (notifications of the gap were lost).
   const { catalog } = config;
   const catalogCache =
     catalog.cacheMaxEntries > 0
       ? createCatalogCache({ maxEntries: catalog.cacheMaxEntries, ttlMs: catalog.cacheTtlMs })
       : null;
-  const listener = catalogCache
-    ? createListener({
-        url: config.database.url ?? String(orm.config.get('clientUrl')),
-        channels: [CATALOG_CHANNEL],
-        logger,
-        onNotification: ({ payload }) => catalogCache.invalidate(payload === '*' ? '*' : [payload]),
-        onConnect: () => catalogCache.setLive(true),
-        onDisconnect: () => catalogCache.setLive(false),
-      })
-    : null;
-  // Realtime events: one LISTEN connection and one read per batch of new events, whatever the number
-  // of subscriptions this process serves.
-  const events = createEventHub({ orm, url: config.database.url ?? String(orm.config.get('clientUrl')), logger });
+  // Realtime events: one read per batch of new events, whatever the number of subscriptions this
+  // process serves. Its LISTEN connection is the process's only one, and carries the cache's channel.
+  const events = createEventHub({
+    orm,
+    url: config.database.url ?? String(orm.config.get('clientUrl')),
+    logger,
+    channels: catalogCache
+      ? {
+          [CATALOG_CHANNEL]: {
+            onNotification: (payload) => catalogCache.invalidate(payload === '*' ? '*' : [payload]),
+            onConnect: () => catalogCache.setLive(true),
+            onDisconnect: () => catalogCache.setLive(false),
+          },
+        }
+      : {},
+  });
+  app.decorate('catalogCache', catalogCache);
+  app.decorate('events', events);
   // One snapshot query per tick for all of this process's dashboard watchers, none while nobody watches.
   const dashboard = createDashboardFeed({
     read: () => readDashboardSnapshot(orm.em.fork() as EntityManager),
     intervalMs: config.dashboard.intervalMs,
     logger,
   });
-  app.decorate('catalogCache', catalogCache);
-  app.decorate('events', events);
   app.decorate('dashboard', dashboard);
   app.addHook('onReady', async () => {
-    await listener?.start();
     await events.start();
     realtime.start();
   });
   app.addHook('onClose', async () => {
     await realtime.close();
-    await listener?.close();
     await events.close();
     await dashboard.close();
   });

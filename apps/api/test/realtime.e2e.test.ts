@@ -32,7 +32,10 @@ function collect(
 }
 
 const maxEventId = async (url: string) =>
-  String((await sql<{ id: string | null }>(url, 'select max(id)::text as id from app_event'))[0]?.id ?? '0');
+  String(
+    (await sql<{ position: string | null }>(url, 'select max(position)::text as position from app_event'))[0]
+      ?.position ?? '0',
+  );
 
 describe('realtime subscriptions across API processes', () => {
   it('delivers, resumes on another process, authorizes, and works over SSE', { timeout: 90_000 }, async () => {
@@ -47,6 +50,15 @@ describe('realtime subscriptions across API processes', () => {
     await using procB = startProcess('apps/api/src/main.ts', env(portB));
     await Promise.all([procA.waitFor(/api listening/), procB.waitFor(/api listening/)]);
     const worker = await startTestWorker({ db: api0.db });
+    // One LISTEN connection per API process (api0, A and B), carrying both the events and the catalogue
+    // cache's channels.
+    const listeners = await sql<{ application_name: string; n: number }>(
+      url,
+      `select application_name, count(*)::int as n from pg_stat_activity
+       where datname = current_database() and application_name in ('keelson-listener', 'keelson-events')
+       group by application_name`,
+    );
+    expect(listeners).toEqual([{ application_name: 'keelson-listener', n: 3 }]);
     const at = (port: number) => `http://127.0.0.1:${port}/trpc`;
     const clients: KeelsonClient[] = [];
     const client = (port: number, token: string | undefined, transport?: 'sse') => {
@@ -111,10 +123,10 @@ describe('realtime subscriptions across API processes', () => {
       await adminOnB.catalog.restock.mutate({ productId: product.id, delta: 5 });
       await eventually(async () => stock.events.some((e) => e.data.stock === 104), 10_000);
 
-      // Killing A's events LISTEN connection: A reconnects and catches up with what was committed meanwhile.
+      // Killing the LISTEN connections: the processes reconnect and catch up with what was committed meanwhile.
       await sql(
         url,
-        `select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'keelson-events' and datname = current_database()`,
+        `select pg_terminate_backend(pid) from pg_stat_activity where application_name = 'keelson-listener' and datname = current_database()`,
       );
       await adminOnB.catalog.restock.mutate({ productId: product.id, delta: 1 });
       await eventually(async () => stock.events.some((e) => e.data.stock === 105), 15_000);

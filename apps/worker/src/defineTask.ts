@@ -22,6 +22,8 @@ export interface TaskDeps {
   publicUrl: string;
   /** REPORT_CHUNK_BYTES and REPORT_FETCH_ROWS. */
   reports: { chunkBytes: number; fetchRows: number };
+  /** EVENTS_RETENTION_HOURS, in milliseconds. */
+  eventsRetentionMs: number;
   /** Business counters (payments declined); absent when the worker runs without metrics. */
   metrics?: Pick<WorkerMetrics, 'paymentFailed'> | undefined;
 }

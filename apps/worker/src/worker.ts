@@ -126,6 +126,7 @@ export function createWorker(deps: WorkerDeps): KeelsonWorker {
     paymentTimeoutMs: config.payments.timeoutMs,
     publicUrl: config.auth.publicUrl,
     reports: config.reports,
+    eventsRetentionMs: config.events.retentionMs,
     metrics: deps.metrics,
   };
   const taskList = Object.fromEntries(selected.map((name) => [name, taskFactories[name](taskDeps)])) as TaskList;

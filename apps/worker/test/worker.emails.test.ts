@@ -42,6 +42,7 @@ describe('email jobs', () => {
       payments: createSandboxProvider(t.orm, { transientFailures: 0 }),
       paymentTimeoutMs: 86_400_000,
       reports: { chunkBytes: 65_536, fetchRows: 1000 },
+      eventsRetentionMs: 72 * 3_600_000,
       publicUrl: 'http://shop.test',
       logger: testLogger(),
     });

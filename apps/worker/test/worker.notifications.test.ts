@@ -40,6 +40,7 @@ describe('notifications from worker jobs', () => {
       mailer: noMail,
       payments: createSandboxProvider(t.orm, { transientFailures: 0 }),
       paymentTimeoutMs: 86_400_000,
+      eventsRetentionMs: 72 * 3_600_000,
       reports: { chunkBytes: 65_536, fetchRows: 1000 },
       publicUrl: 'http://shop.test',
       logger: testLogger(),

@@ -142,6 +142,8 @@ const schema = z.object({
 
   /** How often `dashboard.live` pushes a snapshot (one query per API process per tick, only while watched), milliseconds. */
   DASHBOARD_INTERVAL_MS: int(500, 10 * MINUTE).default(3 * SECOND),
+  /** How long realtime events are kept for resuming clients (`lastEventId`), hours; older ones are pruned. */
+  EVENTS_RETENTION_HOURS: int(1, 24 * 365).default(72),
 
   /** OTLP/HTTP (protobuf) collector base URL, e.g. `http://127.0.0.1:4318`; traces go to `<url>/v1/traces`. Unset: tracing is off and its SDK is never loaded. */
   OTEL_EXPORTER_OTLP_ENDPOINT: z.url({ protocol: /^https?$/ }).optional(),
@@ -245,6 +247,10 @@ export interface Config {
   dashboard: {
     /** DASHBOARD_INTERVAL_MS. */
     intervalMs: number;
+  };
+  events: {
+    /** EVENTS_RETENTION_HOURS: a client may resume from a cursor this old. */
+    retentionMs: number;
   };
   /** Null when OIDC sign-in is not configured. */
   oidc: { issuer: string; clientId: string; clientSecret: string; redirectUri: string; allowHttp: boolean } | null;
@@ -362,6 +368,7 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
     },
     reports: { chunkBytes: e.REPORT_CHUNK_BYTES, fetchRows: e.REPORT_FETCH_ROWS },
     dashboard: { intervalMs: e.DASHBOARD_INTERVAL_MS },
+    events: { retentionMs: e.EVENTS_RETENTION_HOURS * 60 * MINUTE },
     oidc: e.OIDC_ISSUER
       ? {
           issuer: e.OIDC_ISSUER,

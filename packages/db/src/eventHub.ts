@@ -1,16 +1,38 @@
 /**
- * One process's fan-out of the realtime outbox. A single LISTEN connection hears `keelson_events`
- * wake-ups; the hub then reads the new `app_event` rows once (everything after the last id it saw) and
- * hands each to the in-process subscribers whose filter accepts it. After a LISTEN gap (database
- * restart, killed connection) the same read catches up, so nothing committed is skipped.
+ * One process's fan-out of the realtime outbox. A single LISTEN connection per process hears two kinds
+ * of wake-up: `keelson_events_pending` (a writer committed events; the hub runs the sequencer, which
+ * gives them positions) and `keelson_events` (events were sequenced; the hub reads the new rows once,
+ * everything after the last position it saw, and hands each to the in-process subscribers whose filter
+ * accepts it). After a LISTEN gap (database restart, killed connection) it sequences and reads again, so
+ * nothing committed is skipped. The same connection carries other channels of the process
+ * (`channels`, e.g. the catalogue cache's), so an API process holds one LISTEN connection, not one per
+ * feature.
  *
- * Glossary: *cursor* — the id of the last event read; events commit in id order (see `publishEvents`),
- * so "after the cursor" is exactly "not seen yet".
+ * Glossary: *cursor* — the position of the last event read; positions become visible in order (see
+ * `sequenceEvents`), so "after the cursor" is exactly "not seen yet".
  */
 
-import { EVENTS_CHANNEL, type EventTopic, readEventsAfter, type StoredEvent } from './events.ts';
+import {
+  EVENTS_CHANNEL,
+  EVENTS_PENDING_CHANNEL,
+  EventsExpiredError,
+  type EventTopic,
+  eventsPrunedThrough,
+  readEventsAfter,
+  type StoredEvent,
+  sequenceEvents,
+} from './events.ts';
 import { createListener, type Listener, type ListenerLogger } from './listener.ts';
 import type { MikroORM } from './orm.ts';
+
+/** Another feature's channel on the hub's LISTEN connection. */
+export interface ChannelHandler {
+  onNotification(payload: string): void;
+  /** LISTEN is in place (again: `reconnect`, after a gap whose notifications were lost). */
+  onConnect?(info: { reconnect: boolean }): void;
+  /** The connection dropped: nothing is heard until the next `onConnect`. */
+  onDisconnect?(): void;
+}
 
 export interface EventHubOptions {
   orm: MikroORM;
@@ -27,6 +49,10 @@ export interface EventHubOptions {
   maxQueue?: number;
   /** First LISTEN reconnection delay, milliseconds (see createListener). Default 100. */
   initialBackoffMs?: number;
+  /** More channels for the same LISTEN connection, by channel name. Default none. */
+  channels?: Readonly<Record<string, ChannelHandler>>;
+  /** After a failed sequencer run, how long before the next try, milliseconds. Default 1000. */
+  sequenceRetryMs?: number;
 }
 
 export interface SubscribeOptions {
@@ -36,7 +62,10 @@ export interface SubscribeOptions {
   topics?: readonly EventTopic[];
   /** Narrows the back-fill read to public events and this user's; undefined reads everyone's. */
   userId?: string | null;
-  /** Deliver events after this id first (a reconnecting client's cursor), then live ones. */
+  /**
+   * Deliver events after this position first (a reconnecting client's cursor), then live ones. A cursor
+   * older than what pruning removed ends the iteration with `EventsExpiredError`.
+   */
   lastEventId?: number | null;
   /** Ends the iteration (tRPC's `opts.signal`). */
   signal?: AbortSignal;
@@ -48,6 +77,8 @@ export interface EventHub {
   subscribe(opts: SubscribeOptions): AsyncGenerator<StoredEvent, void, undefined>;
   /** Live subscribers (for tests and leak checks). */
   readonly subscriberCount: number;
+  /** Runs the sequencer now (coalesced with runs in flight); resolves when the run is over. */
+  sequence(): Promise<void>;
   /** The process's cursor. */
   readonly lastId: number;
   /** The LISTEN connection, for diagnostics and tests. */
@@ -69,6 +100,9 @@ export function createEventHub(opts: EventHubOptions): EventHub {
   let closed = false;
   let reading: Promise<void> | null = null;
   let again = false;
+  let sequencing: Promise<void> | null = null;
+  let sequenceAgain = false;
+  let retryTimer: NodeJS.Timeout | null = null;
 
   const read = (afterId: number, extra: Pick<SubscribeOptions, 'topics' | 'userId'> = {}) =>
     readEventsAfter(opts.orm.em.fork(), { afterId, limit: batchSize, ...extra });
@@ -118,15 +152,58 @@ export function createEventHub(opts: EventHubOptions): EventHub {
     })();
   };
 
+  /**
+   * Coalesces sequencer runs like reads: one in flight per process, and one more if woken meanwhile (a
+   * burst of commits costs two runs, not one per commit). Its NOTIFY then makes every hub read.
+   */
+  const sequence = (): Promise<void> => {
+    if (closed) return Promise.resolve();
+    if (sequencing) {
+      sequenceAgain = true;
+      return sequencing;
+    }
+    sequencing = (async () => {
+      do {
+        sequenceAgain = false;
+        try {
+          await sequenceEvents(opts.orm.em.fork());
+        } catch (err) {
+          // Unsequenced rows wait for the next wake-up; retry on our own in case none comes.
+          opts.logger?.warn({ err }, 'could not sequence events');
+          if (!closed && !retryTimer) {
+            retryTimer = setTimeout(() => {
+              retryTimer = null;
+              void sequence();
+            }, opts.sequenceRetryMs ?? 1_000);
+            retryTimer.unref();
+          }
+        }
+      } while (sequenceAgain && !closed);
+      sequencing = null;
+    })();
+    return sequencing;
+  };
+
+  const extra = opts.channels ?? {};
   const listener = createListener({
     url: opts.url,
-    channels: [EVENTS_CHANNEL],
-    applicationName: 'keelson-events',
+    channels: [EVENTS_CHANNEL, EVENTS_PENDING_CHANNEL, ...Object.keys(extra)],
     ...(opts.logger ? { logger: opts.logger } : {}),
     ...(opts.initialBackoffMs ? { initialBackoffMs: opts.initialBackoffMs } : {}),
-    onNotification: pull,
-    // Also the catch-up after a gap: NOTIFYs sent while deaf are lost, rows are not.
-    onConnect: pull,
+    onNotification: ({ channel, payload }) => {
+      if (channel === EVENTS_CHANNEL) pull();
+      else if (channel === EVENTS_PENDING_CHANNEL) void sequence();
+      else extra[channel]?.onNotification(payload);
+    },
+    onConnect: (info) => {
+      for (const handler of Object.values(extra)) handler.onConnect?.(info);
+      // Also the catch-up after a gap: NOTIFYs sent while deaf are lost, rows are not. Sequencing
+      // first, so rows committed meanwhile are read now rather than at the next wake-up.
+      void sequence().then(pull);
+    },
+    onDisconnect: () => {
+      for (const handler of Object.values(extra)) handler.onDisconnect?.();
+    },
   });
 
   async function* subscribe(sub: SubscribeOptions): AsyncGenerator<StoredEvent, void, undefined> {
@@ -143,7 +220,9 @@ export function createEventHub(opts: EventHubOptions): EventHub {
     signal?.addEventListener('abort', onAbort, { once: true });
     // Subscribe before back-filling, so nothing committed meanwhile falls between the two.
     subscribers.add(me);
-    let cursor = sub.lastEventId ?? 0;
+    // Without a cursor of its own, a subscriber starts where the process is: an overflow then re-reads
+    // what it missed, never the whole history.
+    let cursor = sub.lastEventId ?? lastId;
     const done = () => closed || signal?.aborted === true;
     try {
       while (!done()) {
@@ -151,6 +230,10 @@ export function createEventHub(opts: EventHubOptions): EventHub {
           me.overflowed = false;
           for (;;) {
             const events = await read(cursor, { topics: sub.topics, userId: sub.userId });
+            // Checked after the read: a prune that removed rows the read needed committed before the
+            // read's snapshot, so its mark is visible now.
+            const prunedThrough = await eventsPrunedThrough(opts.orm.em.fork());
+            if (prunedThrough > cursor) throw new EventsExpiredError(cursor, prunedThrough);
             for (const event of events) {
               cursor = event.id;
               if (sub.filter(event)) yield event;
@@ -181,21 +264,25 @@ export function createEventHub(opts: EventHubOptions): EventHub {
 
   return {
     async start() {
-      // Start from now: a process delivers live events; history is for back-fills.
+      // Start from now: a process delivers live events; history is for back-fills. Sequencing first
+      // makes "now" include what committed before the start.
+      await sequence();
       const [row] = await opts.orm.em
         .fork()
         .getConnection()
-        .execute<{ id: string | null }[]>('select max(id) as id from app_event');
-      lastId = Number(row?.id ?? 0);
+        .execute<{ position: string | null }[]>('select max(position)::text as position from app_event');
+      lastId = Number(row?.position ?? 0);
       await listener.start();
     },
     async close() {
       closed = true;
+      if (retryTimer) clearTimeout(retryTimer);
       for (const sub of subscribers) sub.wake();
       await listener.close();
-      await reading;
+      await Promise.all([reading, sequencing]);
     },
     subscribe,
+    sequence,
     get subscriberCount() {
       return subscribers.size;
     },

@@ -1,13 +1,22 @@
 /**
- * The realtime outbox. `publishEvents` inserts events in the caller's transaction and NOTIFYs their ids
- * on `keelson_events`; PostgreSQL delivers the NOTIFY only when that transaction commits, so listeners
- * never hear of an event that rolled back. The NOTIFY is only a wake-up call: a listening process
- * reads the rows themselves (`readEventsAfter`), so a missed NOTIFY costs latency, never an event.
+ * The realtime outbox. `publishEvents` inserts events in the caller's transaction, unnumbered, and
+ * NOTIFYs `keelson_events_pending`; PostgreSQL delivers a NOTIFY only when its transaction commits, so
+ * nobody hears of an event that rolled back. A listening process then runs `sequenceEvents`, which
+ * numbers every committed unnumbered row (`position`) and NOTIFYs `keelson_events`; listeners read the
+ * numbered rows themselves (`readEventsAfter`). NOTIFYs are only wake-up calls: a missed one costs
+ * latency, never an event (every (re)connection sequences and reads again).
+ *
+ * Glossary: *id* — insertion order, taken before commit, so ids commit out of order; *position* — the
+ * order of the log, assigned after commit, gapless, and visible in order: when a reader sees position
+ * P, every position below P is already visible. Cursors (`tracked` ids, `lastEventId`) are positions.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 
-/** The channel every API process LISTENs on; the payload is the largest new event id. */
+/** The channel every API process LISTENs on for sequenced events; the payload is the largest new position. */
 export const EVENTS_CHANNEL = 'keelson_events';
+
+/** Writers' wake-up for the sequencer: committed events are waiting for a position. No payload. */
+export const EVENTS_PENDING_CHANNEL = 'keelson_events_pending';
 
 export const eventTopics = ['order', 'stock', 'notification'] as const;
 export type EventTopic = (typeof eventTopics)[number];
@@ -20,6 +29,7 @@ export interface PublishedEvent {
 }
 
 export interface StoredEvent {
+  /** The event's position in the log: what clients see as its id and resume from. */
   id: number;
   topic: EventTopic;
   userId: string | null;
@@ -27,34 +37,46 @@ export interface StoredEvent {
   createdAt: Date;
 }
 
-/** Serialises event writers from their INSERT to their commit (see `publishEvents`). */
-const EVENTS_LOCK = 7_463_001;
+/** A resume cursor older than what pruning removed: the events right after it are gone. */
+export class EventsExpiredError extends Error {
+  override name = 'EventsExpiredError';
+  readonly cursor: number;
+  readonly prunedThrough: number;
+  constructor(cursor: number, prunedThrough: number) {
+    super(`Events after ${cursor} were pruned (through ${prunedThrough})`);
+    this.cursor = cursor;
+    this.prunedThrough = prunedThrough;
+  }
+}
+
+/** Serialises sequencer runs, and nothing else (writers never take it). */
+const SEQUENCER_LOCK = 7_463_002;
+
+/** Rows one sequencer transaction numbers at most; a backlog takes several (short) transactions. */
+const SEQUENCE_BATCH = 10_000;
 
 /**
- * Records events in the caller's transaction: one INSERT for all of them, plus one NOTIFY carrying the
- * largest id (a listener reads everything after the last id it saw, so one wake-up covers the batch).
- *
- * A transaction-scoped advisory lock, taken by the same statement, makes ids commit in order: without
- * it a transaction holding id 10 could commit after one holding id 11, and a reader that already moved
- * its cursor to 11 would skip 10 for good. The lock is held until commit, so callers publish last.
+ * Records events in the caller's transaction: one INSERT for all of them, plus one wake-up NOTIFY. The
+ * rows get their position after the commit, from `sequenceEvents`; no lock is taken here, so writers'
+ * commits never wait for each other (the ordering lock this replaced serialised every event-writing
+ * commit, and so checkout throughput).
  */
 export async function publishEvents(tx: EntityManager, events: readonly PublishedEvent[]): Promise<void> {
   if (!events.length) return;
   if (!tx.isInTransaction()) throw new Error('publishEvents() must run inside a transaction');
   const rows = events.map((e) => ({ topic: e.topic, user_id: e.userId ?? null, payload: e.payload }));
   // Rows travel as one JSON parameter (MikroORM would expand an array into a list of placeholders);
-  // `with ordinality` keeps the ids in the order the events were given.
+  // `with ordinality` keeps the ids, and so the positions, in the order the events were given. A
+  // data-modifying WITH runs whether or not the outer query reads it.
   await tx.getConnection().execute(
     `with inserted as (
        insert into app_event (topic, user_id, payload, created_at)
        select e.value ->> 'topic', (e.value ->> 'user_id')::uuid, e.value -> 'payload', now()
-       from (select pg_advisory_xact_lock(?)) as lock,
-         jsonb_array_elements(?::jsonb) with ordinality as e(value, n)
+       from jsonb_array_elements(?::jsonb) with ordinality as e(value, n)
        order by e.n
-       returning id
      )
-     select pg_notify(?, max(id)::text) from inserted`,
-    [EVENTS_LOCK, JSON.stringify(rows), EVENTS_CHANNEL],
+     select pg_notify(?, '')`,
+    [JSON.stringify(rows), EVENTS_PENDING_CHANNEL],
     'all',
     tx.getTransactionContext(),
   );
@@ -65,14 +87,64 @@ export function publishEvent(tx: EntityManager, event: PublishedEvent): Promise<
 }
 
 /**
- * Events after `afterId`, oldest first, at most `limit`. With `userId`, only public events and that
- * user's; with `userId: undefined` (a process's fan-out read) all of them.
+ * Numbers every committed event that has no position yet, in id order, after the highest position;
+ * NOTIFYs `keelson_events` with the new highest one. Returns it, or null when there was nothing to do.
+ *
+ * Why positions are visible in order: runs are serialised by a transaction-scoped advisory lock taken
+ * by a statement of its own, so the numbering statement's snapshot (READ COMMITTED: one per statement)
+ * is taken after the lock is held, and sees every position the previous run committed. Each run
+ * commits before the next can start, so a reader that sees position P sees every lower one: a cursor
+ * never skips an event, however late the writer's transaction commits (its row simply gets a later
+ * position). Any process may run it at any time; concurrent runs just queue on the lock.
+ *
+ * Rejected alternative: ordering by `pg_current_xact_id()` and reading only below `pg_snapshot_xmin`
+ * needs no sequencer, but then every event waits for the oldest transaction in the whole cluster,
+ * and a sales report is one long transaction.
+ */
+export async function sequenceEvents(em: EntityManager): Promise<number | null> {
+  let highest: number | null = null;
+  for (;;) {
+    const [row] = await em.fork().transactional(async (tx) => {
+      const ctx = tx.getTransactionContext();
+      const connection = tx.getConnection();
+      await connection.execute('select pg_advisory_xact_lock(?)', [SEQUENCER_LOCK], 'all', ctx);
+      // The base includes pruning's mark: pruning may have removed every positioned row.
+      return connection.execute<{ position: string; count: string }[]>(
+        `with base as (
+           select greatest(
+             coalesce((select max(position) from app_event), 0),
+             coalesce((select position from app_event_pruned where id = 1), 0)
+           ) as p
+         ), pending as (
+           select id, row_number() over (order by id) as n
+           from app_event where position is null order by id limit ?
+         ), sequenced as (
+           update app_event e set position = base.p + pending.n
+           from pending, base where e.id = pending.id
+           returning e.position
+         )
+         select pg_notify(?, max(position)::text), max(position)::text as position, count(*)::text as count
+         from sequenced having count(*) > 0`,
+        [SEQUENCE_BATCH, EVENTS_CHANNEL],
+        'all',
+        ctx,
+      );
+    });
+    if (!row) return highest;
+    highest = Number(row.position);
+    if (Number(row.count) < SEQUENCE_BATCH) return highest;
+  }
+}
+
+/**
+ * Events after position `afterId`, in position order, at most `limit`. With `userId`, only public
+ * events and that user's; with `userId: undefined` (a process's fan-out read) all of them.
  */
 export async function readEventsAfter(
   em: EntityManager,
   opts: { afterId: number; limit: number; topics?: readonly EventTopic[]; userId?: string | null },
 ): Promise<StoredEvent[]> {
-  const where = ['id > ?'];
+  const where = ['position > ?'];
   const params: unknown[] = [opts.afterId];
   if (opts.topics) {
     where.push('topic in (select jsonb_array_elements_text(?::jsonb))');
@@ -85,17 +157,76 @@ export async function readEventsAfter(
   params.push(opts.limit);
   const rows = await em
     .getConnection()
-    .execute<{ id: string | number; topic: EventTopic; user_id: string | null; payload: unknown; created_at: Date }[]>(
-      `select id, topic, user_id, payload, created_at from app_event where ${where.join(' and ')} order by id limit ?`,
+    .execute<
+      { position: string | number; topic: EventTopic; user_id: string | null; payload: unknown; created_at: Date }[]
+    >(
+      `select position, topic, user_id, payload, created_at from app_event
+       where ${where.join(' and ')} order by position limit ?`,
       params,
       'all',
       em.getTransactionContext(),
     );
   return rows.map((r) => ({
-    id: Number(r.id),
+    id: Number(r.position),
     topic: r.topic,
     userId: r.user_id,
     payload: (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload) as Record<string, unknown>,
     createdAt: r.created_at instanceof Date ? r.created_at : new Date(String(r.created_at)),
   }));
+}
+
+/** The highest position pruning removed (0 before any): a cursor below it has missed events. */
+export async function eventsPrunedThrough(em: EntityManager): Promise<number> {
+  const [row] = await em
+    .getConnection()
+    .execute<{ position: string }[]>(
+      'select position::text from app_event_pruned where id = 1',
+      [],
+      'all',
+      em.getTransactionContext(),
+    );
+  return Number(row?.position ?? 0);
+}
+
+/**
+ * Deletes sequenced events created before `olderThan`, in batches of `batchSize` (default 5000), each
+ * its own short statement (so no long lock or transaction, however large the backlog); returns how many
+ * rows and statements it took. Only a prefix in position order goes (up to the first event still young),
+ * so "everything at or below the mark is gone, everything above is here" stays true, and the mark
+ * (`app_event_pruned`) is what tells a resuming client it came too late. Unsequenced rows are never
+ * touched: they have no position yet, and a sequencer is about to give them one.
+ */
+export async function pruneEvents(
+  em: EntityManager,
+  opts: { olderThan: Date; batchSize?: number },
+): Promise<{ deleted: number; batches: number; prunedThrough: number }> {
+  const batchSize = opts.batchSize ?? 5_000;
+  let deleted = 0;
+  let batches = 0;
+  for (;;) {
+    batches++;
+    const [row] = await em.getConnection().execute<{ deleted: number }[]>(
+      `with batch as (
+         select position, created_at < ? as old from app_event
+         where position is not null order by position limit ?
+       ), young as (
+         select min(position) as p from batch where not old
+       ), gone as (
+         delete from app_event where position in (
+           select b.position from batch b, young y where y.p is null or b.position < y.p
+         )
+         returning position
+       ), mark as (
+         insert into app_event_pruned (id, position)
+         select 1, max(position) from gone having count(*) > 0
+         on conflict (id) do update set position = greatest(app_event_pruned.position, excluded.position)
+       )
+       select count(*)::int as deleted from gone`,
+      [opts.olderThan, batchSize],
+    );
+    const n = row?.deleted ?? 0;
+    deleted += n;
+    if (n < batchSize) break;
+  }
+  return { deleted, batches, prunedThrough: await eventsPrunedThrough(em) };
 }

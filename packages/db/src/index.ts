@@ -3,6 +3,7 @@ export {
   AnalyticsFunnelHourly,
   AnalyticsHourly,
   AppEvent,
+  AppEventPruned,
   AuthToken,
   type AuthTokenKind,
   authTokenKinds,
@@ -39,16 +40,27 @@ export {
   userRoles,
   WorkerHeartbeat,
 } from './entities/index.ts';
-export { createEventHub, type EventHub, type EventHubOptions, type SubscribeOptions } from './eventHub.ts';
+export {
+  type ChannelHandler,
+  createEventHub,
+  type EventHub,
+  type EventHubOptions,
+  type SubscribeOptions,
+} from './eventHub.ts';
 export {
   EVENTS_CHANNEL,
+  EVENTS_PENDING_CHANNEL,
+  EventsExpiredError,
   type EventTopic,
+  eventsPrunedThrough,
   eventTopics,
   type PublishedEvent,
+  pruneEvents,
   publishEvent,
   publishEvents,
   readEventsAfter,
   type StoredEvent,
+  sequenceEvents,
 } from './events.ts';
 export { uuidv7 } from './ids.ts';
 export {

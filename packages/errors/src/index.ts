@@ -52,6 +52,10 @@ export const errorCatalogue = {
     message: 'This report has no file: it is still being generated, or it failed.',
   },
   JOB_RUNNING: { trpc: 'CONFLICT', message: 'This job is running; wait for it to finish or fail.' },
+  EVENTS_EXPIRED: {
+    trpc: 'CONFLICT',
+    message: 'Events after this lastEventId are no longer kept; reload the state and subscribe without lastEventId.',
+  },
   CONFLICT: { trpc: 'CONFLICT', message: 'The request conflicts with the current state.' },
   RATE_LIMITED: { trpc: 'TOO_MANY_REQUESTS', message: 'Too many requests; try again later.' },
   SHUTTING_DOWN: { trpc: 'SERVICE_UNAVAILABLE', message: 'This server is restarting; reconnect.' },

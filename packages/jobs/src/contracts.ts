@@ -184,6 +184,16 @@ export const tasks = {
     // One run at a time, in order; the roll-up also takes an advisory lock.
     queue: 'analytics__rollup',
   }),
+  /**
+   * Hourly (cron): deletes realtime events older than EVENTS_RETENTION_HOURS, in bounded batches, and
+   * records how far it went, so a client resuming from an older cursor is told (EVENTS_EXPIRED) instead
+   * of silently missing events. Idempotent.
+   */
+  events__prune: defineTask({
+    identifier: 'events__prune',
+    payload: z.object({ _cron: cronMeta }),
+    maxAttempts: 3,
+  }),
   /** Daily (cron): deletes expired sessions, old emailed tokens and stale throttle counters. */
   auth__cleanup: defineTask({
     identifier: 'auth__cleanup',
@@ -207,6 +217,8 @@ export const crontab = [
   // each missed run rolls up its own hours (and every run re-rolls hours that received late events);
   // after a longer outage, enqueue analytics__rollup with { from, to } by hand.
   '5 * * * * analytics__rollup ?fill=1d',
+  // Not backfilled: one run deletes everything past the retention, whenever it runs.
+  '45 * * * * events__prune',
 ].join('\n');
 
 export type Tasks = typeof tasks;

@@ -237,7 +237,7 @@ export async function checkout(
       if (!reserved[0]) await refuseLine(tx, lines, line);
       else stockEvents.push({ topic: 'stock', payload: { productId: line.product_id, stock: reserved[0].stock } });
     }
-    // Last: publishing holds the outbox lock until commit.
+    // In the order's transaction: the events exist exactly when the order does.
     await publishEvents(tx, [
       { topic: 'order', userId, payload: { orderId: id, status: 'pending_payment', from: null } },
       ...stockEvents,

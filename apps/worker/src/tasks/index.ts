@@ -8,6 +8,7 @@ import { checkout__purge_keys } from './checkout__purge_keys.ts';
 import { email__order_status } from './email__order_status.ts';
 import { email__password_reset } from './email__password_reset.ts';
 import { email__verify_address } from './email__verify_address.ts';
+import { events__prune } from './events__prune.ts';
 import { payment__capture } from './payment__capture.ts';
 import { payment__expire_pending } from './payment__expire_pending.ts';
 import { payment__refund } from './payment__refund.ts';
@@ -28,4 +29,5 @@ export const taskFactories: { [N in TaskName]: (deps: TaskDeps) => Task<N> } = {
   report__generate_sales,
   report__daily_sales,
   analytics__rollup,
+  events__prune,
 };

@@ -1,5 +1,5 @@
 import { AnalyticsEventSchema, AnalyticsFunnelHourlySchema, AnalyticsHourlySchema } from './AnalyticsEvent.ts';
-import { AppEventSchema } from './AppEvent.ts';
+import { AppEventPrunedSchema, AppEventSchema } from './AppEvent.ts';
 import { AuthTokenSchema } from './AuthToken.ts';
 import { CartItemSchema } from './CartItem.ts';
 import { EmailDeliverySchema } from './EmailDelivery.ts';
@@ -16,7 +16,7 @@ import { UserSchema } from './User.ts';
 import { WorkerHeartbeatSchema } from './WorkerHeartbeat.ts';
 
 export { AnalyticsEvent, AnalyticsFunnelHourly, AnalyticsHourly } from './AnalyticsEvent.ts';
-export { AppEvent } from './AppEvent.ts';
+export { AppEvent, AppEventPruned } from './AppEvent.ts';
 export { AuthToken, type AuthTokenKind, authTokenKinds } from './AuthToken.ts';
 export { CartItem } from './CartItem.ts';
 export { EmailDelivery } from './EmailDelivery.ts';
@@ -75,5 +75,6 @@ export const entities = [
   AnalyticsFunnelHourlySchema,
   WorkerHeartbeatSchema,
   AppEventSchema,
+  AppEventPrunedSchema,
   NotificationSchema,
 ];
