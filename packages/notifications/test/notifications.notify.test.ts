@@ -2,7 +2,7 @@
  * `notify` files one notification per business event and announces it on the outbox in the caller's
  * transaction; what the outbox carries is the notification a subscriber receives.
  */
-import { readEventsAfter } from '@keelson/db';
+import { readEventsAfter, sequenceEvents } from '@keelson/db';
 import { notificationFromEvent, notify } from '@keelson/notifications';
 import { createUsers, sql, useTestOrm } from '@keelson/testing';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -30,6 +30,8 @@ describe('notify', () => {
       { title: input.title },
     ]);
 
+    // Events get their place in the log after commit (an API process's event hub does this).
+    await sequenceEvents(fork());
     const events = await readEventsAfter(fork(), { afterId: 0, limit: 100, topics: ['notification'] });
     expect(events).toHaveLength(1);
     expect(events[0]!.userId).toBe(user!.id);
