@@ -219,6 +219,7 @@ export async function buildApp(deps: AppDeps) {
     orm,
     url: config.database.url ?? String(orm.config.get('clientUrl')),
     logger,
+    onEvents: (batch) => metrics.realtimeEventsRead(batch),
     channels: catalogCache
       ? {
           [CATALOG_CHANNEL]: {
@@ -238,6 +239,11 @@ export async function buildApp(deps: AppDeps) {
     logger,
   });
   app.decorate('dashboard', dashboard);
+  metrics.trackRealtime(() => ({
+    subscriptions: { events: events.subscriberCount, dashboard: dashboard.subscriberCount },
+    connections: realtime.stats.slots,
+    listening: events.listener.connected,
+  }));
   app.addHook('onReady', async () => {
     await events.start();
     realtime.start();

@@ -2,9 +2,11 @@
  * The API's `/metrics` through the real server: per-call procedure observations of a batch, bounded
  * labels, the business counters, and an exposition promtool accepts.
  */
+import { closeClient } from '@keelson/client';
 import {
   createProduct,
   createUsers,
+  eventually,
   promtoolCheckMetrics,
   sampleValue,
   scrapeMetrics,
@@ -84,6 +86,50 @@ describe('API metrics', () => {
     expect(sampleValue(samples, 'keelson_orders_placed_total')).toBe(1);
     expect(sampleValue(samples, 'keelson_login_failures_total')).toBe(1);
     expect(sampleValue(samples, PROCEDURE, { procedure: 'auth.logIn', code: 'UNAUTHORIZED' })).toBe(1);
+  });
+
+  it('reports live subscriptions and connections, and the events fanned out with their delay', async () => {
+    const product = await createProduct(api.db.url, { priceCents: 700, stock: 4 });
+    const [admin] = await createUsers(api.db.url, 1, { role: 'admin', prefix: 'metricsrealtime' });
+    const gauge = async (name: string, labels: Record<string, string> = {}) =>
+      sampleValue((await scrapeMetrics(api.baseUrl)).samples, name, labels);
+    expect(await gauge('keelson_realtime_subscriptions', { kind: 'events' })).toBe(0);
+    const before = (await scrapeMetrics(api.baseUrl)).samples;
+
+    const watcher = api.newClient({ token: () => admin!.token });
+    const stock: number[] = [];
+    const subs = [
+      watcher.catalog.onStockChange.subscribe(
+        { productIds: [product.id] },
+        { onData: ({ data }) => stock.push(data.stock) },
+      ),
+      watcher.dashboard.live.subscribe(undefined, { onData: () => {} }),
+    ];
+    try {
+      await eventually(async () => (await gauge('keelson_realtime_subscriptions', { kind: 'dashboard' })) === 1);
+      expect(await gauge('keelson_realtime_subscriptions', { kind: 'events' })).toBe(1);
+      // One WebSocket, signed in: one place under the per-user connection limit.
+      expect(await gauge('keelson_realtime_connections')).toBe(1);
+      expect(await gauge('keelson_realtime_listener_up')).toBe(1);
+
+      await watcher.catalog.restock.mutate({ productId: product.id, delta: 2 });
+      await eventually(async () => stock.length === 1, 10_000);
+      const after = (await scrapeMetrics(api.baseUrl)).samples;
+      const delta = (name: string, labels: Record<string, string> = {}) =>
+        sampleValue(after, name, labels) - sampleValue(before, name, labels);
+      expect(delta('keelson_realtime_events_total', { topic: 'stock' })).toBe(1);
+      expect(delta('keelson_realtime_event_delay_seconds_count')).toBe(1);
+      expect(delta('keelson_realtime_event_delay_seconds_sum')).toBeGreaterThanOrEqual(0);
+    } finally {
+      for (const sub of subs) sub.unsubscribe();
+      await closeClient(watcher);
+    }
+    await eventually(
+      async () =>
+        (await gauge('keelson_realtime_subscriptions', { kind: 'events' })) === 0 &&
+        (await gauge('keelson_realtime_subscriptions', { kind: 'dashboard' })) === 0 &&
+        (await gauge('keelson_realtime_connections')) === 0,
+    );
   });
 
   it('reports its database pool by state', async () => {

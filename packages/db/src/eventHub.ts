@@ -53,6 +53,8 @@ export interface EventHubOptions {
   channels?: Readonly<Record<string, ChannelHandler>>;
   /** After a failed sequencer run, how long before the next try, milliseconds. Default 1000. */
   sequenceRetryMs?: number;
+  /** Each batch the fan-out read (not back-fills), before dispatch: for metrics. */
+  onEvents?(events: readonly StoredEvent[]): void;
 }
 
 export interface SubscribeOptions {
@@ -123,6 +125,7 @@ export function createEventHub(opts: EventHubOptions): EventHub {
   const drain = async () => {
     for (;;) {
       const events = await read(lastId);
+      if (events.length) opts.onEvents?.(events);
       for (const event of events) {
         lastId = event.id;
         dispatch(event);
