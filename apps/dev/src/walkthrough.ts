@@ -1,7 +1,8 @@
 /**
  * `pnpm demo [api-url] [payment-token]`: the store's main flow through `@keelson/client`, against a
  * running API and worker (`pnpm start`): sign up, add to cart, check out with a sandbox test token,
- * and watch the worker take the payment. The README's walkthrough is this file.
+ * watch the worker take the payment live (a subscription over WebSocket), and read the inbox. The
+ * README's walkthrough is this file.
  */
 import { randomUUID } from 'node:crypto';
 import { closeClient, createClient } from '@keelson/client';
@@ -30,7 +31,22 @@ console.log(
     `tax ${money(cart.taxCents, cart.currency)}, total ${money(cart.totalCents, cart.currency)}`,
 );
 
-// 3. Check out. The key makes retries safe: sending it again returns this same order.
+// 3. Listen before acting, so no change can slip between the two: the caller's own orders, pushed as
+// they commit, from whichever API process (and the worker) makes the change.
+const changes: { orderId: string; from: string | null; status: string }[] = [];
+let changed: () => void = () => {};
+const sub = api.orders.onStatusChange.subscribe(
+  {},
+  {
+    onData: ({ data }) => {
+      changes.push(data);
+      changed();
+    },
+    onError: (err) => console.error(`Subscription ended: ${err.message}`),
+  },
+);
+
+// 4. Check out. The key makes retries safe: sending it again returns this same order.
 const order = await api.orders.checkout.mutate({
   idempotencyKey: randomUUID(),
   paymentToken,
@@ -38,15 +54,25 @@ const order = await api.orders.checkout.mutate({
 });
 console.log(`Order ${order.id} is ${order.status}; the worker is taking the payment...`);
 
-// 4. Watch the worker move it on (a subscription will push this once realtime lands).
-let status = order.status;
-for (let i = 0; i < 100 && status === 'pending_payment'; i++) {
-  await new Promise((r) => setTimeout(r, 300));
-  status = (await api.orders.get.query({ id: order.id })).status;
+// 5. The worker moves it on; the subscription pushes each change (30 s at most here).
+const settled = () => changes.some((c) => c.orderId === order.id && c.status !== 'pending_payment');
+const deadline = Date.now() + 30_000;
+while (!settled() && Date.now() < deadline) {
+  await new Promise<void>((resolve) => {
+    changed = resolve;
+    setTimeout(resolve, 1_000);
+  });
 }
+sub.unsubscribe();
+for (const c of changes.filter((c) => c.orderId === order.id)) console.log(`  pushed: ${c.from ?? '-'} → ${c.status}`);
 const final = await api.orders.get.query({ id: order.id });
 for (const h of final.history)
   console.log(`  ${h.at.toISOString()}  ${h.fromStatus ?? '-'} → ${h.toStatus} (${h.actor})`);
 console.log(`Order ${order.id} is ${final.status}.`);
+
+// 6. The same business event filed a notification in the inbox, in the worker's transaction.
+const inbox = await api.notifications.list.query({ limit: 5 });
+for (const n of inbox.items) console.log(`  inbox: ${n.title}`);
+console.log(`${inbox.unreadCount} unread notification(s).`);
 await Promise.all([closeClient(anonymous), closeClient(api)]);
-process.exitCode = final.status === 'pending_payment' ? 1 : 0;
+process.exitCode = final.status === 'pending_payment' || !settled() ? 1 : 0;

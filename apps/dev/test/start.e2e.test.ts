@@ -39,9 +39,16 @@ describe('pnpm start (embedded default)', () => {
 
     // The README's walkthrough: sign up, cart, checkout with a test token, the worker takes the payment.
     await using demo = startProcess('apps/dev/src/walkthrough.ts', {}, { args: [url] });
-    await demo.waitFor(/Order \S+ is paid\./, 30_000);
+    await demo.waitFor(/unread notification\(s\)\./, 45_000);
     expect(demo.output()).toMatch(/Cart: 2 × .+ Mug, subtotal [\d.]+ USD, tax 0\.00 USD/);
+    // Pushed by the subscription (over WebSocket), then read back from the order's history.
+    expect(demo.output()).toMatch(/pushed: pending_payment → paid/);
     expect(demo.output()).toMatch(/pending_payment → paid \(system\)/);
+    expect(demo.output()).toMatch(/Order \S+ is paid\./);
+    expect(demo.output()).toMatch(/inbox: Order \S+ is paid/);
+    // It exits by itself, with 0 only if the push arrived.
+    if (demo.child.exitCode === null) await new Promise((resolve) => demo.child.once('exit', resolve));
+    expect(demo.child.exitCode).toBe(0);
 
     const { code, ms } = await stack.stop('SIGTERM');
     expect(code).toBe(0);

@@ -4,20 +4,10 @@
  * duplicate (another job for the same event), against a real SMTP server on loopback.
  */
 import { createMailer, DeliveryInProgressError, type Mailer, messageIdFor, sendOnce } from '@keelson/email';
-import { createSandboxProvider } from '@keelson/payments';
-import {
-  createProduct,
-  createUsers,
-  type SmtpCapture,
-  sql,
-  startSmtpCapture,
-  testLogger,
-  useTestOrm,
-} from '@keelson/testing';
+import { createProduct, createUsers, type SmtpCapture, sql, startSmtpCapture, useTestOrm } from '@keelson/testing';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { JobHelpers } from 'graphile-worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { taskFactories } from '../src/tasks/index.ts';
+import { type TaskName, taskRunner } from './fixtures/runTask.ts';
 
 describe('email jobs', () => {
   const t = useTestOrm();
@@ -34,34 +24,9 @@ describe('email jobs', () => {
     await smtp?.close();
   });
 
-  /** Runs a task's handler as graphile-worker runs attempt N of job `jobId`. */
-  function run<N extends keyof typeof taskFactories>(task: N, payload: unknown, jobId: string) {
-    const handler = taskFactories[task]({
-      orm: t.orm,
-      mailer,
-      payments: createSandboxProvider(t.orm, { transientFailures: 0 }),
-      paymentTimeoutMs: 86_400_000,
-      reports: { chunkBytes: 65_536, fetchRows: 1000 },
-      eventsRetentionMs: 72 * 3_600_000,
-      publicUrl: 'http://shop.test',
-      logger: testLogger(),
-    });
-    const logger = testLogger();
-    const helpers = {
-      job: { id: jobId, attempts: 1 },
-      logger: {
-        info: (m: string) => logger.info(m),
-        warn: (m: string) => logger.warn(m),
-        error: (m: string) => logger.error(m),
-        debug: () => {},
-      },
-      query: (text: string, values?: unknown[]) =>
-        fork()
-          .getConnection()
-          .execute(text, values ?? []),
-    } as unknown as JobHelpers;
-    return (handler as (p: unknown, h: JobHelpers) => Promise<void>)(payload, helpers);
-  }
+  /** Runs a task's handler as graphile-worker runs attempt 1 of job `jobId`. */
+  const runTask = taskRunner(() => ({ orm: t.orm, mailer }));
+  const run = (task: TaskName, payload: unknown, jobId: string) => runTask(task, payload, { id: jobId });
   const mailTo = (to: string) => smtp.messages.filter((m) => m.to.includes(to));
   const settle = () => new Promise((r) => setTimeout(r, 300));
 

@@ -6,13 +6,11 @@
  */
 import type { Mailer } from '@keelson/email';
 import { addCartItem, checkout, markShipped, transition } from '@keelson/orders';
-import { createSandboxProvider } from '@keelson/payments';
 import { requestSalesReport, scheduleDailySalesReport } from '@keelson/reports';
-import { createProduct, createUsers, sql, testConfig, testLogger, useTestOrm } from '@keelson/testing';
+import { createProduct, createUsers, sql, testConfig, useTestOrm } from '@keelson/testing';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { JobHelpers } from 'graphile-worker';
 import { describe, expect, it } from 'vitest';
-import { taskFactories } from '../src/tasks/index.ts';
+import { type TaskName, taskRunner } from './fixtures/runTask.ts';
 
 interface NotificationRow {
   id: string;
@@ -30,40 +28,10 @@ describe('notifications from worker jobs', () => {
   const fork = () => t.orm.em.fork() as EntityManager;
 
   /** Runs a task's handler as graphile-worker runs attempt `job.attempts` (default 1) of job `job.id`. */
-  function run<N extends keyof typeof taskFactories>(
-    task: N,
-    payload: unknown,
-    job: { id: string; attempts?: number },
-  ) {
-    const handler = taskFactories[task]({
-      orm: t.orm,
-      mailer: noMail,
-      payments: createSandboxProvider(t.orm, { transientFailures: 0 }),
-      paymentTimeoutMs: 86_400_000,
-      eventsRetentionMs: 72 * 3_600_000,
-      reports: { chunkBytes: 65_536, fetchRows: 1000 },
-      publicUrl: 'http://shop.test',
-      logger: testLogger(),
-    });
-    const logger = testLogger();
-    const helpers = {
-      job: { id: job.id, attempts: job.attempts ?? 1, max_attempts: 25 },
-      logger: {
-        info: (m: string) => logger.info(m),
-        warn: (m: string) => logger.warn(m),
-        error: (m: string) => logger.error(m),
-        debug: () => {},
-      },
-      query: (text: string, values?: unknown[]) =>
-        fork()
-          .getConnection()
-          .execute(text, values ?? []),
-    } as unknown as JobHelpers;
-    return (handler as (p: unknown, h: JobHelpers) => Promise<void>)(payload, helpers);
-  }
+  const run = taskRunner(() => ({ orm: t.orm, mailer: noMail }));
 
   /** A job, its retry and a duplicate racing it. */
-  async function runRetriedAndDuplicated<N extends keyof typeof taskFactories>(task: N, payload: unknown) {
+  async function runRetriedAndDuplicated(task: TaskName, payload: unknown) {
     await Promise.allSettled([run(task, payload, { id: '1' }), run(task, payload, { id: '2' })]);
     await run(task, payload, { id: '1', attempts: 2 });
   }
