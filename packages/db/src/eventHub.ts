@@ -51,7 +51,7 @@ export interface EventHubOptions {
   initialBackoffMs?: number;
   /** More channels for the same LISTEN connection, by channel name. Default none. */
   channels?: Readonly<Record<string, ChannelHandler>>;
-  /** After a failed sequencer run, how long before the next try, milliseconds. Default 1000. */
+  /** After a failed sequencer run or fan-out read, how long before the next try, milliseconds. Default 1000. */
   sequenceRetryMs?: number;
   /** Each batch the fan-out read (not back-fills), before dispatch: for metrics. */
   onEvents?(events: readonly StoredEvent[]): void;
@@ -105,6 +105,7 @@ export function createEventHub(opts: EventHubOptions): EventHub {
   let sequencing: Promise<void> | null = null;
   let sequenceAgain = false;
   let retryTimer: NodeJS.Timeout | null = null;
+  let readRetryTimer: NodeJS.Timeout | null = null;
 
   const read = (afterId: number, extra: Pick<SubscribeOptions, 'topics' | 'userId'> = {}) =>
     readEventsAfter(opts.orm.em.fork(), { afterId, limit: batchSize, ...extra });
@@ -147,8 +148,16 @@ export function createEventHub(opts: EventHubOptions): EventHub {
         try {
           await drain();
         } catch (err) {
-          // The next wake-up (or reconnection) reads again from the same cursor.
+          // Reads again from the same cursor, on our own: the events are already sequenced, so no NOTIFY
+          // will announce them again, and a quiet shop may send no other for hours.
           opts.logger?.warn({ err }, 'could not read events');
+          if (!closed && !readRetryTimer) {
+            readRetryTimer = setTimeout(() => {
+              readRetryTimer = null;
+              pull();
+            }, opts.sequenceRetryMs ?? 1_000);
+            readRetryTimer.unref();
+          }
         }
       } while (again && !closed);
       reading = null;
@@ -280,6 +289,7 @@ export function createEventHub(opts: EventHubOptions): EventHub {
     async close() {
       closed = true;
       if (retryTimer) clearTimeout(retryTimer);
+      if (readRetryTimer) clearTimeout(readRetryTimer);
       for (const sub of subscribers) sub.wake();
       await listener.close();
       await Promise.all([reading, sequencing]);
