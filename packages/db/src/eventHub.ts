@@ -47,6 +47,11 @@ export interface EventHubOptions {
    * Default 1000.
    */
   maxQueue?: number;
+  /**
+   * Back-fill reads (resumes, catch-ups after an overflow) in flight at once; the others wait their turn.
+   * Default 2.
+   */
+  maxConcurrentBackfills?: number;
   /** First LISTEN reconnection delay, milliseconds (see createListener). Default 100. */
   initialBackoffMs?: number;
   /** More channels for the same LISTEN connection, by channel name. Default none. */
@@ -97,6 +102,9 @@ interface Subscriber {
 export function createEventHub(opts: EventHubOptions): EventHub {
   const batchSize = opts.batchSize ?? 500;
   const maxQueue = opts.maxQueue ?? 1_000;
+  const maxBackfills = opts.maxConcurrentBackfills ?? 2;
+  let backfills = 0;
+  const backfillTurns: (() => void)[] = [];
   const subscribers = new Set<Subscriber>();
   let lastId = 0;
   let closed = false;
@@ -109,6 +117,27 @@ export function createEventHub(opts: EventHubOptions): EventHub {
 
   const read = (afterId: number, extra: Pick<SubscribeOptions, 'topics' | 'userId'> = {}) =>
     readEventsAfter(opts.orm.em.fork(), { afterId, limit: batchSize, ...extra });
+
+  /**
+   * One back-fill read and the pruning mark after it. Throttled: every subscription may back-fill, and one
+   * anonymous `lastEventId: "0"` reads the whole retained history, so thousands of resuming subscriptions
+   * (one client's hundreds of sockets, or every client after a restart) would otherwise hold every pooled
+   * connection and starve the process's requests.
+   */
+  const backfill = async (cursor: number, extra: Pick<SubscribeOptions, 'topics' | 'userId'>) => {
+    while (backfills >= maxBackfills) await new Promise<void>((resolve) => backfillTurns.push(resolve));
+    backfills++;
+    try {
+      const events = await read(cursor, extra);
+      // Checked after the read: a prune that removed rows the read needed committed before the read's
+      // snapshot, so its mark is visible now.
+      const prunedThrough = await eventsPrunedThrough(opts.orm.em.fork());
+      return { events, prunedThrough };
+    } finally {
+      backfills--;
+      backfillTurns.shift()?.();
+    }
+  };
 
   const dispatch = (event: StoredEvent) => {
     for (const sub of subscribers) {
@@ -241,10 +270,8 @@ export function createEventHub(opts: EventHubOptions): EventHub {
         if (me.overflowed) {
           me.overflowed = false;
           for (;;) {
-            const events = await read(cursor, { topics: sub.topics, userId: sub.userId });
-            // Checked after the read: a prune that removed rows the read needed committed before the
-            // read's snapshot, so its mark is visible now.
-            const prunedThrough = await eventsPrunedThrough(opts.orm.em.fork());
+            const { events, prunedThrough } = await backfill(cursor, { topics: sub.topics, userId: sub.userId });
+            if (done()) return;
             if (prunedThrough > cursor) throw new EventsExpiredError(cursor, prunedThrough);
             for (const event of events) {
               cursor = event.id;

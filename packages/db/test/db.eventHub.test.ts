@@ -148,4 +148,57 @@ describe('event hub', () => {
       await orm.close(true);
     }
   });
+  it('resuming subscribers cannot take the whole pool: their back-fill reads queue for a few connections', async () => {
+    await using db = await testDatabase();
+    const orm = await createOrm({ url: db.url, poolMax: 4 });
+    const hub = createEventHub({ orm, url: db.url });
+    const locker = new pg.Client({ connectionString: db.url });
+    await locker.connect();
+    const ac = new AbortController();
+    try {
+      await orm.em.fork().transactional((tx) =>
+        publishEvents(
+          tx,
+          Array.from({ length: 10 }, (_, i) => ({ topic: 'stock' as const, payload: { i } })),
+        ),
+      );
+      await hub.start();
+      // Slow back-fills (a long history, a busy database), made to wait here by a lock.
+      await locker.query('begin; lock table app_event in access exclusive mode');
+      const resumed = Array.from({ length: 8 }, () => {
+        const got: StoredEvent[] = [];
+        const done = (async () => {
+          for await (const e of hub.subscribe({ filter: () => true, lastEventId: 0, signal: ac.signal })) got.push(e);
+        })();
+        return { got, done };
+      });
+      await eventually(async () => {
+        const [row] = await sql<{ n: number }>(
+          db.url,
+          `select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%from app_event%'`,
+        );
+        return (row?.n ?? 0) > 0;
+      });
+      // Everything else the process does (checkouts, sign-ins) still gets a connection.
+      let answered = false;
+      void orm.em
+        .fork()
+        .getConnection()
+        .execute('select 1')
+        .then(() => {
+          answered = true;
+        });
+      await eventually(async () => answered);
+      await locker.query('commit');
+      await eventually(async () => resumed.every((r) => r.got.length === 10));
+      ac.abort();
+      await Promise.all(resumed.map((r) => r.done));
+      expect(hub.subscriberCount).toBe(0);
+    } finally {
+      ac.abort();
+      await locker.end();
+      await hub.close();
+      await orm.close(true);
+    }
+  });
 });
