@@ -124,10 +124,16 @@ export function createEventHub(opts: EventHubOptions): EventHub {
    * (one client's hundreds of sockets, or every client after a restart) would otherwise hold every pooled
    * connection and starve the process's requests.
    */
-  const backfill = async (cursor: number, extra: Pick<SubscribeOptions, 'topics' | 'userId'>) => {
+  const backfill = async (
+    cursor: number,
+    extra: Pick<SubscribeOptions, 'topics' | 'userId'>,
+    stopped: () => boolean,
+  ) => {
     while (backfills >= maxBackfills) await new Promise<void>((resolve) => backfillTurns.push(resolve));
     backfills++;
     try {
+      // Stopped while waiting (a client cycling subscribe/stop): the turn goes to the next one unused.
+      if (stopped()) return null;
       const events = await read(cursor, extra);
       // Checked after the read: a prune that removed rows the read needed committed before the read's
       // snapshot, so its mark is visible now.
@@ -270,8 +276,9 @@ export function createEventHub(opts: EventHubOptions): EventHub {
         if (me.overflowed) {
           me.overflowed = false;
           for (;;) {
-            const { events, prunedThrough } = await backfill(cursor, { topics: sub.topics, userId: sub.userId });
-            if (done()) return;
+            const page = await backfill(cursor, { topics: sub.topics, userId: sub.userId }, done);
+            if (!page || done()) return;
+            const { events, prunedThrough } = page;
             if (prunedThrough > cursor) throw new EventsExpiredError(cursor, prunedThrough);
             for (const event of events) {
               cursor = event.id;
