@@ -47,11 +47,16 @@ export interface EventHubOptions {
    * Default 1000.
    */
   maxQueue?: number;
+  /**
+   * Back-fill reads (resumes, catch-ups after an overflow) in flight at once; the others wait their turn.
+   * Default 2.
+   */
+  maxConcurrentBackfills?: number;
   /** First LISTEN reconnection delay, milliseconds (see createListener). Default 100. */
   initialBackoffMs?: number;
   /** More channels for the same LISTEN connection, by channel name. Default none. */
   channels?: Readonly<Record<string, ChannelHandler>>;
-  /** After a failed sequencer run, how long before the next try, milliseconds. Default 1000. */
+  /** After a failed sequencer run or fan-out read, how long before the next try, milliseconds. Default 1000. */
   sequenceRetryMs?: number;
   /** Each batch the fan-out read (not back-fills), before dispatch: for metrics. */
   onEvents?(events: readonly StoredEvent[]): void;
@@ -97,6 +102,9 @@ interface Subscriber {
 export function createEventHub(opts: EventHubOptions): EventHub {
   const batchSize = opts.batchSize ?? 500;
   const maxQueue = opts.maxQueue ?? 1_000;
+  const maxBackfills = opts.maxConcurrentBackfills ?? 2;
+  let backfills = 0;
+  const backfillTurns: (() => void)[] = [];
   const subscribers = new Set<Subscriber>();
   let lastId = 0;
   let closed = false;
@@ -105,9 +113,37 @@ export function createEventHub(opts: EventHubOptions): EventHub {
   let sequencing: Promise<void> | null = null;
   let sequenceAgain = false;
   let retryTimer: NodeJS.Timeout | null = null;
+  let readRetryTimer: NodeJS.Timeout | null = null;
 
   const read = (afterId: number, extra: Pick<SubscribeOptions, 'topics' | 'userId'> = {}) =>
     readEventsAfter(opts.orm.em.fork(), { afterId, limit: batchSize, ...extra });
+
+  /**
+   * One back-fill read and the pruning mark after it. Throttled: every subscription may back-fill, and one
+   * anonymous `lastEventId: "0"` reads the whole retained history, so thousands of resuming subscriptions
+   * (one client's hundreds of sockets, or every client after a restart) would otherwise hold every pooled
+   * connection and starve the process's requests.
+   */
+  const backfill = async (
+    cursor: number,
+    extra: Pick<SubscribeOptions, 'topics' | 'userId'>,
+    stopped: () => boolean,
+  ) => {
+    while (backfills >= maxBackfills) await new Promise<void>((resolve) => backfillTurns.push(resolve));
+    backfills++;
+    try {
+      // Stopped while waiting (a client cycling subscribe/stop): the turn goes to the next one unused.
+      if (stopped()) return null;
+      const events = await read(cursor, extra);
+      // Checked after the read: a prune that removed rows the read needed committed before the read's
+      // snapshot, so its mark is visible now.
+      const prunedThrough = await eventsPrunedThrough(opts.orm.em.fork());
+      return { events, prunedThrough };
+    } finally {
+      backfills--;
+      backfillTurns.shift()?.();
+    }
+  };
 
   const dispatch = (event: StoredEvent) => {
     for (const sub of subscribers) {
@@ -147,8 +183,16 @@ export function createEventHub(opts: EventHubOptions): EventHub {
         try {
           await drain();
         } catch (err) {
-          // The next wake-up (or reconnection) reads again from the same cursor.
+          // Reads again from the same cursor, on our own: the events are already sequenced, so no NOTIFY
+          // will announce them again, and a quiet shop may send no other for hours.
           opts.logger?.warn({ err }, 'could not read events');
+          if (!closed && !readRetryTimer) {
+            readRetryTimer = setTimeout(() => {
+              readRetryTimer = null;
+              pull();
+            }, opts.sequenceRetryMs ?? 1_000);
+            readRetryTimer.unref();
+          }
         }
       } while (again && !closed);
       reading = null;
@@ -232,10 +276,9 @@ export function createEventHub(opts: EventHubOptions): EventHub {
         if (me.overflowed) {
           me.overflowed = false;
           for (;;) {
-            const events = await read(cursor, { topics: sub.topics, userId: sub.userId });
-            // Checked after the read: a prune that removed rows the read needed committed before the
-            // read's snapshot, so its mark is visible now.
-            const prunedThrough = await eventsPrunedThrough(opts.orm.em.fork());
+            const page = await backfill(cursor, { topics: sub.topics, userId: sub.userId }, done);
+            if (!page || done()) return;
+            const { events, prunedThrough } = page;
             if (prunedThrough > cursor) throw new EventsExpiredError(cursor, prunedThrough);
             for (const event of events) {
               cursor = event.id;
@@ -280,6 +323,7 @@ export function createEventHub(opts: EventHubOptions): EventHub {
     async close() {
       closed = true;
       if (retryTimer) clearTimeout(retryTimer);
+      if (readRetryTimer) clearTimeout(readRetryTimer);
       for (const sub of subscribers) sub.wake();
       await listener.close();
       await Promise.all([reading, sequencing]);

@@ -37,6 +37,11 @@ export interface ListenerOptions {
   initialBackoffMs?: number;
   /** Longest reconnection delay, milliseconds. Default 5000. */
   maxBackoffMs?: number;
+  /**
+   * How often the connection proves it is alive with a query, milliseconds; no answer within as long again
+   * drops it. Default 30000.
+   */
+  heartbeatMs?: number;
   /** Shown in `pg_stat_activity`. Default `keelson-listener`. */
   applicationName?: string;
 }
@@ -57,12 +62,22 @@ export interface Listener {
 
 const CHANNEL = /^[a-z_][a-z0-9_]*$/;
 
+/**
+ * Ends a client at once: `end()` waits for the server's goodbye, which a silent connection never sends.
+ * pg itself destroys the stream this way on its connection timeout.
+ */
+function destroy(c: pg.Client, error?: Error) {
+  (c as unknown as { connection?: { stream?: { destroy(error?: Error): void } } }).connection?.stream?.destroy(error);
+}
+
 export function createListener(opts: ListenerOptions): Listener {
   for (const channel of opts.channels) {
     if (!CHANNEL.test(channel)) throw new Error(`Invalid channel name: ${channel}`);
   }
   const initialBackoff = opts.initialBackoffMs ?? 100;
   const maxBackoff = opts.maxBackoffMs ?? 5_000;
+  const heartbeatMs = opts.heartbeatMs ?? 30_000;
+  let heartbeat: NodeJS.Timeout | null = null;
   let client: pg.Client | null = null;
   let connected = false;
   let everConnected = false;
@@ -89,10 +104,12 @@ export function createListener(opts: ListenerOptions): Listener {
   const dropped = (c: pg.Client, error: Error | undefined) => {
     if (client !== c) return; // an old client's late event
     client = null;
+    if (heartbeat) clearInterval(heartbeat);
+    heartbeat = null;
     c.removeAllListeners('notification');
     // A client that emitted 'error' is unusable; end it quietly (errors after this are expected).
     c.on('error', () => {});
-    void c.end().catch(() => {});
+    destroy(c, error);
     if (connected) {
       connected = false;
       opts.logger?.warn({ err: error }, 'listener connection lost; reconnecting');
@@ -128,6 +145,15 @@ export function createListener(opts: ListenerOptions): Listener {
     }
     connected = true;
     failures = 0;
+    // A LISTEN connection is idle between notifications, and a middlebox (NAT, firewall, load balancer)
+    // that forgets an idle connection closes nothing: without a query of our own, we would hear nothing
+    // for as long as TCP keep-alive takes to notice (two hours by default) and every event would wait.
+    heartbeat = setInterval(() => {
+      c.query({ text: 'select 1', query_timeout: heartbeatMs } as pg.QueryConfig).catch((err: Error) =>
+        dropped(c, err),
+      );
+    }, heartbeatMs);
+    heartbeat.unref();
     const reconnect = everConnected;
     everConnected = true;
     if (reconnect) opts.logger?.info({ channels: opts.channels }, 'listener reconnected');
@@ -143,13 +169,19 @@ export function createListener(opts: ListenerOptions): Listener {
       closed = true;
       if (timer) clearTimeout(timer);
       timer = null;
+      if (heartbeat) clearInterval(heartbeat);
+      heartbeat = null;
       const c = client;
       client = null;
       connected = false;
       if (c) {
         c.removeAllListeners();
         c.on('error', () => {});
-        await c.end().catch(() => {});
+        // Bounded: a connection gone silent would never answer the goodbye, and hold up shutdown.
+        const ending = c.end().catch(() => {});
+        const timer = setTimeout(() => destroy(c), 1_000);
+        await ending;
+        clearTimeout(timer);
       }
     },
     get connected() {

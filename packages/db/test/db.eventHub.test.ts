@@ -1,5 +1,6 @@
 import { createEventHub, createOrm, publishEvents, type StoredEvent } from '@keelson/db';
 import { eventually, sql, testDatabase } from '@keelson/testing';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 
 const USER_A = '00000000-0000-7000-8000-00000000000a';
@@ -87,6 +88,115 @@ describe('event hub', () => {
       }
       expect(hub.subscriberCount).toBe(0);
     } finally {
+      await hub.close();
+      await orm.close(true);
+    }
+  });
+  it('reads again after a failed fan-out read, without waiting for another event', async () => {
+    await using db = await testDatabase();
+    const orm = await createOrm({ url: db.url, poolMax: 4 });
+    const warnings: string[] = [];
+    const logger = { info: () => {}, warn: (_obj: object, msg?: string) => void warnings.push(msg ?? '') };
+    const hub = createEventHub({ orm, url: db.url, logger, sequenceRetryMs: 100 });
+    const writer = new pg.Client({ connectionString: db.url });
+    const locker = new pg.Client({ connectionString: db.url });
+    await writer.connect();
+    await locker.connect();
+    const ac = new AbortController();
+    try {
+      await hub.start();
+      const got: StoredEvent[] = [];
+      const consuming = (async () => {
+        for await (const e of hub.subscribe({ filter: () => true, signal: ac.signal })) got.push(e);
+      })();
+      await eventually(async () => hub.subscriberCount === 1);
+      // One event, sequenced by hand (as another process's sequencer would), whose commit hands the table
+      // to a waiting exclusive lock: the hub's read of it blocks, and is then killed (a dropped pool
+      // connection, a statement timeout, a failover of the pool's side only).
+      await writer.query('begin');
+      await writer.query(
+        `insert into app_event (topic, payload, created_at, position) values ('stock', '{"i":1}', now(), 1)`,
+      );
+      await writer.query(`select pg_notify('keelson_events', '1')`);
+      const locking = locker.query('begin; lock table app_event in access exclusive mode');
+      await eventually(async () => {
+        const [row] = await sql<{ n: number }>(db.url, 'select count(*)::int as n from pg_locks where not granted');
+        return (row?.n ?? 0) > 0;
+      });
+      await writer.query('commit');
+      await locking;
+      const reader = await eventually(async () => {
+        const [row] = await sql<{ pid: number }>(
+          db.url,
+          `select pid from pg_stat_activity where wait_event_type = 'Lock' and query like '%from app_event%'`,
+        );
+        return row?.pid;
+      });
+      await sql(db.url, 'select pg_terminate_backend($1)', [reader]);
+      await eventually(async () => warnings.includes('could not read events'));
+      await locker.query('commit');
+      // No other event, no LISTEN gap: only the hub's own retry can deliver it.
+      await eventually(async () => got.length === 1);
+      expect(got.map((e) => e.payload)).toEqual([{ i: 1 }]);
+      ac.abort();
+      await consuming;
+    } finally {
+      ac.abort();
+      await writer.end();
+      await locker.end();
+      await hub.close();
+      await orm.close(true);
+    }
+  });
+  it('resuming subscribers cannot take the whole pool: their back-fill reads queue for a few connections', async () => {
+    await using db = await testDatabase();
+    const orm = await createOrm({ url: db.url, poolMax: 4 });
+    const hub = createEventHub({ orm, url: db.url });
+    const locker = new pg.Client({ connectionString: db.url });
+    await locker.connect();
+    const ac = new AbortController();
+    try {
+      await orm.em.fork().transactional((tx) =>
+        publishEvents(
+          tx,
+          Array.from({ length: 10 }, (_, i) => ({ topic: 'stock' as const, payload: { i } })),
+        ),
+      );
+      await hub.start();
+      // Slow back-fills (a long history, a busy database), made to wait here by a lock.
+      await locker.query('begin; lock table app_event in access exclusive mode');
+      const resumed = Array.from({ length: 8 }, () => {
+        const got: StoredEvent[] = [];
+        const done = (async () => {
+          for await (const e of hub.subscribe({ filter: () => true, lastEventId: 0, signal: ac.signal })) got.push(e);
+        })();
+        return { got, done };
+      });
+      await eventually(async () => {
+        const [row] = await sql<{ n: number }>(
+          db.url,
+          `select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%from app_event%'`,
+        );
+        return (row?.n ?? 0) > 0;
+      });
+      // Everything else the process does (checkouts, sign-ins) still gets a connection.
+      let answered = false;
+      void orm.em
+        .fork()
+        .getConnection()
+        .execute('select 1')
+        .then(() => {
+          answered = true;
+        });
+      await eventually(async () => answered);
+      await locker.query('commit');
+      await eventually(async () => resumed.every((r) => r.got.length === 10));
+      ac.abort();
+      await Promise.all(resumed.map((r) => r.done));
+      expect(hub.subscriberCount).toBe(0);
+    } finally {
+      ac.abort();
+      await locker.end();
       await hub.close();
       await orm.close(true);
     }
