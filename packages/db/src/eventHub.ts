@@ -17,7 +17,7 @@ import {
   EVENTS_PENDING_CHANNEL,
   EventsExpiredError,
   type EventTopic,
-  eventsPrunedThrough,
+  eventLogBounds,
   readEventsAfter,
   type StoredEvent,
   sequenceEvents,
@@ -137,8 +137,7 @@ export function createEventHub(opts: EventHubOptions): EventHub {
       const events = await read(cursor, extra);
       // Checked after the read: a prune that removed rows the read needed committed before the read's
       // snapshot, so its mark is visible now.
-      const prunedThrough = await eventsPrunedThrough(opts.orm.em.fork());
-      return { events, prunedThrough };
+      return { events, ...(await eventLogBounds(opts.orm.em.fork())) };
     } finally {
       backfills--;
       backfillTurns.shift()?.();
@@ -278,8 +277,11 @@ export function createEventHub(opts: EventHubOptions): EventHub {
           for (;;) {
             const page = await backfill(cursor, { topics: sub.topics, userId: sub.userId }, done);
             if (!page || done()) return;
-            const { events, prunedThrough } = page;
+            const { events, prunedThrough, head } = page;
             if (prunedThrough > cursor) throw new EventsExpiredError(cursor, prunedThrough);
+            // A cursor past the log's head was never issued by this database (a restored backup, another
+            // environment's id): resuming would silently skip every event until the log caught up.
+            if (cursor > head) throw new EventsExpiredError(cursor, prunedThrough, 'ahead');
             for (const event of events) {
               cursor = event.id;
               if (sub.filter(event)) yield event;
@@ -313,11 +315,9 @@ export function createEventHub(opts: EventHubOptions): EventHub {
       // Start from now: a process delivers live events; history is for back-fills. Sequencing first
       // makes "now" include what committed before the start.
       await sequence();
-      const [row] = await opts.orm.em
-        .fork()
-        .getConnection()
-        .execute<{ position: string | null }[]>('select max(position)::text as position from app_event');
-      lastId = Number(row?.position ?? 0);
+      // The log's head, which is the pruning mark when pruning emptied the table: a cursor below the
+      // mark would make a subscriber's first overflow look like a resume from pruned history.
+      lastId = (await eventLogBounds(opts.orm.em.fork())).head;
       await listener.start();
     },
     async close() {

@@ -37,15 +37,25 @@ export interface StoredEvent {
   createdAt: Date;
 }
 
-/** A resume cursor older than what pruning removed: the events right after it are gone. */
+/**
+ * A resume cursor the log cannot continue from: older than what pruning removed (`pruned`: the events
+ * right after it are gone), or past the log's head (`ahead`: an id this database never issued, e.g.
+ * after a restore from backup).
+ */
 export class EventsExpiredError extends Error {
   override name = 'EventsExpiredError';
   readonly cursor: number;
   readonly prunedThrough: number;
-  constructor(cursor: number, prunedThrough: number) {
-    super(`Events after ${cursor} were pruned (through ${prunedThrough})`);
+  readonly reason: 'pruned' | 'ahead';
+  constructor(cursor: number, prunedThrough: number, reason: 'pruned' | 'ahead' = 'pruned') {
+    super(
+      reason === 'pruned'
+        ? `Events after ${cursor} were pruned (through ${prunedThrough})`
+        : `Event ${cursor} is past the end of the event log`,
+    );
     this.cursor = cursor;
     this.prunedThrough = prunedThrough;
+    this.reason = reason;
   }
 }
 
@@ -176,6 +186,22 @@ export async function readEventsAfter(
     payload: (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload) as Record<string, unknown>,
     createdAt: r.created_at instanceof Date ? r.created_at : new Date(String(r.created_at)),
   }));
+}
+
+/**
+ * Where the log starts and ends for a resuming cursor: the highest position pruning removed (0 before
+ * any) and the highest position issued (the mark when pruning emptied the table). In one snapshot.
+ */
+export async function eventLogBounds(em: EntityManager): Promise<{ prunedThrough: number; head: number }> {
+  const [row] = await em.getConnection().execute<{ pruned: string; head: string }[]>(
+    `select coalesce((select position from app_event_pruned where id = 1), 0)::text as pruned,
+            greatest(coalesce((select max(position) from app_event), 0),
+                     coalesce((select position from app_event_pruned where id = 1), 0))::text as head`,
+    [],
+    'all',
+    em.getTransactionContext(),
+  );
+  return { prunedThrough: Number(row?.pruned ?? 0), head: Number(row?.head ?? 0) };
 }
 
 /** The highest position pruning removed (0 before any): a cursor below it has missed events. */

@@ -52,6 +52,7 @@ export {
   EVENTS_PENDING_CHANNEL,
   EventsExpiredError,
   type EventTopic,
+  eventLogBounds,
   eventsPrunedThrough,
   eventTopics,
   type PublishedEvent,

@@ -105,7 +105,23 @@ describe('pruneEvents', () => {
       expect(expired).toBeInstanceOf(EventsExpiredError);
       expect(expired).toMatchObject({ cursor: 2, prunedThrough: 3 });
       expect(await resume(3)).toEqual([4, 5]);
+      // A cursor this log never issued (a restored backup, another environment) is refused too, rather
+      // than silently skipping every event until the numbering passes it.
+      expect(await resume(6)).toMatchObject({ cursor: 6, reason: 'ahead' });
       expect(hub.subscriberCount).toBe(0);
+
+      // Pruning may empty the table: a hub starting then starts at the mark, so its subscribers'
+      // cursors are not below it (an overflow would otherwise look like a resume from pruned history).
+      await sql(db.url, `update app_event set created_at = now() - interval '100 hours'`);
+      await pruneEvents(orm.em.fork(), { olderThan: new Date(Date.now() - 72 * HOUR) });
+      expect(await sql(db.url, 'select count(*)::int as n from app_event')).toEqual([{ n: 0 }]);
+      const late = createEventHub({ orm, url: db.url });
+      try {
+        await late.start();
+        expect(late.lastId).toBe(5);
+      } finally {
+        await late.close();
+      }
     } finally {
       await hub.close();
       await orm.close(true);

@@ -69,7 +69,18 @@ export async function* streamEvents<T>(
   } catch (err) {
     // Thrown while streaming, past the middleware that maps AppErrors for resolvers.
     if (err instanceof EventsExpiredError) {
-      throw appError(new AppError('EVENTS_EXPIRED', { details: { lastEventId: String(err.cursor) }, cause: err }));
+      throw appError(
+        new AppError('EVENTS_EXPIRED', {
+          ...(err.reason === 'ahead'
+            ? {
+                message:
+                  'This lastEventId is not in the event log; reload the state and subscribe without lastEventId.',
+              }
+            : {}),
+          details: { lastEventId: String(err.cursor), reason: err.reason },
+          cause: err,
+        }),
+      );
     }
     throw err;
   }
