@@ -5,11 +5,12 @@
  * affected, and a limit frees up again on disconnect.
  */
 import { closeClient, TRPCClientError } from '@keelson/client';
-import { createUsers, eventually, startTestApi } from '@keelson/testing';
+import { createProduct, createUsers, eventually, startTestApi, type TestApi } from '@keelson/testing';
 import { describe, expect, it } from 'vitest';
 import { rawSocket } from './rawSocket.ts';
 
-const PRODUCT = '0193a5f0-0000-7000-8000-000000000001';
+/** A listed product to watch (unknown ids are refused before a subscription starts). */
+const watchable = async (api: TestApi) => (await createProduct(api.db.url, { priceCents: 100, stock: 1 })).id;
 
 interface Sub {
   started: boolean;
@@ -44,6 +45,7 @@ describe('realtime limits', () => {
     timeout: 60_000,
   }, async () => {
     await using api = await startTestApi({ config: { WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: '3' } });
+    const PRODUCT = await watchable(api);
     const client = api.newClient({ transport: 'ws' });
     const subscribe = () => track((h) => client.catalog.onStockChange.subscribe({ productIds: [PRODUCT] }, h));
     const first = [subscribe(), subscribe(), subscribe()];
@@ -71,6 +73,7 @@ describe('realtime limits', () => {
     timeout: 120_000,
   }, async () => {
     await using api = await startTestApi({ config: { WS_MAX_SUBSCRIPTIONS_PER_CONNECTION: '50' } });
+    const PRODUCT = await watchable(api);
     const [user] = await createUsers(api.db.url, 1, { prefix: 'cycles' });
     const client = api.newClient({ token: () => user!.token, transport: 'ws' });
     const hubBefore = api.app.events.subscriberCount;

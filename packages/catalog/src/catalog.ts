@@ -199,6 +199,30 @@ export function listCategories(
 }
 
 /**
+ * Checks that a caller may watch these products: the same visibility as `getProduct`, so unknown ids,
+ * and archived ones for anyone but admins, answer PRODUCT_NOT_FOUND (naming them) rather than exposing
+ * an archived product's stock to whoever kept its id.
+ */
+export async function assertWatchableProducts(
+  em: EntityManager,
+  ids: readonly string[],
+  opts: { includeArchived: () => Promise<boolean> },
+): Promise<void> {
+  // Ids travel as one JSON parameter (MikroORM would expand an array into a placeholder list).
+  const rows = await em
+    .getConnection()
+    .execute<{ id: string; archived: boolean }[]>(
+      'select id, archived_at is not null as archived from product where id in (select value::uuid from jsonb_array_elements_text(?::jsonb))',
+      [JSON.stringify(ids)],
+    );
+  const found = new Map(rows.map((r) => [r.id, r.archived]));
+  const unknown = ids.filter((id) => !found.has(id));
+  const archived = ids.filter((id) => found.get(id) === true);
+  const hidden = archived.length && !(await opts.includeArchived()) ? [...unknown, ...archived] : unknown;
+  if (hidden.length) throw new AppError('PRODUCT_NOT_FOUND', { details: { ids: hidden } });
+}
+
+/**
  * Records a view and schedules the roll-up in the same transaction: the event row and the job commit
  * or roll back together. The request does one insert; counting is the worker's job.
  */

@@ -6,6 +6,7 @@ export {
   createCatalogCache,
 } from './cache.ts';
 export {
+  assertWatchableProducts,
   getProduct,
   listCategories,
   listingQuery,

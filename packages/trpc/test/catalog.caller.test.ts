@@ -1,5 +1,5 @@
 import { Product, seed } from '@keelson/db';
-import { queuedJobs, sql, testContext, useTestOrm } from '@keelson/testing';
+import { createProduct, createUsers, queuedJobs, sql, testContext, useTestOrm } from '@keelson/testing';
 import { appRouter, createCallerFactory } from '@keelson/trpc';
 import { TRPCError } from '@trpc/server';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -255,5 +255,39 @@ describe('catalog procedures (createCaller)', () => {
       'select (select count(*) from analytics_event) e, (select count(*) from graphile_worker.jobs) j',
     );
     expect(after).toEqual(before);
+  });
+});
+
+describe('catalog.onStockChange visibility (createCaller)', () => {
+  const t = useTestOrm();
+
+  it('refuses unknown ids, and archived ones to anyone but admins, before streaming', async () => {
+    const [listed, archived] = await Promise.all([
+      createProduct(t.db.url, { priceCents: 100, stock: 1 }),
+      createProduct(t.db.url, { priceCents: 100, stock: 1 }),
+    ]);
+    await sql(t.db.url, 'update product set archived_at = now() where id = $1', [archived.id]);
+    const [admin, customer] = await Promise.all([
+      createUsers(t.db.url, 1, { role: 'admin', prefix: 'stockwatchadmin' }).then((u) => u[0]!),
+      createUsers(t.db.url, 1, { prefix: 'stockwatchcustomer' }).then((u) => u[0]!),
+    ]);
+    const unknown = '0193a5f0-0000-7000-8000-000000000001';
+    const watch = (token: string | undefined, productIds: string[]) =>
+      createCaller(testContext(t.orm, token ? { token } : {})).catalog.onStockChange({ productIds });
+    const refusal = (p: Promise<unknown>) =>
+      p.then(
+        () => null,
+        (err: TRPCError) => ({ code: err.code, ids: (err.cause as { details?: { ids?: string[] } })?.details?.ids }),
+      );
+
+    expect(await refusal(watch(undefined, [listed.id, unknown]))).toEqual({ code: 'NOT_FOUND', ids: [unknown] });
+    expect(await refusal(watch(undefined, [archived.id]))).toEqual({ code: 'NOT_FOUND', ids: [archived.id] });
+    expect(await refusal(watch(customer.token, [listed.id, archived.id]))).toEqual({
+      code: 'NOT_FOUND',
+      ids: [archived.id],
+    });
+    // Allowed: the stream is returned (it would need the API process's event hub to run).
+    expect(await refusal(watch(undefined, [listed.id]))).toBeNull();
+    expect(await refusal(watch(admin.token, [listed.id, archived.id]))).toBeNull();
   });
 });

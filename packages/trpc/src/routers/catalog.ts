@@ -1,4 +1,5 @@
 import {
+  assertWatchableProducts,
   categoryCount,
   getProduct,
   listCategories,
@@ -54,8 +55,16 @@ export const catalogRouter = router({
     .output(z.object({ jobId: z.string() }))
     .mutation(({ ctx, input }) => recordProductView(ctx.em, { productId: input.id })),
 
-  /** Stock levels of these products as orders and restocks change them; public, resumable by event id. */
-  onStockChange: publicProcedure.input(onStockChangeInput).subscription(({ ctx, input, signal }) => {
+  /**
+   * Stock levels of these products as orders and restocks change them; public, resumable by event id.
+   * Listed products only (admins: archived too); a product archived later keeps streaming to watchers
+   * who had it.
+   */
+  onStockChange: publicProcedure.input(onStockChangeInput).subscription(async ({ ctx, input, signal }) => {
+    // Checked before streaming: an unknown (or, for non-admins, archived) id answers NOT_FOUND at once.
+    await assertWatchableProducts(ctx.em, input.productIds, {
+      includeArchived: async () => (await ctx.session())?.user.role === 'admin',
+    });
     const ids = new Set(input.productIds);
     return streamEvents(
       ctx,
