@@ -10,6 +10,7 @@ import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { publishEvents } from '@keelson/db';
 import {
   createProduct,
   eventually,
@@ -150,15 +151,11 @@ describe('dashboard truth against a real Prometheus', () => {
     // A job that completes (the view count recount) and one that fails (a payload its contract rejects).
     expect((await call({ path: 'catalog.recordView', type: 'mutation', input: { id: product.id } })).status).toBe(200);
     await sql(api.db.url, `select graphile_worker.add_job('catalog__refresh_view_count', '{"productId":"bad"}'::json)`);
-    // A realtime event, written as a change's transaction writes it (the outbox row and the writers'
-    // wake-up): the API's event hub sequences and reads it, which the live-update panels show.
-    await sql(
-      api.db.url,
-      `with e as (insert into app_event (topic, user_id, payload, created_at)
-                  values ('stock', null, jsonb_build_object('productId', $1::text, 'stock', 5), clock_timestamp()))
-       select pg_notify('keelson_events_pending', '')`,
-      [product.id],
-    );
+    // A realtime event, published as a change publishes it: the API's event hub numbers and reads it,
+    // which the live-update panels show.
+    await api.orm.em
+      .fork()
+      .transactional((tx) => publishEvents(tx, [{ topic: 'stock', payload: { productId: product.id, stock: 5 } }]));
     // An internal error, safely: this file's own database loses the product table for one call.
     await sql(api.db.url, 'alter table product rename to product_hidden');
     try {

@@ -232,7 +232,6 @@ describe('commerce', () => {
       await client.cart.addItem.mutate({ productId: p.id, quantity: 3 });
       const order = await client.orders.checkout.mutate({ idempotencyKey: key(), paymentToken: 'tok_chargeDeclined' });
       // (Not asserting the reserved stock here: the worker may decline and return it before we look.)
-      expect(order.lines[0]?.quantity).toBe(3);
       const failed = await eventually(async () => {
         const o = await client.orders.get.query({ id: order.id });
         return o.status === 'payment_failed' ? o : null;

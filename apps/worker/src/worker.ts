@@ -48,8 +48,6 @@ export interface KeelsonWorker {
   interrupt(reason: string): void;
   /** Started and not stopping: what `/readyz` reports besides the database. */
   isRunning(): boolean;
-  /** The graphile-worker pool ids of this process: the `locked_by` of the jobs it runs. */
-  workerIds(): string[];
   /** Resolves when the runner ends (after `stop`, or on a fatal error, which it rejects with). */
   readonly done: Promise<void>;
 }
@@ -189,7 +187,6 @@ export function createWorker(deps: WorkerDeps): KeelsonWorker {
   return {
     done,
     isRunning: () => runner !== undefined && !stopping,
-    workerIds: () => pools.map((p) => p.id),
     interrupt,
     start() {
       // A stop that arrives while the runner is starting waits for it (see stop), then stops it.

@@ -96,6 +96,20 @@ describe('worker metrics', () => {
     expect(samples.some((s) => s.name === 'keelson_jobs_queued' && s.labels.task === 'report__daily_sales')).toBe(true);
   });
 
+  it('counts a job running its last attempt as locked, not as failed for good', async () => {
+    // graphile-worker counts an attempt when a worker takes the job: a last attempt in progress has
+    // attempts = max_attempts while it runs, and must not page anyone as permanently failed.
+    await addJob('report__generate_sales', { reportId: '00000000-0000-7000-8000-000000000002' });
+    await sql(
+      db.url,
+      `update graphile_worker._private_jobs set attempts = max_attempts, locked_at = now(), locked_by = 'elsewhere'
+      where task_id = (select id from graphile_worker._private_tasks where identifier = 'report__generate_sales')`,
+    );
+    const samples = await scrape();
+    expect(sampleValue(samples, 'keelson_jobs_locked', { task: 'report__generate_sales' })).toBe(1);
+    expect(sampleValue(samples, 'keelson_jobs_failed_permanently', { task: 'report__generate_sales' })).toBe(0);
+  });
+
   it('reports both database pools by state and a payments counter', async () => {
     const samples = await scrape();
     const pool = samples.filter((s) => s.name === 'keelson_db_pool_connections');

@@ -63,12 +63,15 @@ export interface EventHubOptions {
 }
 
 export interface SubscribeOptions {
-  /** Which events this subscriber gets (authorization belongs here too). */
-  filter(event: StoredEvent): boolean;
-  /** Narrows the back-fill read; the filter still decides. */
+  /** Only events of these topics; all topics when absent. */
   topics?: readonly EventTopic[];
-  /** Narrows the back-fill read to public events and this user's; undefined reads everyone's. */
+  /**
+   * Who is asking, the authorization: a user id sees public events and that user's; null, public events
+   * only; undefined (an admin), everyone's. Applied to live events and back-fills alike, in one place.
+   */
   userId?: string | null;
+  /** Narrows further within what `topics` and `userId` allow (an order id, product ids). */
+  filter?(event: StoredEvent): boolean;
   /**
    * Deliver events after this position first (a reconnecting client's cursor), then live ones. A cursor
    * older than what pruning removed ends the iteration with `EventsExpiredError`.
@@ -93,10 +96,17 @@ export interface EventHub {
 }
 
 interface Subscriber {
-  filter(event: StoredEvent): boolean;
+  accepts(event: StoredEvent): boolean;
   queue: StoredEvent[];
   overflowed: boolean;
   wake(): void;
+}
+
+/** `topics` and `userId` as the back-fill query applies them (see `readEventsAfter`), for live events. */
+function visibleTo(sub: Pick<SubscribeOptions, 'topics' | 'userId'>, event: StoredEvent): boolean {
+  if (sub.topics && !sub.topics.includes(event.topic)) return false;
+  if (sub.userId === undefined || event.userId === null) return true;
+  return sub.userId !== null && event.userId === sub.userId;
 }
 
 export function createEventHub(opts: EventHubOptions): EventHub {
@@ -146,7 +156,7 @@ export function createEventHub(opts: EventHubOptions): EventHub {
 
   const dispatch = (event: StoredEvent) => {
     for (const sub of subscribers) {
-      if (sub.overflowed || !sub.filter(event)) continue;
+      if (sub.overflowed || !sub.accepts(event)) continue;
       if (sub.queue.length >= maxQueue) {
         sub.queue.length = 0;
         sub.overflowed = true;
@@ -256,7 +266,7 @@ export function createEventHub(opts: EventHubOptions): EventHub {
     const { signal } = sub;
     let wake: (() => void) | null = null;
     const me: Subscriber = {
-      filter: sub.filter,
+      accepts: (event) => visibleTo(sub, event) && (sub.filter?.(event) ?? true),
       queue: [],
       // A back-fill is an overflow that has not happened yet: read the table until caught up.
       overflowed: sub.lastEventId != null,
@@ -284,7 +294,7 @@ export function createEventHub(opts: EventHubOptions): EventHub {
             if (cursor > head) throw new EventsExpiredError(cursor, prunedThrough, 'ahead');
             for (const event of events) {
               cursor = event.id;
-              if (sub.filter(event)) yield event;
+              if (me.accepts(event)) yield event;
               if (done()) return;
             }
             if (events.length < batchSize) break;

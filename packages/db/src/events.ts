@@ -11,6 +11,7 @@
  * P, every position below P is already visible. Cursors (`tracked` ids, `lastEventId`) are positions.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { rowDate } from './rows.ts';
 
 /** The channel every API process LISTENs on for sequenced events; the payload is the largest new position. */
 export const EVENTS_CHANNEL = 'keelson_events';
@@ -168,23 +169,27 @@ export async function readEventsAfter(
     if (opts.userId !== null) params.push(opts.userId);
   }
   params.push(opts.limit);
-  const rows = await em
-    .getConnection()
-    .execute<
-      { position: string | number; topic: EventTopic; user_id: string | null; payload: unknown; created_at: Date }[]
-    >(
-      `select position, topic, user_id, payload, created_at from app_event
+  const rows = await em.getConnection().execute<
+    {
+      position: string | number;
+      topic: EventTopic;
+      user_id: string | null;
+      payload: unknown;
+      created_at: string | Date;
+    }[]
+  >(
+    `select position, topic, user_id, payload, created_at from app_event
        where ${where.join(' and ')} order by position limit ?`,
-      params,
-      'all',
-      em.getTransactionContext(),
-    );
+    params,
+    'all',
+    em.getTransactionContext(),
+  );
   return rows.map((r) => ({
     id: Number(r.position),
     topic: r.topic,
     userId: r.user_id,
     payload: (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload) as Record<string, unknown>,
-    createdAt: r.created_at instanceof Date ? r.created_at : new Date(String(r.created_at)),
+    createdAt: rowDate(em, r.created_at),
   }));
 }
 
@@ -202,19 +207,6 @@ export async function eventLogBounds(em: EntityManager): Promise<{ prunedThrough
     em.getTransactionContext(),
   );
   return { prunedThrough: Number(row?.pruned ?? 0), head: Number(row?.head ?? 0) };
-}
-
-/** The highest position pruning removed (0 before any): a cursor below it has missed events. */
-export async function eventsPrunedThrough(em: EntityManager): Promise<number> {
-  const [row] = await em
-    .getConnection()
-    .execute<{ position: string }[]>(
-      'select position::text from app_event_pruned where id = 1',
-      [],
-      'all',
-      em.getTransactionContext(),
-    );
-  return Number(row?.position ?? 0);
 }
 
 /**
@@ -257,5 +249,5 @@ export async function pruneEvents(
     deleted += n;
     if (n < batchSize) break;
   }
-  return { deleted, batches, prunedThrough: await eventsPrunedThrough(em) };
+  return { deleted, batches, prunedThrough: (await eventLogBounds(em)).prunedThrough };
 }

@@ -53,7 +53,6 @@ export {
   EventsExpiredError,
   type EventTopic,
   eventLogBounds,
-  eventsPrunedThrough,
   eventTopics,
   type PublishedEvent,
   pruneEvents,

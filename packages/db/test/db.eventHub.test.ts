@@ -201,4 +201,46 @@ describe('event hub', () => {
       await orm.close(true);
     }
   });
+  it('applies topics and userId itself, live and after an overflow, and a slow consumer loses nothing', async () => {
+    await using db = await testDatabase();
+    const orm = await createOrm({ url: db.url, poolMax: 4 });
+    // A queue of 2: a consumer that stops reading overflows at once and must re-read from the table.
+    const hub = createEventHub({ orm, url: db.url, maxQueue: 2, batchSize: 3 });
+    const USER_B = '00000000-0000-7000-8000-00000000000b';
+    try {
+      await hub.start();
+      const ac = new AbortController();
+      // Customer A's view of orders: no filter at all, only topics and userId.
+      const it = hub.subscribe({ topics: ['order'], userId: USER_A, signal: ac.signal });
+      const first = it.next();
+      await eventually(async () => hub.subscriberCount === 1);
+      await orm.em.fork().transactional((tx) =>
+        publishEvents(tx, [
+          { topic: 'order', userId: USER_A, payload: { n: 0 } },
+          { topic: 'order', userId: USER_B, payload: { n: -1 } },
+          { topic: 'stock', payload: { n: -2 } },
+        ]),
+      );
+      expect((await first).value?.payload).toEqual({ n: 0 });
+      // Not reading now: ten more of A's, past the queue of 2, interleaved with B's.
+      for (let n = 1; n <= 10; n++) {
+        await orm.em.fork().transactional((tx) =>
+          publishEvents(tx, [
+            { topic: 'order', userId: USER_B, payload: { n: -n } },
+            { topic: 'order', userId: USER_A, payload: { n } },
+          ]),
+        );
+      }
+      await eventually(async () => hub.lastId >= 23);
+      const rest: unknown[] = [];
+      while (rest.length < 10) rest.push((await it.next()).value?.payload);
+      expect(rest).toEqual(Array.from({ length: 10 }, (_, i) => ({ n: i + 1 })));
+      ac.abort();
+      await it.return(undefined);
+      expect(hub.subscriberCount).toBe(0);
+    } finally {
+      await hub.close();
+      await orm.close(true);
+    }
+  });
 });

@@ -6,7 +6,7 @@ import {
   createEventHub,
   createOrm,
   EventsExpiredError,
-  eventsPrunedThrough,
+  eventLogBounds,
   pruneEvents,
   publishEvents,
   type StoredEvent,
@@ -67,7 +67,7 @@ describe('pruneEvents', () => {
       expect(await remaining()).toEqual([]);
       await publish(['next']);
       expect(await sequenceEvents(orm.em.fork())).toBe(11);
-      expect(await eventsPrunedThrough(orm.em.fork())).toBe(10);
+      expect((await eventLogBounds(orm.em.fork())).prunedThrough).toBe(10);
     } finally {
       await orm.close(true);
     }

@@ -11,7 +11,7 @@
 import { AppError } from '@keelson/errors';
 import type { EntityManager } from '@mikro-orm/core';
 import { z } from 'zod';
-import { JOB_META_KEY } from './contracts.ts';
+import { withoutMeta } from './contracts.ts';
 
 export const jobStates = ['failed', 'locked', 'queued'] as const;
 export type JobState = (typeof jobStates)[number];
@@ -97,15 +97,9 @@ const toDto = (r: JobRow): JobDto => ({
   lockedBy: r.locked_by,
   createdAt: new Date(r.created_at),
   key: r.key,
+  // In JS, not SQL: a hand-added payload may not be valid jsonb.
   payload: withoutMeta(r.payload),
 });
-
-/** The payload as the task sees it. Done here, not in SQL: a hand-added payload may not be valid jsonb. */
-function withoutMeta(payload: unknown): unknown {
-  if (!payload || typeof payload !== 'object' || Array.isArray(payload)) return payload;
-  const { [JOB_META_KEY]: _meta, ...rest } = payload as Record<string, unknown>;
-  return rest;
-}
 
 /** Jobs in one state, newest first, a page at a time. */
 export async function listJobs(em: EntityManager, rawInput: ListJobsInput): Promise<JobPage> {

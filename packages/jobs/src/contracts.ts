@@ -26,7 +26,7 @@ export const jobMetaSchema = z.object({ traceparent: traceparentSchema.optional(
 export type JobMeta = z.infer<typeof jobMetaSchema>;
 
 /** The payload without `_meta`, whatever the contract's schema does with unknown keys (a strict object too). */
-function withoutMeta(raw: unknown): unknown {
+export function withoutMeta(raw: unknown): unknown {
   if (raw === null || typeof raw !== 'object' || Array.isArray(raw) || !(JOB_META_KEY in raw)) return raw;
   const { [JOB_META_KEY]: _meta, ...rest } = raw as Record<string, unknown>;
   return rest;

@@ -28,5 +28,6 @@ export {
   type Tasks,
   tasks,
   traceparentSchema,
+  withoutMeta,
 } from './contracts.ts';
 export { type EnqueuedJob, type EnqueueOptions, EnqueueOutsideTransactionError, enqueue } from './enqueue.ts';

@@ -22,14 +22,15 @@ export interface QueueStats {
  * - oldest queued age: from the job's `run_at` (when it became due), so a retried job measures its
  *   wait since its back-off ended, not since it was first created.
  * - locked: taken by a worker (running, or held by a worker that died until its lock is swept).
- * - failed permanently: attempts exhausted; they stay until an admin retries or deletes them.
+ * - failed permanently: attempts exhausted and not running (graphile-worker counts an attempt when it
+ *   takes the job, so a job on its last attempt is locked, not failed); they stay until an admin acts.
  */
 export const QUEUE_STATS_SQL = `select task_identifier as task,
   count(*) filter (where locked_at is null and attempts < max_attempts and run_at <= now())::int as queued,
   coalesce(extract(epoch from now() - min(run_at) filter (
     where locked_at is null and attempts < max_attempts and run_at <= now())), 0)::float8 as oldest_queued_age_seconds,
   count(*) filter (where locked_at is not null)::int as locked,
-  count(*) filter (where attempts >= max_attempts)::int as failed_permanently
+  count(*) filter (where locked_at is null and attempts >= max_attempts)::int as failed_permanently
 from graphile_worker.jobs
 group by task_identifier`;
 

@@ -11,7 +11,6 @@ export {
   markRead,
   type NotifyInput,
   notificationEvent,
-  notificationFromEvent,
   notify,
   unreadCount,
   unreadCountQuery,

@@ -6,7 +6,7 @@
  * Glossary: *event key* — the name of the business event (`order:<id>:paid`); one notification per key,
  * so a retried job, or a second code path reaching the same event, files nothing more.
  */
-import { type NotificationKind, publishEvents, rowDate, type StoredEvent, uuidv7 } from '@keelson/db';
+import { type NotificationKind, publishEvents, rowDate, uuidv7 } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
@@ -81,11 +81,6 @@ export const notificationEvent = notificationDto.extend({
   createdAt: z.coerce.date(),
   readAt: z.coerce.date().nullable(),
 });
-
-/** The notification an outbox event of topic `notification` carries; always unread (it is new). */
-export function notificationFromEvent(event: StoredEvent): NotificationDto {
-  return notificationEvent.parse(event.payload);
-}
 
 /** The unread count's query (for EXPLAIN tests): served by the partial `notification_unread_idx`. */
 export function unreadCountQuery(userId: string): { sql: string; params: unknown[] } {

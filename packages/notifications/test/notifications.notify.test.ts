@@ -3,7 +3,7 @@
  * transaction; what the outbox carries is the notification a subscriber receives.
  */
 import { readEventsAfter, sequenceEvents } from '@keelson/db';
-import { notificationFromEvent, notify } from '@keelson/notifications';
+import { notificationEvent, notify } from '@keelson/notifications';
 import { createUsers, sql, useTestOrm } from '@keelson/testing';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { describe, expect, it } from 'vitest';
@@ -35,7 +35,7 @@ describe('notify', () => {
     const events = await readEventsAfter(fork(), { afterId: 0, limit: 100, topics: ['notification'] });
     expect(events).toHaveLength(1);
     expect(events[0]!.userId).toBe(user!.id);
-    expect(notificationFromEvent(events[0]!)).toEqual(first);
+    expect(notificationEvent.parse(events[0]!.payload)).toEqual(first);
   });
 
   it('refuses to run outside a transaction (the event must share the change\u2019s commit)', async () => {

@@ -10,7 +10,7 @@
  * Every watched subscription is re-checked by ONE query per tick for the whole process (`liveSessions`),
  * however many there are: 10,000 subscribers cost the database what one does.
  */
-import { type LiveSession, liveSessions } from '@keelson/auth';
+import { ipThrottleKey, type LiveSession, liveSessions } from '@keelson/auth';
 import type { MikroORM } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -130,7 +130,8 @@ export function createRealtime(opts: RealtimeOptions): Realtime {
       const [key, max] =
         'userId' in owner
           ? [`user:${owner.userId}`, opts.limits.maxConnectionsPerUser]
-          : [`ip:${owner.ip ?? 'unknown'}`, opts.limits.maxConnectionsPerIp];
+          : // Per /64 for IPv6, like every throttle: one client holds a whole /64 to rotate through.
+            [`ip:${ipThrottleKey(owner.ip)}`, opts.limits.maxConnectionsPerIp];
       const held = slots.get(key) ?? 0;
       if (held >= max) {
         throw new AppError('RATE_LIMITED', {

@@ -115,6 +115,12 @@ describe('realtime session re-check', () => {
     expect(() => realtime.acquireSlot({ ip: '203.0.113.7' })).toThrow(
       expect.objectContaining({ code: 'RATE_LIMITED' }),
     );
+    // IPv6 clients count per /64: another address of the same network is the same client.
+    const v6 = realtime.acquireSlot({ ip: '2001:db8:1:2::10' });
+    expect(() => realtime.acquireSlot({ ip: '2001:db8:1:2:ffff::1' })).toThrow(
+      expect.objectContaining({ code: 'RATE_LIMITED' }),
+    );
+    v6();
     first();
     first(); // idempotent: a double release must not free someone else's slot
     const third = realtime.acquireSlot({ userId: 'u1' });

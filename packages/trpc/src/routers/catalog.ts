@@ -71,7 +71,7 @@ export const catalogRouter = router({
       {
         topics: ['stock'],
         userId: null,
-        filter: (e) => e.topic === 'stock' && e.userId === null && ids.has(String(e.payload.productId)),
+        filter: (e) => ids.has(String(e.payload.productId)),
         lastEventId: input.lastEventId,
         signal,
       },

@@ -42,7 +42,6 @@ export const notificationsRouter = router({
       {
         topics: ['notification'],
         userId,
-        filter: (e) => e.topic === 'notification' && e.userId === userId,
         lastEventId: input.lastEventId,
         signal,
       },

@@ -1,3 +1,4 @@
+import type { StoredEvent } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import {
   cancelOrder,
@@ -48,11 +49,9 @@ export const ordersRouter = router({
       ctx,
       {
         topics: ['order'],
+        // The hub applies the topic and, for customers, the user to live events and back-fills alike.
         ...(admin ? {} : { userId }),
-        filter: (e) =>
-          e.topic === 'order' &&
-          (admin || e.userId === userId) &&
-          (!input.orderId || e.payload.orderId === input.orderId),
+        ...(input.orderId ? { filter: (e: StoredEvent) => e.payload.orderId === input.orderId } : {}),
         lastEventId: input.lastEventId,
         signal,
       },
