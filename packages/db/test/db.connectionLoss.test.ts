@@ -1,0 +1,62 @@
+import { createOrm, type EntityManager } from '@keelson/db';
+import { eventually, sql, testDatabase } from '@keelson/testing';
+import type { Pool } from 'pg';
+import { describe, expect, it } from 'vitest';
+
+/** The pool's own counters: what `keelson_db_pool_connections` reports. */
+function poolState(pool: Pool) {
+  return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount };
+}
+
+async function killOwnConnections(url: string, database: string): Promise<number> {
+  const rows = await sql<{ pid: number }>(
+    url,
+    `select pg_terminate_backend(pid) as killed, pid from pg_stat_activity
+      where datname = $1 and pid <> pg_backend_pid() and backend_type = 'client backend'`,
+    [database],
+  );
+  return rows.length;
+}
+
+describe('connection loss', () => {
+  it('gives back the slot of every transaction whose connection is killed, at any step', async () => {
+    await using db = await testDatabase();
+    const orm = await createOrm({ url: db.url, poolMax: 4 });
+    try {
+      const pool = (await orm.em.getConnection().getNativeClient()) as Pool;
+      // Twelve transactions on a pool of four, killed in the middle of a query, between two queries and
+      // while committing: every step at which Kysely holds the connection. Before the fix, a killed
+      // transaction's failed rollback kept its pooled client "checked out" forever.
+      for (let round = 0; round < 3; round++) {
+        const txs = Array.from({ length: 4 }, (_, i) =>
+          (orm.em.fork() as EntityManager).transactional(async (tx) => {
+            const conn = tx.getConnection();
+            const ctx = tx.getTransactionContext();
+            if (i % 2 === 0) await conn.execute('select pg_sleep(5)', [], 'all', ctx);
+            else {
+              await conn.execute('select 1', [], 'all', ctx);
+              await new Promise((r) => setTimeout(r, 400));
+              await conn.execute('select 2', [], 'all', ctx);
+            }
+          }),
+        );
+        const outcomes = Promise.allSettled(txs);
+        await eventually(async () => pool.totalCount === 4 && pool.idleCount === 0);
+        await new Promise((r) => setTimeout(r, 100));
+        expect(await killOwnConnections(db.url, db.name)).toBeGreaterThan(0);
+        expect((await outcomes).map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected', 'rejected']);
+        await eventually(async () => pool.waitingCount === 0 && pool.totalCount === pool.idleCount, 3_000).catch(() => {
+          throw new Error(`pool still holds connections: ${JSON.stringify(poolState(pool))}`);
+        });
+      }
+      // The pool still works at full width.
+      const results = await Promise.all(
+        Array.from({ length: 8 }, () => orm.em.getConnection().execute<{ ok: number }[]>('select 1 as ok')),
+      );
+      expect(results.flat()).toHaveLength(8);
+      expect(poolState(pool).waiting).toBe(0);
+    } finally {
+      await orm.close(true);
+    }
+  });
+});
