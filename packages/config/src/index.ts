@@ -55,11 +55,26 @@ const schema = z.object({
   TRPC_MAX_BATCH_SIZE: int(1, 1000).default(50),
   /** How long a stopping process waits for in-flight work before giving up, milliseconds. */
   SHUTDOWN_TIMEOUT_MS: int(0, 10 * MINUTE).default(8 * SECOND),
+  /**
+   * After SIGTERM, how long the API keeps serving while `/readyz` answers 503, so that load balancers stop
+   * sending it new requests before it stops accepting them, milliseconds. 0 behind none.
+   */
+  SHUTDOWN_DRAIN_DELAY_MS: int(0, 5 * MINUTE).default(0),
+  /**
+   * Then, how long requests in flight may take to finish before their connections are cut, milliseconds.
+   * Default: what SHUTDOWN_TIMEOUT_MS leaves after the drain delay and a second of bookkeeping.
+   */
+  HTTP_SHUTDOWN_GRACE_MS: int(0, 10 * MINUTE).optional(),
 
   /** PostgreSQL connection string. Unset: `pnpm start` runs the embedded PostgreSQL. */
   DATABASE_URL: z.url({ protocol: /^postgres(ql)?$/ }).optional(),
   /** Connections per process in the ORM's pool. */
   DATABASE_POOL_MAX: int(1, 200).default(10),
+  /**
+   * How long a query waits for a pooled connection (or for a new one to open) before it fails with
+   * SERVICE_UNAVAILABLE, milliseconds: a lost or saturated database answers clients instead of hanging them.
+   */
+  DATABASE_ACQUIRE_TIMEOUT_MS: int(100, 5 * MINUTE).default(5 * SECOND),
   /** Where the embedded PostgreSQL keeps its data (relative to the repository root). */
   EMBEDDED_PG_DIR: z.string().min(1).default('.data/postgres'),
   /** Port of the embedded PostgreSQL (loopback only). */
@@ -195,10 +210,13 @@ export interface Config {
     maxConnectionsPerIp: number;
   };
   shutdownTimeoutMs: number;
+  /** The API's stop: serve on unready for `drainDelayMs`, then give in-flight requests `graceMs`. */
+  httpShutdown: { drainDelayMs: number; graceMs: number };
   database: {
     /** Undefined only where the embedded PostgreSQL will provide one (`pnpm start`). */
     url: string | undefined;
     poolMax: number;
+    acquireTimeoutMs: number;
     embedded: { dir: string; port: number };
   };
   worker: {
@@ -304,6 +322,9 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
     // Failing the interrupted jobs and closing connections needs time of its own before the hard exit.
     e.WORKER_SHUTDOWN_GRACE_MS + SHUTDOWN_BOOKKEEPING_MS > e.SHUTDOWN_TIMEOUT_MS &&
       `WORKER_SHUTDOWN_GRACE_MS: must leave at least ${SHUTDOWN_BOOKKEEPING_MS} ms of SHUTDOWN_TIMEOUT_MS (${e.SHUTDOWN_TIMEOUT_MS})`,
+    // The API's drain and grace, then closing realtime and the pool, all happen before the hard exit.
+    e.SHUTDOWN_DRAIN_DELAY_MS + (e.HTTP_SHUTDOWN_GRACE_MS ?? 0) + SHUTDOWN_BOOKKEEPING_MS > e.SHUTDOWN_TIMEOUT_MS &&
+      `${e.HTTP_SHUTDOWN_GRACE_MS === undefined ? 'SHUTDOWN_DRAIN_DELAY_MS' : 'SHUTDOWN_DRAIN_DELAY_MS + HTTP_SHUTDOWN_GRACE_MS'}: must leave at least ${SHUTDOWN_BOOKKEEPING_MS} ms of SHUTDOWN_TIMEOUT_MS (${e.SHUTDOWN_TIMEOUT_MS})`,
     // A live worker beats several times before anyone may call it dead, so one slow beat is no death.
     e.WORKER_DEAD_AFTER_MS < 3 * e.WORKER_HEARTBEAT_INTERVAL_MS &&
       'WORKER_DEAD_AFTER_MS: must be at least 3 times WORKER_HEARTBEAT_INTERVAL_MS',
@@ -328,9 +349,16 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
       maxConnectionsPerIp: e.REALTIME_MAX_CONNECTIONS_PER_IP,
     },
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    httpShutdown: {
+      drainDelayMs: e.SHUTDOWN_DRAIN_DELAY_MS,
+      graceMs:
+        e.HTTP_SHUTDOWN_GRACE_MS ??
+        Math.max(0, e.SHUTDOWN_TIMEOUT_MS - e.SHUTDOWN_DRAIN_DELAY_MS - SHUTDOWN_BOOKKEEPING_MS),
+    },
     database: {
       url: e.DATABASE_URL,
       poolMax: e.DATABASE_POOL_MAX,
+      acquireTimeoutMs: e.DATABASE_ACQUIRE_TIMEOUT_MS,
       embedded: { dir: e.EMBEDDED_PG_DIR, port: e.EMBEDDED_PG_PORT },
     },
     worker: {

@@ -52,6 +52,21 @@ describe('loadConfig', () => {
     );
   });
 
+  it("fits the API's drain delay and request grace inside SHUTDOWN_TIMEOUT_MS", () => {
+    expect(loadConfig({}).httpShutdown).toEqual({ drainDelayMs: 0, graceMs: 7000 });
+    expect(loadConfig({ SHUTDOWN_TIMEOUT_MS: '20000', SHUTDOWN_DRAIN_DELAY_MS: '5000' }).httpShutdown).toEqual({
+      drainDelayMs: 5000,
+      graceMs: 14_000,
+    });
+    expect(() => loadConfig({ SHUTDOWN_DRAIN_DELAY_MS: '7500' })).toThrow(
+      /SHUTDOWN_DRAIN_DELAY_MS: must leave at least 1000 ms of SHUTDOWN_TIMEOUT_MS \(8000\)/,
+    );
+    expect(() => loadConfig({ SHUTDOWN_DRAIN_DELAY_MS: '2000', HTTP_SHUTDOWN_GRACE_MS: '6000' })).toThrow(
+      /SHUTDOWN_DRAIN_DELAY_MS \+ HTTP_SHUTDOWN_GRACE_MS: must leave at least 1000 ms/,
+    );
+    expect(loadConfig({ HTTP_SHUTDOWN_GRACE_MS: '3000' }).httpShutdown.graceMs).toBe(3000);
+  });
+
   it('calls a worker dead only after several missed heartbeats', () => {
     expect(() => loadConfig({ WORKER_HEARTBEAT_INTERVAL_MS: '1000', WORKER_DEAD_AFTER_MS: '2000' })).toThrow(
       /WORKER_DEAD_AFTER_MS: must be at least 3 times/,

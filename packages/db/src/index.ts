@@ -1,3 +1,4 @@
+export { isDatabaseUnavailable } from './connectionLoss.ts';
 export {
   AnalyticsEvent,
   AnalyticsFunnelHourly,
@@ -70,14 +71,7 @@ export {
   type ListenerNotification,
   type ListenerOptions,
 } from './listener.ts';
-export {
-  migrate,
-  type Readiness,
-  readinessProbe,
-  type SchemaStatus,
-  schemaStatus,
-  WORKER_SCHEMA,
-} from './migrate.ts';
+export { migrate, type SchemaStatus, schemaStatus, WORKER_SCHEMA } from './migrate.ts';
 export {
   createOrm,
   type EntityManager,
@@ -86,6 +80,8 @@ export {
   type OrmOptions,
   ormOptions,
 } from './orm.ts';
+export { createPgPool, type PgPoolOptions, pgPoolConfig, poolSettled } from './pool.ts';
+export { type Readiness, type ReadinessOptions, type ReadinessProbe, readinessProbe } from './readiness.ts';
 export { rowDate } from './rows.ts';
 export { dumpSchema } from './schemaDump.ts';
 export { demoProducts, needsAdmin, type SeedOptions, type SeedResult, seed } from './seed.ts';

@@ -42,39 +42,3 @@ export async function schemaStatus(orm: MikroORM): Promise<SchemaStatus> {
   ]);
   return { pending: pending.map((m) => m.name), workerSchema: rows[0]?.present === true };
 }
-
-export interface Readiness {
-  ready: boolean;
-  /** What `/readyz` answers: `{ status: 'ready' }`, or why not. */
-  body: Record<string, unknown>;
-  /** The error behind `database unreachable`, for the log. */
-  error?: unknown;
-}
-
-/**
- * The readiness check the API and the worker both serve at `/readyz`: the database answers and every
- * migration (Keelson's and graphile-worker's) is applied. Once seen fully migrated, later checks only
- * ping: migrations are never unapplied.
- */
-export function readinessProbe(orm: MikroORM): () => Promise<Readiness> {
-  let migrated = false;
-  return async () => {
-    try {
-      if (!migrated) {
-        const status = await schemaStatus(orm);
-        if (status.pending.length || !status.workerSchema) {
-          return {
-            ready: false,
-            body: { status: 'migrations pending', pending: status.pending, workerSchema: status.workerSchema },
-          };
-        }
-        migrated = true;
-      } else {
-        await orm.em.getConnection().execute('select 1');
-      }
-      return { ready: true, body: { status: 'ready' } };
-    } catch (error) {
-      return { ready: false, body: { status: 'database unreachable' }, error };
-    }
-  };
-}

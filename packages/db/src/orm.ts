@@ -2,12 +2,17 @@ import { fileURLToPath } from 'node:url';
 import { Migrator } from '@mikro-orm/migrations';
 import { defineConfig, MikroORM, type Options } from '@mikro-orm/postgresql';
 import { entities } from './entities/index.ts';
+import { pgPoolConfig } from './pool.ts';
 
 export const migrationsPath = fileURLToPath(new URL('./migrations', import.meta.url));
 
 export interface OrmOptions {
   url: string;
   poolMax?: number;
+  /** DATABASE_ACQUIRE_TIMEOUT_MS: how long a query waits for a connection. Default: 5 s. */
+  acquireTimeoutMs?: number;
+  /** `application_name` of its connections. Default: `keelson`. */
+  applicationName?: string;
   /** Log every SQL statement (MikroORM's `debug`). */
   debug?: boolean;
   /** A `pino`-style logger; MikroORM's own messages go to it at debug level. */
@@ -21,6 +26,12 @@ export function ormOptions(opts: OrmOptions): Options {
     entities,
     extensions: [Migrator],
     pool: { min: 0, max: opts.poolMax ?? 10 },
+    // Passed through to pg.Pool. A query that cannot get a connection in time fails (SERVICE_UNAVAILABLE
+    // in the API) rather than queueing forever behind a database that is gone.
+    driverOptions: pgPoolConfig({
+      applicationName: opts.applicationName ?? 'keelson',
+      acquireTimeoutMs: opts.acquireTimeoutMs ?? 5_000,
+    }),
     // Every request and job forks its own EntityManager; touching the global one is a bug.
     allowGlobalContext: false,
     debug: opts.debug ?? false,

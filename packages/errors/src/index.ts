@@ -59,6 +59,10 @@ export const errorCatalogue = {
   CONFLICT: { trpc: 'CONFLICT', message: 'The request conflicts with the current state.' },
   RATE_LIMITED: { trpc: 'TOO_MANY_REQUESTS', message: 'Too many requests; try again later.' },
   SHUTTING_DOWN: { trpc: 'SERVICE_UNAVAILABLE', message: 'This server is restarting; reconnect.' },
+  DATABASE_UNAVAILABLE: {
+    trpc: 'SERVICE_UNAVAILABLE',
+    message: 'The service is briefly unavailable; try again in a moment.',
+  },
   INTERNAL: { trpc: 'INTERNAL_SERVER_ERROR', message: 'Something went wrong on our side.' },
 } as const satisfies Record<string, CatalogueEntry>;
 

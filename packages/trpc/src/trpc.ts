@@ -1,6 +1,7 @@
 /**
  * `t` is defined once here; routers import the builders, never `initTRPC`.
  */
+import { isDatabaseUnavailable } from '@keelson/db';
 import { AppError, type AppErrorCode, errorCatalogue } from '@keelson/errors';
 import { withLogFields } from '@keelson/runtime';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -12,6 +13,9 @@ import { procedureMetrics } from './procedureMetrics.ts';
 import { setSpanUser, traceProcedure } from './tracing.ts';
 
 export const INTERNAL_MESSAGE = 'Internal server error';
+
+/** What a client waiting out a lost database connection is told (Retry-After), seconds. */
+export const DATABASE_RETRY_AFTER_S = 1;
 
 interface FieldIssue {
   path: (string | number)[];
@@ -99,6 +103,15 @@ const base = traced.use(procedureMetrics).use(async ({ ctx, next, type }) => {
   const em = ctx.orm.em.fork() as EntityManager;
   const result = await next({ ctx: { em } });
   if (!result.ok && result.error.cause instanceof AppError) throw appError(result.error.cause);
+  // A lost or saturated database is an outage the client can wait out, not a bug: 503 with Retry-After.
+  if (!result.ok && isDatabaseUnavailable(result.error.cause)) {
+    throw appError(
+      new AppError('DATABASE_UNAVAILABLE', {
+        details: { retryAfterSeconds: DATABASE_RETRY_AFTER_S },
+        cause: result.error.cause,
+      }),
+    );
+  }
   return result;
 });
 
