@@ -9,10 +9,18 @@ import websocket from '@fastify/websocket';
 import { createDashboardFeed, type DashboardFeed, readDashboardSnapshot } from '@keelson/analytics';
 import { CATALOG_CHANNEL, type CatalogCache, createCatalogCache } from '@keelson/catalog';
 import type { Config } from '@keelson/config';
-import { createEventHub, type EventHub, type MikroORM, readinessProbe } from '@keelson/db';
-import { AppError } from '@keelson/errors';
+import { createEventHub, type EventHub, isDatabaseUnavailable, type MikroORM, readinessProbe } from '@keelson/db';
+import { AppError, errorCatalogue } from '@keelson/errors';
 import { type ApiMetrics, createApiMetrics, UNMATCHED_ROUTE } from '@keelson/metrics';
-import { appError, appRouter, type Context, createContext, createRealtime, type Realtime } from '@keelson/trpc';
+import {
+  appError,
+  appRouter,
+  type Context,
+  createContext,
+  createRealtime,
+  DATABASE_RETRY_AFTER_S,
+  type Realtime,
+} from '@keelson/trpc';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import type { TRPCReconnectNotification } from '@trpc/server/rpc';
@@ -20,6 +28,7 @@ import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { oidcRoutes } from './oidcRoutes.ts';
+import gracefulShutdown from './plugins/gracefulShutdown.ts';
 import { reportRoutes } from './reportRoutes.ts';
 import { httpRequestInfo, wsRequestInfo } from './requestInfo.ts';
 
@@ -95,8 +104,11 @@ export async function buildApp(deps: AppDeps) {
     requestTimeout: config.http.requestTimeoutMs,
     bodyLimit: config.http.bodyLimitBytes,
     trustProxy: trustProxy(config.http.trustProxy),
-    // Keep-alive sockets would otherwise hold `close()` open until they time out.
-    forceCloseConnections: true,
+    // Closing never cuts a request in flight (see plugins/gracefulShutdown.ts, which cuts only after the
+    // grace), and a request that reaches an open keep-alive socket as the server closes is still served
+    // (with `Connection: close`) rather than answered 503: its client sent it before it could know.
+    forceCloseConnections: false,
+    return503OnClosing: false,
     // Behind a proxy that sets one, reuse its id so a request is traceable end to end.
     requestIdHeader: 'x-request-id',
     genReqId: () => randomUUID(),
@@ -112,6 +124,7 @@ export async function buildApp(deps: AppDeps) {
     if (!REQUEST_ID.test(req.id)) req.id = randomUUID();
     reply.header('x-request-id', req.id);
   });
+  await app.register(gracefulShutdown, config.httpShutdown);
   const metrics = deps.metrics ?? createApiMetrics();
   metrics.trackPool(() => orm.em.getConnection().getNativeClient());
   app.decorate('metrics', metrics);
@@ -135,6 +148,14 @@ export async function buildApp(deps: AppDeps) {
   // Fastify's default would send `error.message` on a 500; only 4xx messages are the client's business.
   // Set before any plugin is registered: plugins keep the handler that was current when they were added.
   app.setErrorHandler((error: { statusCode?: number; message: string }, req, reply) => {
+    if (isDatabaseUnavailable(error)) {
+      req.log.warn({ err: error }, 'database unavailable');
+      return reply.code(503).header('retry-after', String(DATABASE_RETRY_AFTER_S)).send({
+        error: errorCatalogue.DATABASE_UNAVAILABLE.message,
+        appCode: 'DATABASE_UNAVAILABLE',
+        requestId: req.id,
+      });
+    }
     const status = error.statusCode && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
     if (status === 500) req.log.error({ err: error }, 'unhandled error');
     return reply.code(status).send({
@@ -334,7 +355,12 @@ export async function buildApp(deps: AppDeps) {
         return { headers };
       },
       onError: ({ error, path, type, ctx }) => {
-        if (error.code === 'INTERNAL_SERVER_ERROR') {
+        if (error.cause instanceof AppError && error.cause.code === 'DATABASE_UNAVAILABLE') {
+          (ctx?.logger ?? logger).warn(
+            { err: error.cause.cause, path, type, requestId: ctx?.requestId },
+            'database unavailable',
+          );
+        } else if (error.code === 'INTERNAL_SERVER_ERROR') {
           (ctx?.logger ?? logger).error(
             { err: error.cause ?? error, path, type, requestId: ctx?.requestId },
             'procedure failed',
@@ -355,10 +381,15 @@ export async function buildApp(deps: AppDeps) {
     return reply.header('content-type', contentType).send(body);
   });
 
-  // Ready means: the database answers and every migration (Keelson's and graphile-worker's) is applied.
-  const readiness = readinessProbe(orm);
+  // Ready means: not stopping, every migration applied, the database answering and the pool not stuck.
+  const readiness = readinessProbe(orm, {
+    url: config.database.url ?? String(orm.config.get('clientUrl')),
+    stuckAfterMs: config.database.acquireTimeoutMs,
+  });
+  app.addHook('onClose', () => readiness.close());
   app.get('/readyz', async (_req, reply) => {
-    const { ready, body, error } = await readiness();
+    if (app.draining) return reply.code(503).send({ status: 'shutting down' });
+    const { ready, body, error } = await readiness.check();
     if (error) reply.log.warn({ err: error }, 'readiness check failed');
     return ready ? body : reply.code(503).send(body);
   });

@@ -1,21 +1,32 @@
 /** Runs the API: reads config once, listens on HOST:PORT, and stops cleanly on SIGTERM/SIGINT. */
 import { loadConfig, requireDatabaseUrl } from '@keelson/config';
-import { createOrm } from '@keelson/db';
+import { createOrm, poolSettled } from '@keelson/db';
 import { createLogger, exitGracefullyOnSignals } from '@keelson/runtime';
 import { buildApp } from './app.ts';
 
 const config = loadConfig();
 const logger = createLogger({ level: config.logLevel, name: 'keelson-api' });
-const orm = await createOrm({ url: requireDatabaseUrl(config), poolMax: config.database.poolMax });
+const orm = await createOrm({
+  url: requireDatabaseUrl(config),
+  poolMax: config.database.poolMax,
+  acquireTimeoutMs: config.database.acquireTimeoutMs,
+  applicationName: 'keelson-api',
+});
 const app = await buildApp({ config, orm, logger });
 
 exitGracefullyOnSignals({
   logger,
   timeoutMs: config.shutdownTimeoutMs,
   stop: async () => {
-    // Stops accepting, lets in-flight requests finish, closes WebSockets; then the pool.
-    await app.close();
+    const started = Date.now();
+    // Unready, then stop accepting and let in-flight requests finish (see plugins/gracefulShutdown.ts).
+    const { cut } = await app.stop();
+    // A request cut after the grace may still be running its queries: the pool closes once they end.
+    const left = config.shutdownTimeoutMs - (Date.now() - started) - 500;
+    const pool = await orm.em.getConnection().getNativeClient();
+    if (!(await poolSettled(pool, Math.max(0, left)))) logger.warn('closing the pool with queries still running');
     await orm.close();
+    logger.info({ ms: Date.now() - started, cut }, 'api stopped');
   },
 });
 

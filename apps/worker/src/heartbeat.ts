@@ -6,8 +6,8 @@
  * jobs that long) are unlocked with graphile-worker's own `force_unlock_workers`, so they run again at once.
  */
 import { hostname } from 'node:os';
-import { WORKER_SCHEMA } from '@keelson/db';
-import pg from 'pg';
+import { createPgPool, WORKER_SCHEMA } from '@keelson/db';
+import type pg from 'pg';
 import type { Logger } from 'pino';
 
 export interface HeartbeatDeps {
@@ -74,14 +74,15 @@ export function createHeartbeat(deps: HeartbeatDeps): Heartbeat {
   // A pool of its own, not the jobs' connections: if long jobs held every pooled connection, the beat
   // would wait, and another worker would declare this live one dead and run its jobs a second time.
   // Timeouts keep a hung database from stalling the rounds for longer than one interval.
-  const pool = new pg.Pool({
-    connectionString: deps.databaseUrl,
+  // Its connections' failures are logged here; the round they broke fails and the next one retries.
+  const pool = createPgPool({
+    url: deps.databaseUrl,
     max: 2,
-    connectionTimeoutMillis: deps.intervalMs,
-    statement_timeout: deps.intervalMs,
-    application_name: 'keelson-worker-heartbeat',
+    applicationName: 'keelson-worker-heartbeat',
+    acquireTimeoutMs: deps.intervalMs,
+    statementTimeoutMs: deps.intervalMs,
+    onError: (err, where) => logger.warn({ err, where }, 'heartbeat database connection failed'),
   });
-  pool.on('error', (err) => logger.warn({ err }, 'heartbeat database connection failed'));
   const ids = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> = Promise.resolve();

@@ -10,6 +10,10 @@ import type { Logger } from 'pino';
 
 export interface WorkerHttpDeps {
   orm: MikroORM;
+  /** What `/readyz` pings, on a connection of its own. */
+  databaseUrl: string;
+  /** DATABASE_ACQUIRE_TIMEOUT_MS: waiters and no connection given back this long is a stuck pool. */
+  acquireTimeoutMs: number;
   logger: Logger;
   /** The runner has started and is not stopping (`KeelsonWorker.isRunning`). */
   isRunning: () => boolean;
@@ -25,10 +29,11 @@ export function createWorkerHttp(deps: WorkerHttpDeps) {
 
   app.get('/healthz', quiet, async () => ({ status: 'ok' }));
 
-  const readiness = readinessProbe(orm);
+  const readiness = readinessProbe(orm, { url: deps.databaseUrl, stuckAfterMs: deps.acquireTimeoutMs });
+  app.addHook('onClose', () => readiness.close());
   app.get('/readyz', quiet, async (_req, reply) => {
     if (!deps.isRunning()) return reply.code(503).send({ status: 'not running' });
-    const { ready, body, error } = await readiness();
+    const { ready, body, error } = await readiness.check();
     if (error) reply.log.warn({ err: error }, 'readiness check failed');
     return ready ? body : reply.code(503).send(body);
   });

@@ -12,10 +12,22 @@ import { createWorker } from './worker.ts';
 const config = loadConfig();
 const logger = createLogger({ name: 'keelson-worker', level: config.logLevel });
 const databaseUrl = requireDatabaseUrl(config);
-const orm = await createOrm({ url: databaseUrl, poolMax: config.database.poolMax });
+const orm = await createOrm({
+  url: databaseUrl,
+  poolMax: config.database.poolMax,
+  acquireTimeoutMs: config.database.acquireTimeoutMs,
+  applicationName: 'keelson-worker',
+});
 const metrics = workerMetrics({ orm, logger });
 const worker = createWorker({ config, orm, logger, databaseUrl, metrics });
-const http = createWorkerHttp({ orm, logger, isRunning: worker.isRunning, metrics });
+const http = createWorkerHttp({
+  orm,
+  logger,
+  databaseUrl,
+  acquireTimeoutMs: config.database.acquireTimeoutMs,
+  isRunning: worker.isRunning,
+  metrics,
+});
 
 exitGracefullyOnSignals({
   logger,

@@ -3,7 +3,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { type Config, ConfigError } from '@keelson/config';
-import { type MikroORM, WORKER_SCHEMA } from '@keelson/db';
+import { createPgPool, type MikroORM, WORKER_SCHEMA } from '@keelson/db';
 import { createMailer, type Mailer } from '@keelson/email';
 import { crontab, type TaskName, tasks } from '@keelson/jobs';
 import type { WorkerMetrics } from '@keelson/metrics';
@@ -17,7 +17,6 @@ import {
   type WorkerEvents,
   type WorkerPool,
 } from 'graphile-worker';
-import pg from 'pg';
 import type { Logger } from 'pino';
 import { createHeartbeat, type Heartbeat } from './heartbeat.ts';
 import { taskFactories } from './tasks/index.ts';
@@ -135,13 +134,16 @@ export function createWorker(deps: WorkerDeps): KeelsonWorker {
     deadAfterMs: config.worker.deadAfterMs,
   });
   // Ours, not graphile-worker's: a forceful shutdown skips its own pool release, and we must still end it.
-  const pgPool = new pg.Pool({ connectionString: deps.databaseUrl, max: config.worker.concurrency + 2 });
   // A connection cut while idle or checked out (a PostgreSQL restart) must not crash the process: pg
-  // drops the client and the next query gets a new one. graphile-worker expects a given pool to have both.
-  pgPool.on('error', (err) => logger.warn({ err }, 'idle worker database connection failed'));
-  pgPool.on('connect', (client) =>
-    client.on('error', (err) => logger.warn({ err }, 'worker database connection failed')),
-  );
+  // drops the client and the next query gets a new one (graphile-worker retries its own statements on
+  // lost connections: see apps/worker/patches).
+  const pgPool = createPgPool({
+    url: deps.databaseUrl,
+    max: config.worker.concurrency + 2,
+    applicationName: 'keelson-worker-jobs',
+    acquireTimeoutMs: config.database.acquireTimeoutMs,
+    onError: (err, where) => logger.warn({ err, where }, 'worker database connection failed'),
+  });
   deps.metrics?.trackPool(() => pgPool);
   // graphile-worker names a pool (its `locked_by`) only in this event, emitted inside run().
   const events: WorkerEvents = new EventEmitter() as WorkerEvents;
@@ -208,7 +210,12 @@ export function createWorker(deps: WorkerDeps): KeelsonWorker {
           // The jobs' abort signal (TaskContext.signal) fires when the grace runs out, as they are failed.
           preset: { worker: { gracefulShutdownAbortTimeout: config.worker.shutdownGraceMs } },
         });
-        runner.promise.then(resolveDone, rejectDone);
+        // The runner ends by itself only on a fatal error (graphile-worker may then resolve, not reject,
+        // e.g. after its pool shut down because a job could not be released): either way, a crash.
+        runner.promise.then(
+          () => (stopping ? resolveDone() : rejectDone(new Error('the job runner stopped by itself'))),
+          rejectDone,
+        );
         logger.info(
           { concurrency: config.worker.concurrency, tasks: selected, workerIds: pools.map((p) => p.id) },
           'worker started',

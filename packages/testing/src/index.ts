@@ -180,7 +180,16 @@ export async function startTestWorker(opts: {
   // The same wiring as main.ts: the ORM's pool and the shared queue gauges.
   const metrics = opts.http ? workerMetrics({ orm, logger }) : undefined;
   const worker = createWorker({ config, orm, logger, databaseUrl: opts.db.url, metrics });
-  const http = metrics ? createWorkerHttp({ orm, logger, isRunning: worker.isRunning, metrics }) : null;
+  const http = metrics
+    ? createWorkerHttp({
+        orm,
+        logger,
+        databaseUrl: opts.db.url,
+        acquireTimeoutMs: config.database.acquireTimeoutMs,
+        isRunning: worker.isRunning,
+        metrics,
+      })
+    : null;
   let baseUrl: string | null = null;
   if (http) {
     await http.listen({ host: '127.0.0.1', port: 0 });
