@@ -118,6 +118,46 @@ describe('email jobs', () => {
       expect(row).toEqual({ attempts: 2, sent: true });
     });
 
+    it('records a send whose stamp failed once (a lost connection), so the retry does not send again', async () => {
+      // The first attempt to stamp `sent_at` fails as a terminated connection does (nextval is not
+      // rolled back with it, so only the first one fails).
+      await sql(
+        t.db.url,
+        `create sequence stamp_attempts;
+         create function fail_first_stamp() returns trigger language plpgsql as $$
+         begin
+           if new.key = 'stamp' and new.sent_at is not null and old.sent_at is null and nextval('stamp_attempts') = 1 then
+             raise exception 'terminating connection due to administrator command' using errcode = 'admin_shutdown';
+           end if;
+           return new;
+         end $$;
+         create trigger fail_first_stamp before update on email_delivery for each row execute function fail_first_stamp();`,
+      );
+      try {
+        const sends: string[] = [];
+        const counting: Mailer = {
+          send: async (m) => {
+            sends.push(m.to);
+            return { messageId: m.messageId ?? 'x' };
+          },
+          close: () => {},
+        };
+        const delivery = {
+          key: 'stamp',
+          kind: 'test',
+          compose: async () => ({ to: 'stamp@shop.test', subject: 'Stamp', text: 'x', html: '<p>x</p>' }),
+        };
+        expect((await sendOnce(fork(), counting, delivery)).status).toBe('sent');
+        expect((await sendOnce(fork(), counting, delivery)).status).toBe('already_sent');
+        expect(sends).toHaveLength(1);
+      } finally {
+        await sql(
+          t.db.url,
+          'drop trigger fail_first_stamp on email_delivery; drop function fail_first_stamp(); drop sequence stamp_attempts',
+        );
+      }
+    });
+
     it('records nothing when there is nothing to send', async () => {
       const result = await sendOnce(fork(), mailer, { key: 'nothing', kind: 'test', compose: async () => null });
       expect(result.status).toBe('nothing_to_send');

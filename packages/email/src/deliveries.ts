@@ -8,8 +8,10 @@
  * 2. compose the message only then (tasks that mint a token do it here, so a skipped resend mints none);
  * 3. send, and stamp `sent_at`.
  *
- * The one window left is a crash between the SMTP server accepting the message and the stamp: the
- * retry sends again, with the same Message-ID (derived from the key), which lets mail systems drop it.
+ * A stamp that fails (the database connection lost just then) is retried, and the claim is never
+ * released once the message is out. The one window left is a crash between the SMTP server accepting
+ * the message and the stamp, or a database away for longer than the lease: the retry sends again, with
+ * the same Message-ID (derived from the key), which lets mail systems drop it.
  */
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -60,24 +62,49 @@ export async function sendOnce(em: EntityManager, mailer: Mailer, delivery: Deli
     if (row?.sent) return { status: 'already_sent' };
     throw new DeliveryInProgressError(`Email ${delivery.key} is being sent by another job; retrying later`);
   }
+  let sent: SentMessage;
   try {
     const message = await delivery.compose();
     if (!message) {
       await conn.execute('delete from email_delivery where key = ?', [delivery.key]);
       return { status: 'nothing_to_send' };
     }
-    const sent = await mailer.send({ ...message, messageId: messageIdFor(delivery.key) });
-    await conn.execute(
-      'update email_delivery set sent_at = now(), message_id = ?, claimed_until = null where key = ?',
-      [sent.messageId, delivery.key],
-    );
-    return { status: 'sent', ...sent };
+    sent = await mailer.send({ ...message, messageId: messageIdFor(delivery.key) });
   } catch (err) {
     // Not sent: let the retry claim it at once.
     await conn.execute('update email_delivery set claimed_until = null where key = ? and sent_at is null', [
       delivery.key,
     ]);
     throw err;
+  }
+  await stampSent(em, delivery.key, sent.messageId);
+  return { status: 'sent', ...sent };
+}
+
+/** Waits before each further attempt to record a send, milliseconds: about half a minute in all. */
+const STAMP_RETRY_DELAYS_MS = [100, 500, 1_000, 2_000, 5_000, 10_000, 15_000];
+
+/**
+ * Records a send. The message is out, so this must not give up easily: its connection may just have
+ * been lost (a failover), and a release of the claim would let the job's retry send it again. It is
+ * retried on fresh connections; should every attempt fail, the claim is kept, so a retry within the
+ * lease finds the delivery in progress rather than sending.
+ */
+async function stampSent(em: EntityManager, key: string, messageId: string): Promise<void> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      await em
+        .getConnection()
+        .execute('update email_delivery set sent_at = now(), message_id = ?, claimed_until = null where key = ?', [
+          messageId,
+          key,
+        ]);
+      return;
+    } catch (err) {
+      const delay = STAMP_RETRY_DELAYS_MS[attempt];
+      if (delay === undefined) throw err;
+      await new Promise((resolve) => setTimeout(resolve, delay));
+    }
   }
 }
 
