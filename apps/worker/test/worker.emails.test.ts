@@ -102,6 +102,26 @@ describe('email jobs', () => {
       );
     });
 
+    it('lets the job holding a lapsed-answer claim retry at once; another job still waits', async () => {
+      // Job 7's claim committed but its answer was lost with the connection: the row is claimed, unsent.
+      await sql(
+        t.db.url,
+        `insert into email_delivery (key, kind, job_id, attempts, claimed_until, created_at)
+         values ('lost-claim', 'test', '7', 1, now() + interval '5 minutes', now())`,
+      );
+      const message = { to: 'lost@shop.test', subject: 'Lost', text: 'x', html: '<p>x</p>' };
+      await expect(
+        sendOnce(fork(), mailer, { key: 'lost-claim', kind: 'test', jobId: '8', compose: async () => message }),
+      ).rejects.toBeInstanceOf(DeliveryInProgressError);
+      const retry = await sendOnce(fork(), mailer, {
+        key: 'lost-claim',
+        kind: 'test',
+        jobId: '7',
+        compose: async () => message,
+      });
+      expect(retry.status).toBe('sent');
+    });
+
     it('releases the claim when sending fails, so the retry sends', async () => {
       const failing: Mailer = { send: () => Promise.reject(new Error('SMTP down')), close: () => {} };
       const message = { to: 'retry@shop.test', subject: 'Retry', text: 'x', html: '<p>x</p>' };

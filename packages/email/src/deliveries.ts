@@ -4,7 +4,9 @@
  *
  * 1. claim the event's row for a lease (`insert ... on conflict do update ... where not sent and the
  *    previous lease lapsed`): whoever gets the row sends; a concurrent duplicate finds it claimed and
- *    retries later (DeliveryInProgressError), by when it is sent;
+ *    retries later (DeliveryInProgressError), by when it is sent. The retry of the job holding the lease
+ *    takes it back at once: graphile-worker runs one attempt of a job at a time, and a claim whose answer
+ *    or release was lost with a database connection would otherwise hold the email back for the lease;
  * 2. compose the message only then (tasks that mint a token do it here, so a skipped resend mints none);
  * 3. send, and stamp `sent_at`.
  *
@@ -50,7 +52,9 @@ export async function sendOnce(em: EntityManager, mailer: Mailer, delivery: Deli
      values (?, ?, ?, 1, now() + ? * interval '1 millisecond', now())
      on conflict (key) do update
        set attempts = email_delivery.attempts + 1, claimed_until = excluded.claimed_until, job_id = excluded.job_id
-       where email_delivery.sent_at is null and (email_delivery.claimed_until is null or email_delivery.claimed_until < now())
+       where email_delivery.sent_at is null
+         and (email_delivery.claimed_until is null or email_delivery.claimed_until < now()
+              or email_delivery.job_id = excluded.job_id)
      returning key`,
     [delivery.key, delivery.kind, delivery.jobId ?? null, LEASE_MS],
   );
