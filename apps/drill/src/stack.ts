@@ -1,0 +1,190 @@
+/**
+ * What a drill runs against: a scratch database (on a server it is given, or on one of its own that it
+ * can stop and start), and the API and worker as real processes, started exactly as `pnpm start:api` and
+ * `pnpm start:worker` start them.
+ */
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { createOrm, migrate } from '@keelson/db';
+import { startEmbeddedPostgres } from '@keelson/db/embedded';
+import { type RunningProcess, startProcess } from '@keelson/testing/processes';
+import pg from 'pg';
+
+export type Log = (line: string) => void;
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.on('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** One statement on a connection of its own (set-up, faults and checks: never the drilled path). */
+export async function query<R extends pg.QueryResultRow>(url: string, text: string, values: unknown[] = []) {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5_000 });
+  await client.connect();
+  try {
+    return (await client.query<R>(text, values)).rows;
+  } finally {
+    await client.end();
+  }
+}
+
+function withDatabase(url: string, database: string): string {
+  const u = new URL(url);
+  u.pathname = `/${encodeURIComponent(database)}`;
+  return u.toString();
+}
+
+export interface DrillDatabase {
+  name: string;
+  url: string;
+  /** E.g. `PostgreSQL 15.19`. */
+  server: string;
+  drop(): Promise<void>;
+}
+
+/** A fresh, migrated database named for the drill, so that one left behind by a killed run is recognisable. */
+export async function createDrillDatabase(adminUrl: string): Promise<DrillDatabase> {
+  const name = `keelson_drill_${randomBytes(5).toString('hex')}`;
+  await query(adminUrl, `create database "${name}"`);
+  const url = withDatabase(adminUrl, name);
+  const orm = await createOrm({ url, poolMax: 2 });
+  try {
+    await migrate(orm, { url });
+  } finally {
+    await orm.close(true);
+  }
+  const [row] = await query<{ version: string }>(url, 'select version()');
+  return {
+    name,
+    url,
+    server: row?.version.split(' on ')[0]?.split(' (')[0] ?? 'PostgreSQL',
+    drop: () => query(adminUrl, `drop database if exists "${name}" with (force)`).then(() => {}),
+  };
+}
+
+/** A PostgreSQL server of the drill's own, which it may stop (a fast shutdown, as in a failover) and start. */
+export interface DrillServer {
+  adminUrl: string;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+/** The packaged PostgreSQL, or with `binDir` another installation's (`/usr/lib/postgresql/15/bin`). */
+export async function startDrillServer(opts: { binDir?: string; log: Log }): Promise<DrillServer> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'keelson-drill-pg-'));
+  // As root, PostgreSQL runs as the `postgres` user, which must be able to enter the folder.
+  await chmod(dir, 0o755);
+  const port = await freePort();
+  const open = () =>
+    startEmbeddedPostgres({ dir: path.join(dir, 'data'), port, persistent: true, binDir: opts.binDir });
+  let server: Awaited<ReturnType<typeof open>> | null = await open();
+  return {
+    adminUrl: server.adminUrl,
+    async stop() {
+      await server?.stop();
+      server = null;
+    },
+    async start() {
+      server ??= await open();
+    },
+    async destroy() {
+      await server?.stop();
+      server = null;
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface StackProcess {
+  name: string;
+  /** `http://127.0.0.1:<port>`: the API itself, or the worker's health and metrics server. */
+  baseUrl: string;
+  process: RunningProcess;
+  /** Null while it runs. */
+  exit(): { code: number | null; signal: NodeJS.Signals | null } | null;
+}
+
+const TELEMETRY = import.meta.resolve('@keelson/telemetry/register');
+
+function track(name: string, baseUrl: string, process: RunningProcess): StackProcess {
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
+  process.child.once('exit', (code, signal) => {
+    exited = { code, signal };
+  });
+  return { name, baseUrl, process, exit: () => exited };
+}
+
+export interface StackOptions {
+  databaseUrl: string;
+  mailDir: string;
+  /** Extra environment for both processes. */
+  env?: Record<string, string>;
+}
+
+/** The API (`pnpm start:api`) on `port`, once it listens. */
+export async function startApi(opts: StackOptions & { port: number; name?: string }): Promise<StackProcess> {
+  const proc = startProcess(
+    'apps/api/src/main.ts',
+    {
+      NODE_ENV: 'development',
+      LOG_LEVEL: 'info',
+      HOST: '127.0.0.1',
+      PORT: String(opts.port),
+      DATABASE_URL: opts.databaseUrl,
+      MAIL_DIR: opts.mailDir,
+      ...opts.env,
+    },
+    { nodeArgs: ['--import', TELEMETRY] },
+  );
+  await proc.waitFor(/"msg":"api listening"/, 30_000);
+  return track(opts.name ?? 'api', `http://127.0.0.1:${opts.port}`, proc);
+}
+
+/** The worker (`pnpm start:worker`), once it takes jobs; its `/readyz` and `/metrics` on `port`. */
+export async function startWorker(opts: StackOptions & { port: number }): Promise<StackProcess> {
+  const proc = startProcess(
+    'apps/worker/src/main.ts',
+    {
+      NODE_ENV: 'development',
+      LOG_LEVEL: 'info',
+      DATABASE_URL: opts.databaseUrl,
+      MAIL_DIR: opts.mailDir,
+      WORKER_HTTP_HOST: '127.0.0.1',
+      WORKER_HTTP_PORT: String(opts.port),
+      WORKER_POLL_INTERVAL_MS: '500',
+      ...opts.env,
+    },
+    { nodeArgs: ['--import', TELEMETRY] },
+  );
+  await proc.waitFor(/Worker connected and looking for jobs/, 30_000);
+  return track('worker', `http://127.0.0.1:${opts.port}`, proc);
+}
+
+/** A folder for the mail the worker writes (MAIL_DIR), removed with the drill. */
+export async function mailFolder(): Promise<{ dir: string; remove(): Promise<void> }> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'keelson-drill-mail-'));
+  return { dir, remove: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Terminates every connection to the database but the caller's own, as a failover or an operator would. */
+export async function killConnections(adminUrl: string, database: string): Promise<number> {
+  const rows = await query<{ killed: boolean }>(
+    adminUrl,
+    `select pg_terminate_backend(pid) as killed from pg_stat_activity
+      where datname = $1 and pid <> pg_backend_pid() and backend_type = 'client backend'`,
+    [database],
+  );
+  return rows.filter((r) => r.killed).length;
+}
