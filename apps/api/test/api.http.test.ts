@@ -1,7 +1,7 @@
 import { buildApp } from '@keelson/api';
 import { TRPCClientError } from '@keelson/client';
 import { createOrm, seed } from '@keelson/db';
-import { sql, startTestApi, type TestApi, testConfig, testDatabase, testLogger } from '@keelson/testing';
+import { rawCall, sql, startTestApi, type TestApi, testConfig, testDatabase, testLogger } from '@keelson/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 
@@ -181,5 +181,37 @@ describe('readiness', () => {
     expect(res.status).toBe(503);
     expect(await res.json()).toMatchObject({ status: 'migrations pending', workerSchema: false });
     expect((await fetch(`${api.baseUrl}/healthz`)).status).toBe(200);
+  });
+
+  it('answers a pool that gives no connection back with 503s, not hung requests, and is ready again after', async () => {
+    await using api = await startTestApi({
+      config: { DATABASE_POOL_MAX: '1', DATABASE_ACQUIRE_TIMEOUT_MS: '300', CATALOG_CACHE_MAX_ENTRIES: '0' },
+    });
+    expect((await fetch(`${api.baseUrl}/readyz`)).status).toBe(200);
+    // The only connection, held by a slow statement: as if it leaked.
+    const held = api.orm.em.getConnection().execute('select pg_sleep(2)');
+    await new Promise((r) => setTimeout(r, 100));
+    const started = performance.now();
+    const call = await rawCall(api.baseUrl, { path: 'catalog.list', type: 'query', input: {} });
+    expect(performance.now() - started).toBeLessThan(1_500);
+    expect(call.status).toBe(503);
+    expect(call.headers.get('retry-after')).toBe('1');
+    expect(call.error?.data).toMatchObject({ code: 'SERVICE_UNAVAILABLE', appCode: 'DATABASE_UNAVAILABLE' });
+    expect(call.error?.message).not.toMatch(/timeout|pool|connect/i);
+    // Someone waiting and nothing given back for longer than the acquire timeout: stuck, answered at once.
+    const waiting = api.orm.em
+      .getConnection()
+      .execute('select 1')
+      .catch(() => 'timed out');
+    await new Promise((r) => setTimeout(r, 20));
+    const t0 = performance.now();
+    const ready = await fetch(`${api.baseUrl}/readyz`);
+    expect(performance.now() - t0).toBeLessThan(1_000);
+    expect(ready.status).toBe(503);
+    expect(await ready.json()).toMatchObject({ status: 'database pool stuck', waiting: 1 });
+    expect((await fetch(`${api.baseUrl}/healthz`)).status).toBe(200);
+    await held;
+    expect(await waiting).toBe('timed out');
+    expect((await fetch(`${api.baseUrl}/readyz`)).status).toBe(200);
   });
 });

@@ -1,5 +1,5 @@
-import { createOrm, type EntityManager } from '@keelson/db';
-import { eventually, sql, testDatabase } from '@keelson/testing';
+import { createOrm, createPgPool, type EntityManager, isDatabaseUnavailable } from '@keelson/db';
+import { eventually, freePort, sql, testDatabase } from '@keelson/testing';
 import type { Pool } from 'pg';
 import { describe, expect, it } from 'vitest';
 
@@ -58,5 +58,47 @@ describe('connection loss', () => {
     } finally {
       await orm.close(true);
     }
+  });
+
+  it("tells an outage (killed, refused, no connection in time) from a bug, through MikroORM's wrapping", async () => {
+    await using db = await testDatabase();
+    const orm = await createOrm({ url: db.url, poolMax: 1, acquireTimeoutMs: 200 });
+    const conn = orm.em.getConnection();
+    try {
+      const killed = conn.execute('select pg_sleep(5)').catch((e: unknown) => e);
+      await eventually(
+        async () => (await sql(db.url, `select 1 from pg_stat_activity where query = 'select pg_sleep(5)'`)).length > 0,
+      );
+      await sql(db.url, `select pg_terminate_backend(pid) from pg_stat_activity where query = 'select pg_sleep(5)'`);
+      expect(isDatabaseUnavailable(await killed)).toBe(true);
+
+      const busy = conn.execute('select pg_sleep(0.5)');
+      const timedOut = await conn.execute('select 1').catch((e: unknown) => e);
+      await busy;
+      expect(isDatabaseUnavailable(timedOut)).toBe(true);
+
+      const syntax = await conn.execute('select from where').catch((e: unknown) => e);
+      const duplicate = await conn
+        .execute(`insert into app_user (id, email, name, role, created_at, updated_at)
+                  select gen_random_uuid(), 'same@shop.test', 'x', 'customer', now(), now() from generate_series(1, 2)`)
+        .catch((e: unknown) => e);
+      expect([
+        isDatabaseUnavailable(syntax),
+        isDatabaseUnavailable(duplicate),
+        isDatabaseUnavailable(new Error('x')),
+      ]).toEqual([false, false, false]);
+    } finally {
+      await orm.close(true);
+    }
+    const nowhere = createPgPool({
+      url: `postgres://postgres@127.0.0.1:${await freePort()}/postgres`,
+      max: 1,
+      applicationName: 'keelson-test',
+      acquireTimeoutMs: 1_000,
+      onError: () => {},
+    });
+    const refused = await nowhere.query('select 1').catch((e: unknown) => e);
+    await nowhere.end();
+    expect(isDatabaseUnavailable(refused)).toBe(true);
   });
 });

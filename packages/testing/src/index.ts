@@ -70,7 +70,11 @@ export async function startTestApi(
 ): Promise<TestApi> {
   const db = opts.db ?? (await testDatabase());
   const config = testConfig({ DATABASE_URL: db.url, ...opts.config });
-  const orm = await createOrm({ url: db.url, poolMax: config.database.poolMax });
+  const orm = await createOrm({
+    url: db.url,
+    poolMax: config.database.poolMax,
+    acquireTimeoutMs: config.database.acquireTimeoutMs,
+  });
   const app = await buildApp({ config, orm, logger: testLogger() });
   await app.listen({ host: '127.0.0.1', port: config.http.port });
   const address = app.server.address();
