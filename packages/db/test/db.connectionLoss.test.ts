@@ -71,6 +71,9 @@ describe('connection loss', () => {
       );
       await sql(db.url, `select pg_terminate_backend(pid) from pg_stat_activity where query = 'select pg_sleep(5)'`);
       expect(isDatabaseUnavailable(await killed)).toBe(true);
+      // pg learns that the socket closed a moment after the query's error: wait until the pool let it go.
+      const pool = await conn.getNativeClient();
+      await eventually(async () => pool.totalCount === 0);
 
       const busy = conn.execute('select pg_sleep(0.5)');
       const timedOut = await conn.execute('select 1').catch((e: unknown) => e);
