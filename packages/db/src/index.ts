@@ -8,6 +8,7 @@ export {
   type AuthTokenKind,
   authTokenKinds,
   CartItem,
+  Device,
   EmailDelivery,
   entities,
   IdempotencyKey,
@@ -80,6 +81,7 @@ export {
 } from './migrate.ts';
 export {
   createOrm,
+  type Database,
   type EntityManager,
   type MikroORM,
   migrationsPath,
