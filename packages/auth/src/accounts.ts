@@ -57,28 +57,53 @@ async function findWithPassword(em: EntityManager, where: { email: string } | { 
   return em.findOne(User, where, { populate: ['passwordHash'] });
 }
 
+/**
+ * Creates a customer account and emails a verification link, or, when the address already has an
+ * account, emails its owner instead ("someone tried to sign up with your address"). The caller cannot
+ * tell which happened: the same answer, the same work (the password is hashed either way), no session
+ * either way (a session would say which). The client logs in afterwards.
+ */
 export async function signUp(
   em: EntityManager,
-  config: SessionConfig,
   input: { email: string; password: string; name: string; meta: RequestMeta },
-): Promise<SignedIn> {
+): Promise<void> {
   await assertAcceptablePassword(input.password);
   await claim(em, { rule: rules.signUpIp, key: ipThrottleKey(input.meta.ip), now: new Date() });
   const passwordHash = await hashPassword(input.password);
   try {
-    return await em.transactional(async (tx) => {
-      if (await tx.count(User, { email: input.email })) throw new AppError('EMAIL_TAKEN');
+    await em.transactional(async (tx) => {
+      const owner = await tx.findOne(User, { email: input.email });
+      if (owner) {
+        await enqueue(tx, 'email__account_exists', { userId: owner.id });
+        return;
+      }
       const user = tx.create(User, { email: input.email, name: input.name, role: 'customer', passwordHash });
       await tx.flush();
       await enqueue(tx, 'email__verify_address', { userId: user.id, email: user.email });
-      const session = await createSession(tx, config, { userId: user.id, ...input.meta });
-      return { user: toAuthUser(user), token: session.token, sessionId: session.sessionId };
     });
   } catch (err) {
-    // Two sign-ups racing for one address: the unique constraint decides.
-    if (err instanceof UniqueConstraintViolationException) throw new AppError('EMAIL_TAKEN', { cause: err });
-    throw err;
+    if (!(err instanceof UniqueConstraintViolationException)) throw err;
+    // Two sign-ups raced for one address and the other won: this one is a sign-up of a taken address.
+    await em.fork().transactional(async (tx) => {
+      const owner = await tx.findOneOrFail(User, { email: input.email });
+      await enqueue(tx, 'email__account_exists', { userId: owner.id });
+    });
   }
+}
+
+/**
+ * The worker's half of a sign-up with a taken address: the account to tell, or null when it is
+ * disabled, gone, or was told often enough this hour (so sign-ups cannot flood a mailbox).
+ */
+export async function accountExistsNotice(em: EntityManager, userId: string): Promise<User | null> {
+  const user = await em.findOne(User, { id: userId, disabledAt: null });
+  if (!user) return null;
+  try {
+    await claim(em, { rule: rules.signUpNoticeAccount, key: user.id, now: new Date() });
+  } catch {
+    return null;
+  }
+  return user;
 }
 
 /**

@@ -1,4 +1,5 @@
 export {
+  accountExistsNotice,
   changeEmail,
   changePassword,
   issueEmailToken,

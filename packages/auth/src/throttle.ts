@@ -42,6 +42,8 @@ export const rules = {
   signUpIp: { bucket: 'signup:ip', max: 20, windowMs: 1 * HOUR },
   resetIp: { bucket: 'reset:ip', max: 10, windowMs: 1 * HOUR },
   resetAccount: { bucket: 'reset:account', max: 3, windowMs: 1 * HOUR },
+  /** "Someone tried to sign up with your address" emails per account, so sign-ups cannot flood a mailbox. */
+  signUpNoticeAccount: { bucket: 'signup-notice:account', max: 3, windowMs: 1 * HOUR },
   verifyAccount: { bucket: 'verify:account', max: 5, windowMs: 1 * HOUR },
   /** Current-password checks of a signed-in user (password and email changes): like log-ins. */
   passwordCheck: {

@@ -24,6 +24,8 @@ import { authedProcedure, publicProcedure, router } from '../trpc.ts';
 
 const signedIn = z.object({ user: authUserDto, token: z.string() });
 const ok = z.object({ ok: z.literal(true) });
+/** The one answer of a sign-up, whether the address was free or taken (the owner is emailed instead). */
+const signUpAnswer = z.object({ status: z.literal('verification_sent'), email: z.string() });
 
 const meta = (ctx: Context) => ({ ip: ctx.request.ip, userAgent: ctx.request.userAgent });
 
@@ -41,12 +43,17 @@ async function startSession(
 }
 
 export const authRouter = router({
-  /** Creates a customer account, signs it in, and emails a verification link. */
+  /**
+   * Creates a customer account and emails a verification link; the client logs in next. The answer is
+   * the same when the address already has an account (its owner is emailed instead), so sign-up tells
+   * nobody which addresses have accounts; that is also why it starts no session.
+   */
   signUp: publicProcedure
     .input(z.object({ email: emailSchema, password: passwordSchema, name: nameSchema }))
-    .output(signedIn)
+    .output(signUpAnswer)
     .mutation(async ({ ctx, input }) => {
-      return startSession(ctx, await signUp(ctx.em, ctx.sessions, { ...input, meta: meta(ctx) }));
+      await signUp(ctx.em, { ...input, meta: meta(ctx) });
+      return { status: 'verification_sent' as const, email: input.email };
     }),
 
   /** Starts a new session. The token is also set as an HttpOnly cookie for browsers. */
