@@ -2,7 +2,7 @@
  * Account rules: sign-up, log-in, verification, password reset and change, profile. Shared by the API
  * (procedures) and the worker (issuing emailed tokens). Every function takes a forked EntityManager.
  */
-import { AuthToken, type AuthTokenKind, User } from '@keelson/db';
+import { AuthToken, type AuthTokenKind, type Database, User } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { enqueue } from '@keelson/jobs';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
@@ -16,7 +16,7 @@ import {
   invalidateUserSessions,
   type SessionConfig,
 } from './sessions.ts';
-import { claim, clearThrottle, ipThrottleKey, rules } from './throttle.ts';
+import { claim, claimAll, clearThrottle, ipThrottleKey, rules } from './throttle.ts';
 import { hashToken, newToken } from './tokens.ts';
 
 const HOUR = 60 * 60 * 1000;
@@ -109,7 +109,8 @@ export async function accountExistsNotice(em: EntityManager, userId: string): Pr
 /**
  * One answer, INVALID_CREDENTIALS, for an unknown email, a wrong password and a disabled account.
  * Every attempt is claimed against the throttles *before* the password is checked (see throttle.ts),
- * per account and IP, per account, and per IP; the counters live in PostgreSQL, so they hold across
+ * per account and IP, per account, and per IP, all at once and charged to all or none (one refused by
+ * the account+IP rule costs the account nothing); the counters live in PostgreSQL, so they hold across
  * API processes. A success clears the account's counters.
  */
 export async function logIn(
@@ -121,14 +122,12 @@ export async function logIn(
   const ip = ipThrottleKey(input.meta.ip);
   const accountIp = { rule: rules.loginAccountIp, key: `${input.email} ${ip}`, now };
   const account = { rule: rules.loginAccount, key: input.email, now };
-  await claim(em, { rule: rules.loginIp, key: ip, now });
-  await claim(em, account);
-  await claim(em, accountIp);
+  await claimAll(em, [accountIp, account, { rule: rules.loginIp, key: ip, now }]);
 
   const user = await findWithPassword(em, { email: input.email });
   const ok = await verifyPassword(user?.passwordHash ?? (await timingDummy()), input.password);
   if (!user || !ok || user.disabledAt) throw new AppError('INVALID_CREDENTIALS');
-  await Promise.all([clearThrottle(em, account), clearThrottle(em, accountIp)]);
+  await clearThrottle(em, account, accountIp);
   // Always a new session: a token planted before log-in (fixation) never becomes authenticated.
   const session = await createSession(em, config, { userId: user.id, ...input.meta });
   return { user: toAuthUser(user), token: session.token, sessionId: session.sessionId };
@@ -255,14 +254,20 @@ export async function resetPassword(em: EntityManager, input: { token: string; p
     await retireTokens(tx, user.id, 'reset_password');
     await invalidateUserSessions(tx, user.id);
     // Whoever reset it controls the mailbox: lift the log-in block they may be under.
+    // (By prefix, not LIKE: an address may hold `_` or `%`, which would match other accounts' keys.)
     await tx
-      .getConnection()
-      .execute(
-        `delete from auth_throttle where bucket in ('login:account', 'login:account-ip') and (key = ? or key like ?)`,
-        [user.email, `${user.email} %`],
-        'run',
-        tx.getTransactionContext(),
-      );
+      .getKysely<Database>()
+      .deleteFrom('auth_throttle')
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('bucket', '=', rules.loginAccount.bucket), eb('key', '=', user.email)]),
+          eb.and([
+            eb('bucket', '=', rules.loginAccountIp.bucket),
+            eb.fn<boolean>('starts_with', [eb.ref('key'), eb.val(`${user.email} `)]),
+          ]),
+        ]),
+      )
+      .execute();
   });
 }
 

@@ -49,5 +49,12 @@ export {
   type ValidSession,
   validateSession,
 } from './sessions.ts';
-export { type Claim, claim, ipThrottleKey, rules as throttleRules, type ThrottleRule } from './throttle.ts';
+export {
+  type Claim,
+  claim,
+  claimAll,
+  ipThrottleKey,
+  rules as throttleRules,
+  type ThrottleRule,
+} from './throttle.ts';
 export { hashToken } from './tokens.ts';
