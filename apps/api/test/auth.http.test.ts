@@ -58,9 +58,10 @@ describe('accounts over HTTP', () => {
     return { ...res, email };
   }
   const bearer = (token: string) => api.newClient({ token: () => token });
-  const cookieOf = (cookies: string[]) => cookies.find((c) => c.startsWith('keelson_session='))?.split(';')[0] ?? '';
+  const cookieOf = (cookies: string[], name = 'keelson_session') =>
+    cookies.find((c) => c.startsWith(`${name}=`))?.split(';')[0] ?? '';
 
-  it('logs in after signing up, sets an HttpOnly SameSite=Lax cookie, and answers me() for cookie and bearer', async () => {
+  it('logs in after signing up, sets HttpOnly SameSite=Lax cookies, and answers me() for cookie and bearer', async () => {
     const email = newEmail();
     const signedUp = await rawCall(api.baseUrl, {
       path: 'auth.signUp',
@@ -76,12 +77,22 @@ describe('accounts over HTTP', () => {
       input: { email, password: PASSWORD },
     });
     expect(res.status).toBe(200);
-    const cookie = res.cookies.find((c) => c.startsWith('keelson_session='));
-    expect(cookie).toMatch(/HttpOnly/i);
-    expect(cookie).toMatch(/SameSite=Lax/i);
-    expect(cookie).toMatch(/Path=\//);
-    const { token, user } = res.data as { token: string; user: { email: string; emailVerified: boolean } };
+    for (const name of ['keelson_session', 'keelson_device']) {
+      const cookie = res.cookies.find((c) => c.startsWith(`${name}=`));
+      expect(cookie).toMatch(/HttpOnly/i);
+      expect(cookie).toMatch(/SameSite=Lax/i);
+      expect(cookie).toMatch(/Path=\//);
+      expect(cookie).not.toMatch(/Secure/i); // PUBLIC_URL is http here
+    }
+    // The device is remembered for half a year; the session cookie lives as long as the session.
+    expect(res.cookies.find((c) => c.startsWith('keelson_device='))).toMatch(/Max-Age=15552000/);
+    const { token, user, deviceToken } = res.data as {
+      token: string;
+      deviceToken: string;
+      user: { email: string; emailVerified: boolean };
+    };
     expect(user).toMatchObject({ email, emailVerified: false });
+    expect(cookieOf(res.cookies, 'keelson_device')).toBe(`keelson_device=${deviceToken}`);
 
     const viaCookie = await rawCall(api.baseUrl, {
       path: 'auth.me',
@@ -190,17 +201,17 @@ describe('accounts over HTTP', () => {
     expect(await sql(api.db.url, 'select 1 from app_user where email = $1', [email])).toEqual([]);
   });
 
-  it('never stores a live token: the session and token tables hold only hashes', async () => {
-    const { token } = await signUp();
+  it('never stores a live token: the session, token and device tables hold only hashes', async () => {
+    const { token, deviceToken } = await signUp();
     const logIn = await api.client.auth.logIn.mutate({ email: (await signUp()).email, password: PASSWORD });
     const dump = JSON.stringify(
       await sql(
         api.db.url,
-        `select (select json_agg(s) from auth_session s) as s, (select json_agg(t) from auth_token t) as t`,
+        `select (select json_agg(s) from auth_session s) as s, (select json_agg(t) from auth_token t) as t,
+                (select json_agg(d) from auth_device d) as d`,
       ),
     );
-    expect(dump).not.toContain(token);
-    expect(dump).not.toContain(logIn.token);
+    for (const secret of [token, deviceToken, logIn.token, logIn.deviceToken]) expect(dump).not.toContain(secret);
     expect(
       (await sql<{ n: number }>(api.db.url, 'select count(*)::int as n from auth_session'))[0]!.n,
     ).toBeGreaterThanOrEqual(2);

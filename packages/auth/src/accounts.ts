@@ -8,6 +8,7 @@ import { enqueue } from '@keelson/jobs';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { isCommonPassword } from './commonPasswords.ts';
+import { findDevice, forgetDevices, issueDevice } from './devices.ts';
 import { hashPassword, verifyPassword } from './password.ts';
 import {
   type AuthUser,
@@ -16,7 +17,7 @@ import {
   invalidateUserSessions,
   type SessionConfig,
 } from './sessions.ts';
-import { claim, claimAll, clearThrottle, ipThrottleKey, rules } from './throttle.ts';
+import { type Claim, claim, claimAll, clearThrottle, ipThrottleKey, refundThrottle, rules } from './throttle.ts';
 import { hashToken, newToken } from './tokens.ts';
 
 const HOUR = 60 * 60 * 1000;
@@ -33,6 +34,11 @@ export interface SignedIn {
   /** For bearer clients; browsers get it as a cookie. */
   token: string;
   sessionId: string;
+}
+
+export interface LoggedIn extends SignedIn {
+  /** This client's new device token (devices.ts); browsers get it as a cookie too. */
+  deviceToken: string;
 }
 
 export function toAuthUser(u: User): AuthUser {
@@ -109,28 +115,40 @@ export async function accountExistsNotice(em: EntityManager, userId: string): Pr
 /**
  * One answer, INVALID_CREDENTIALS, for an unknown email, a wrong password and a disabled account.
  * Every attempt is claimed against the throttles *before* the password is checked (see throttle.ts),
- * per account and IP, per account, and per IP, all at once and charged to all or none (one refused by
- * the account+IP rule costs the account nothing); the counters live in PostgreSQL, so they hold across
- * API processes. A success clears the account's counters.
+ * all at once and charged to all or none. A client presenting a device token of the account (a
+ * browser or app that logged in to it before, see devices.ts) is counted per device and nothing else;
+ * any other is counted per account and IP, per account, and per IP. The counters live in PostgreSQL,
+ * so they hold across API processes. A success clears the client's own counter (its device's, or its
+ * account and IP's), gives the per-account rule back its own charge, and hands the client a new
+ * device token.
  */
 export async function logIn(
   em: EntityManager,
   config: SessionConfig,
-  input: { email: string; password: string; meta: RequestMeta },
-): Promise<SignedIn> {
+  input: { email: string; password: string; deviceToken?: string | null; meta: RequestMeta },
+): Promise<LoggedIn> {
   const now = new Date();
+  const device = input.deviceToken ? await findDevice(em, { token: input.deviceToken, email: input.email, now }) : null;
   const ip = ipThrottleKey(input.meta.ip);
-  const accountIp = { rule: rules.loginAccountIp, key: `${input.email} ${ip}`, now };
-  const account = { rule: rules.loginAccount, key: input.email, now };
-  await claimAll(em, [accountIp, account, { rule: rules.loginIp, key: ip, now }]);
+  const own: Claim = device
+    ? { rule: rules.loginDevice, key: device.id, now }
+    : { rule: rules.loginAccountIp, key: `${input.email} ${ip}`, now };
+  const account: Claim = { rule: rules.loginAccount, key: input.email, now };
+  await claimAll(em, device ? [own] : [own, account, { rule: rules.loginIp, key: ip, now }]);
 
   const user = await findWithPassword(em, { email: input.email });
   const ok = await verifyPassword(user?.passwordHash ?? (await timingDummy()), input.password);
   if (!user || !ok || user.disabledAt) throw new AppError('INVALID_CREDENTIALS');
-  await clearThrottle(em, account, accountIp);
-  // Always a new session: a token planted before log-in (fixation) never becomes authenticated.
-  const session = await createSession(em, config, { userId: user.id, ...input.meta });
-  return { user: toAuthUser(user), token: session.token, sessionId: session.sessionId };
+  await clearThrottle(em, own);
+  // The owner's own attempt gives back what it took from the account's budget; the guesses of others
+  // stay counted (clearing it would hand them a fresh budget each time the owner logs in).
+  if (!device) await refundThrottle(em, account);
+  return em.transactional(async (tx) => {
+    // Always a new session: a token planted before log-in (fixation) never becomes authenticated.
+    const session = await createSession(tx, config, { userId: user.id, ...input.meta });
+    const deviceToken = await issueDevice(tx, { userId: user.id, replacing: device?.id ?? null, now });
+    return { user: toAuthUser(user), token: session.token, sessionId: session.sessionId, deviceToken };
+  });
 }
 
 export function logOut(em: EntityManager, config: SessionConfig, token: string): Promise<void> {
@@ -253,6 +271,8 @@ export async function resetPassword(em: EntityManager, input: { token: string; p
     await tx.flush();
     await retireTokens(tx, user.id, 'reset_password');
     await invalidateUserSessions(tx, user.id);
+    // A reset often means the password leaked: a device that logged in with it may be the thief's.
+    await forgetDevices(tx, user.id);
     // Whoever reset it controls the mailbox: lift the log-in block they may be under.
     // (By prefix, not LIKE: an address may hold `_` or `%`, which would match other accounts' keys.)
     await tx
@@ -291,10 +311,19 @@ async function assertCurrentPassword(em: EntityManager, user: User, password: st
   await clearThrottle(em, attempt);
 }
 
-/** Changes the password and ends every other session (the current one stays signed in). */
+/**
+ * Changes the password and ends every other session (the current one stays signed in); every known
+ * device but the caller's (`deviceToken`, when it has one) must log in as a stranger again.
+ */
 export async function changePassword(
   em: EntityManager,
-  input: { userId: string; sessionId: string; currentPassword: string; newPassword: string },
+  input: {
+    userId: string;
+    sessionId: string;
+    currentPassword: string;
+    newPassword: string;
+    deviceToken?: string | null;
+  },
 ): Promise<void> {
   const user = await findWithPassword(em, { id: input.userId });
   if (!user) throw new AppError('UNAUTHENTICATED');
@@ -305,6 +334,7 @@ export async function changePassword(
     await tx.nativeUpdate(User, { id: user.id }, { passwordHash });
     await retireTokens(tx, user.id, 'reset_password');
     await invalidateUserSessions(tx, user.id, input.sessionId);
+    await forgetDevices(tx, user.id, input.deviceToken);
   });
 }
 

@@ -4,6 +4,7 @@ export {
   changePassword,
   issueEmailToken,
   issuePasswordReset,
+  type LoggedIn,
   logIn,
   logOut,
   RESET_PASSWORD_TTL_MS,
@@ -22,6 +23,7 @@ export { disableUser, enableUser, getUser, listUsers, revokeUserSessions, setRol
 export { type CleanupResult, cleanupAuth } from './cleanup.ts';
 export { isCommonPassword } from './commonPasswords.ts';
 export { isCrossSiteBrowserRequest, isTrustedOrigin } from './csrf.ts';
+export { DEVICE_TTL_MS, deviceCookie, MAX_DEVICES_PER_USER, readDeviceCookie } from './devices.ts';
 export {
   createOidcClient,
   type OidcClaims,

@@ -40,8 +40,23 @@ export const rules = {
     windowMs: 1 * HOUR,
     backoff: { baseMs: SECOND, capMs: 15 * MINUTE },
   },
-  /** Log-ins per account from anywhere: stops guessing spread over many IPs (at the cost of a possible lock-out). */
+  /**
+   * Log-ins per account from anywhere, without a device token: stops guessing spread over many IPs. It
+   * can lock out only clients the account has never seen: the owner's known devices are counted by
+   * `loginDevice` instead.
+   */
   loginAccount: { bucket: 'login:account', max: 50, windowMs: 1 * HOUR },
+  /**
+   * Log-ins presenting a valid device token of the account (see devices.ts), per device: like the
+   * account+IP rule, and the only rule such an attempt is counted against (OWASP, "Slow Down Online
+   * Guessing Attacks with Device Cookies").
+   */
+  loginDevice: {
+    bucket: 'login:device',
+    max: 5,
+    windowMs: 1 * HOUR,
+    backoff: { baseMs: SECOND, capMs: 15 * MINUTE },
+  },
   /** Log-ins per IP, across accounts (credential stuffing). */
   loginIp: { bucket: 'login:ip', max: 100, windowMs: 15 * MINUTE },
   /** Sign-ups per IP; generous enough for an office or a carrier's shared address. */
@@ -186,6 +201,28 @@ export async function claimAll(em: EntityManager, claims: readonly Claim[]): Pro
 /** Counts an attempt under one rule, or refuses it (uncounted) while the key is blocked; see `claimAll`. */
 export function claim(em: EntityManager, attempt: Claim): Promise<void> {
   return claimAll(em, [attempt]);
+}
+
+/**
+ * Takes back one attempt's charge (an attempt that turned out to be the owner's), lifting the block
+ * it may have set. A block that stays (other attempts reached the limit too) keeps its end.
+ */
+export async function refundThrottle(em: EntityManager, { rule, key, cost = 1 }: Claim): Promise<void> {
+  await em
+    .getKysely<Database>()
+    .updateTable('auth_throttle')
+    .set((eb) => ({
+      hits: eb.fn<number>('greatest', [eb('hits', '-', cost), eb.lit(0)]),
+      blocked_until: eb
+        .case()
+        .when('hits', '<=', rule.max - 1 + cost)
+        .then(null)
+        .else(eb.ref('blocked_until'))
+        .end(),
+    }))
+    .where('bucket', '=', rule.bucket)
+    .where('key', '=', key)
+    .execute();
 }
 
 /** Forgets the counters of these keys (a success: the client proved who it is). */
