@@ -106,8 +106,10 @@ export async function accountExistsNotice(em: EntityManager, userId: string): Pr
   if (!user) return null;
   try {
     await claim(em, { rule: rules.signUpNoticeAccount, key: user.id, now: new Date() });
-  } catch {
-    return null;
+  } catch (err) {
+    // Only the limit means "send nothing"; anything else fails the job, which is retried.
+    if (err instanceof AppError && err.code === 'RATE_LIMITED') return null;
+    throw err;
   }
   return user;
 }
