@@ -12,7 +12,8 @@ const paymentToken = process.argv[3] ?? 'tok_visa';
 const money = (cents: number, currency: string) => `${(cents / 100).toFixed(2)} ${currency}`;
 
 // 1. Sign up, then log in: sign-up answers the same whether or not the address has an account, so it
-// starts no session. A bearer client keeps the session token (and the device token) logging in gives it.
+// starts no session. A bearer client keeps the session token logging in gives it (a long-lived app keeps
+// its deviceToken too; see the README).
 const anonymous = createClient({ url });
 const credentials = {
   email: `shopper-${randomUUID().slice(0, 8)}@example.com`,
