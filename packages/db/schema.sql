@@ -77,6 +77,20 @@ create table app_user (
 CREATE UNIQUE INDEX app_user_email_unique ON public.app_user USING btree (email);
 CREATE UNIQUE INDEX app_user_pkey ON public.app_user USING btree (id);
 
+create table auth_device (
+  id uuid not null,
+  token_hash character varying(64) not null,
+  user_id uuid not null,
+  created_at timestamp with time zone not null,
+  expires_at timestamp with time zone not null
+);
+-- constraint auth_device_pkey: PRIMARY KEY (id)
+-- constraint auth_device_token_hash_unique: UNIQUE (token_hash)
+-- constraint auth_device_user_id_foreign: FOREIGN KEY (user_id) REFERENCES app_user(id) ON DELETE CASCADE
+CREATE UNIQUE INDEX auth_device_pkey ON public.auth_device USING btree (id);
+CREATE UNIQUE INDEX auth_device_token_hash_unique ON public.auth_device USING btree (token_hash);
+CREATE INDEX auth_device_user_id_index ON public.auth_device USING btree (user_id);
+
 create table auth_identity (
   id uuid not null,
   user_id uuid not null,

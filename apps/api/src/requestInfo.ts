@@ -8,6 +8,7 @@ import {
   isCrossSiteBrowserRequest,
   isTrustedOrigin,
   readBearerToken,
+  readDeviceCookie,
   readSessionCookie,
   type SessionConfig,
 } from '@keelson/auth';
@@ -38,6 +39,7 @@ export function httpRequestInfo(
     crossSite: isCrossSiteBrowserRequest(req.headers, opts.allowedOrigins),
     ip: req.ip,
     userAgent: header(req.headers['user-agent']),
+    deviceToken: req.headers.cookie ? readDeviceCookie(opts.sessions, req.headers.cookie) : null,
     setCookie: (cookie) => {
       // Several calls of one batch may set it; the last word wins, which is also the latest state.
       res.header('set-cookie', cookie);
@@ -67,5 +69,6 @@ export function wsRequestInfo(
     longLived: true,
     ip: opts.clientIp(req),
     userAgent: header(req.headers['user-agent']),
+    deviceToken: req.headers.cookie ? readDeviceCookie(opts.sessions, req.headers.cookie) : null,
   };
 }

@@ -1,6 +1,6 @@
 /**
  * `pnpm demo [api-url] [payment-token]`: the store's main flow through `@keelson/client`, against a
- * running API and worker (`pnpm start`): sign up, add to cart, check out with a sandbox test token,
+ * running API and worker (`pnpm start`): sign up and log in, add to cart, check out with a sandbox test token,
  * watch the worker take the payment live (a subscription over WebSocket), and read the inbox. The
  * README's walkthrough is this file.
  */
@@ -11,15 +11,18 @@ const url = process.argv[2] ?? 'http://127.0.0.1:3000/trpc';
 const paymentToken = process.argv[3] ?? 'tok_visa';
 const money = (cents: number, currency: string) => `${(cents / 100).toFixed(2)} ${currency}`;
 
-// 1. Sign up: a bearer client keeps the session token it is given.
+// 1. Sign up, then log in: sign-up answers the same whether or not the address has an account, so it
+// starts no session. A bearer client keeps the session token logging in gives it (a long-lived app keeps
+// its deviceToken too; see the README).
 const anonymous = createClient({ url });
-const { token, user } = await anonymous.auth.signUp.mutate({
+const credentials = {
   email: `shopper-${randomUUID().slice(0, 8)}@example.com`,
   password: 'a long walkthrough passphrase',
-  name: 'Walkthrough Shopper',
-});
+};
+await anonymous.auth.signUp.mutate({ ...credentials, name: 'Walkthrough Shopper' });
+const { token, user } = await anonymous.auth.logIn.mutate(credentials);
 const api = createClient({ url, token: () => token });
-console.log(`Signed up as ${user.email}`);
+console.log(`Signed up and logged in as ${user.email}`);
 
 // 2. Find something in stock and put two in the cart; the server prices it.
 const { items } = await api.catalog.list.query({ q: 'mug', limit: 20 });

@@ -37,7 +37,7 @@ describe('pnpm start (embedded default)', () => {
     expect(page.items).toHaveLength(60);
     await closeClient(client);
 
-    // The README's walkthrough: sign up, cart, checkout with a test token, the worker takes the payment.
+    // The README's walkthrough: sign up, log in, cart, checkout with a test token, the worker takes the payment.
     await using demo = startProcess('apps/dev/src/walkthrough.ts', {}, { args: [url] });
     await demo.waitFor(/unread notification\(s\)\./, 45_000);
     expect(demo.output()).toMatch(/Cart: 2 × .+ Mug, subtotal [\d.]+ USD, tax 0\.00 USD/);

@@ -45,6 +45,28 @@ describe('email jobs', () => {
     expect(mailTo(user!.email)[0]?.raw).toContain(messageIdFor('job:101').slice(1, -1));
   });
 
+  it('tells the owner of a taken address once per sign-up attempt, at most three times an hour', async () => {
+    const [user, disabled] = await createUsers(t.db.url, 2);
+    await run('email__account_exists', { userId: user!.id }, '401');
+    await run('email__account_exists', { userId: user!.id }, '401'); // the retry of the same job
+    await smtp.waitFor(user!.email);
+    await settle();
+    const notices = mailTo(user!.email);
+    expect(notices).toHaveLength(1);
+    expect(notices[0]?.text).toContain('which already has one');
+    expect(notices[0]?.text).toContain('http://shop.test/sign-in');
+    expect(notices[0]?.raw).toContain(messageIdFor('job:401').slice(1, -1));
+    // A flood of sign-ups with the address: two more get through this hour, then silence.
+    for (const id of ['402', '403', '404', '405']) await run('email__account_exists', { userId: user!.id }, id);
+    await settle();
+    expect(mailTo(user!.email)).toHaveLength(3);
+    // A disabled account hears nothing.
+    await sql(t.db.url, 'update app_user set disabled_at = now() where id = $1', [disabled!.id]);
+    await run('email__account_exists', { userId: disabled!.id }, '406');
+    await settle();
+    expect(mailTo(disabled!.email)).toEqual([]);
+  });
+
   it('two jobs for the same order event send one email; another event sends its own', async () => {
     const [user] = await createUsers(t.db.url, 1);
     const product = await createProduct(t.db.url, { priceCents: 500, stock: 3 });

@@ -2,12 +2,13 @@
  * Account rules: sign-up, log-in, verification, password reset and change, profile. Shared by the API
  * (procedures) and the worker (issuing emailed tokens). Every function takes a forked EntityManager.
  */
-import { AuthToken, type AuthTokenKind, User } from '@keelson/db';
+import { AuthToken, type AuthTokenKind, type Database, User } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { enqueue } from '@keelson/jobs';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { isCommonPassword } from './commonPasswords.ts';
+import { findDevice, forgetDevices, issueDevice } from './devices.ts';
 import { hashPassword, verifyPassword } from './password.ts';
 import {
   type AuthUser,
@@ -16,7 +17,7 @@ import {
   invalidateUserSessions,
   type SessionConfig,
 } from './sessions.ts';
-import { claim, clearThrottle, ipThrottleKey, rules } from './throttle.ts';
+import { type Claim, claim, claimAll, clearThrottle, ipThrottleKey, refundThrottle, rules } from './throttle.ts';
 import { hashToken, newToken } from './tokens.ts';
 
 const HOUR = 60 * 60 * 1000;
@@ -33,6 +34,11 @@ export interface SignedIn {
   /** For bearer clients; browsers get it as a cookie. */
   token: string;
   sessionId: string;
+}
+
+export interface LoggedIn extends SignedIn {
+  /** This client's new device token (devices.ts); browsers get it as a cookie too. */
+  deviceToken: string;
 }
 
 export function toAuthUser(u: User): AuthUser {
@@ -57,56 +63,94 @@ async function findWithPassword(em: EntityManager, where: { email: string } | { 
   return em.findOne(User, where, { populate: ['passwordHash'] });
 }
 
+/**
+ * Creates a customer account and emails a verification link, or, when the address already has an
+ * account, emails its owner instead ("someone tried to sign up with your address"). The caller cannot
+ * tell which happened: the same answer, the same work (the password is hashed either way), no session
+ * either way (a session would say which). The client logs in afterwards.
+ */
 export async function signUp(
   em: EntityManager,
-  config: SessionConfig,
   input: { email: string; password: string; name: string; meta: RequestMeta },
-): Promise<SignedIn> {
+): Promise<void> {
   await assertAcceptablePassword(input.password);
   await claim(em, { rule: rules.signUpIp, key: ipThrottleKey(input.meta.ip), now: new Date() });
   const passwordHash = await hashPassword(input.password);
   try {
-    return await em.transactional(async (tx) => {
-      if (await tx.count(User, { email: input.email })) throw new AppError('EMAIL_TAKEN');
+    await em.transactional(async (tx) => {
+      const owner = await tx.findOne(User, { email: input.email });
+      if (owner) {
+        await enqueue(tx, 'email__account_exists', { userId: owner.id });
+        return;
+      }
       const user = tx.create(User, { email: input.email, name: input.name, role: 'customer', passwordHash });
       await tx.flush();
       await enqueue(tx, 'email__verify_address', { userId: user.id, email: user.email });
-      const session = await createSession(tx, config, { userId: user.id, ...input.meta });
-      return { user: toAuthUser(user), token: session.token, sessionId: session.sessionId };
     });
   } catch (err) {
-    // Two sign-ups racing for one address: the unique constraint decides.
-    if (err instanceof UniqueConstraintViolationException) throw new AppError('EMAIL_TAKEN', { cause: err });
+    if (!(err instanceof UniqueConstraintViolationException)) throw err;
+    // Two sign-ups raced for one address and the other won: this one is a sign-up of a taken address.
+    await em.fork().transactional(async (tx) => {
+      const owner = await tx.findOneOrFail(User, { email: input.email });
+      await enqueue(tx, 'email__account_exists', { userId: owner.id });
+    });
+  }
+}
+
+/**
+ * The worker's half of a sign-up with a taken address: the account to tell, or null when it is
+ * disabled, gone, or was told often enough this hour (so sign-ups cannot flood a mailbox).
+ */
+export async function accountExistsNotice(em: EntityManager, userId: string): Promise<User | null> {
+  const user = await em.findOne(User, { id: userId, disabledAt: null });
+  if (!user) return null;
+  try {
+    await claim(em, { rule: rules.signUpNoticeAccount, key: user.id, now: new Date() });
+  } catch (err) {
+    // Only the limit means "send nothing"; anything else fails the job, which is retried.
+    if (err instanceof AppError && err.code === 'RATE_LIMITED') return null;
     throw err;
   }
+  return user;
 }
 
 /**
  * One answer, INVALID_CREDENTIALS, for an unknown email, a wrong password and a disabled account.
  * Every attempt is claimed against the throttles *before* the password is checked (see throttle.ts),
- * per account and IP, per account, and per IP; the counters live in PostgreSQL, so they hold across
- * API processes. A success clears the account's counters.
+ * all at once and charged to all or none. A client presenting a device token of the account (a
+ * browser or app that logged in to it before, see devices.ts) is counted per device and nothing else;
+ * any other is counted per account and IP, per account, and per IP. The counters live in PostgreSQL,
+ * so they hold across API processes. A success clears the client's own counter (its device's, or its
+ * account and IP's), gives the per-account rule back its own charge, and hands the client a new
+ * device token.
  */
 export async function logIn(
   em: EntityManager,
   config: SessionConfig,
-  input: { email: string; password: string; meta: RequestMeta },
-): Promise<SignedIn> {
+  input: { email: string; password: string; deviceToken?: string | null; meta: RequestMeta },
+): Promise<LoggedIn> {
   const now = new Date();
+  const device = input.deviceToken ? await findDevice(em, { token: input.deviceToken, email: input.email, now }) : null;
   const ip = ipThrottleKey(input.meta.ip);
-  const accountIp = { rule: rules.loginAccountIp, key: `${input.email} ${ip}`, now };
-  const account = { rule: rules.loginAccount, key: input.email, now };
-  await claim(em, { rule: rules.loginIp, key: ip, now });
-  await claim(em, account);
-  await claim(em, accountIp);
+  const own: Claim = device
+    ? { rule: rules.loginDevice, key: device.id, now }
+    : { rule: rules.loginAccountIp, key: `${input.email} ${ip}`, now };
+  const account: Claim = { rule: rules.loginAccount, key: input.email, now };
+  await claimAll(em, device ? [own] : [own, account, { rule: rules.loginIp, key: ip, now }]);
 
   const user = await findWithPassword(em, { email: input.email });
   const ok = await verifyPassword(user?.passwordHash ?? (await timingDummy()), input.password);
   if (!user || !ok || user.disabledAt) throw new AppError('INVALID_CREDENTIALS');
-  await Promise.all([clearThrottle(em, account), clearThrottle(em, accountIp)]);
-  // Always a new session: a token planted before log-in (fixation) never becomes authenticated.
-  const session = await createSession(em, config, { userId: user.id, ...input.meta });
-  return { user: toAuthUser(user), token: session.token, sessionId: session.sessionId };
+  await clearThrottle(em, own);
+  // The owner's own attempt gives back what it took from the account's budget; the guesses of others
+  // stay counted (clearing it would hand them a fresh budget each time the owner logs in).
+  if (!device) await refundThrottle(em, account);
+  return em.transactional(async (tx) => {
+    // Always a new session: a token planted before log-in (fixation) never becomes authenticated.
+    const session = await createSession(tx, config, { userId: user.id, ...input.meta });
+    const deviceToken = await issueDevice(tx, { userId: user.id, replacing: device?.id ?? null, now });
+    return { user: toAuthUser(user), token: session.token, sessionId: session.sessionId, deviceToken };
+  });
 }
 
 export function logOut(em: EntityManager, config: SessionConfig, token: string): Promise<void> {
@@ -229,15 +273,23 @@ export async function resetPassword(em: EntityManager, input: { token: string; p
     await tx.flush();
     await retireTokens(tx, user.id, 'reset_password');
     await invalidateUserSessions(tx, user.id);
+    // A reset often means the password leaked: a device that logged in with it may be the thief's.
+    await forgetDevices(tx, user.id);
     // Whoever reset it controls the mailbox: lift the log-in block they may be under.
+    // (By prefix, not LIKE: an address may hold `_` or `%`, which would match other accounts' keys.)
     await tx
-      .getConnection()
-      .execute(
-        `delete from auth_throttle where bucket in ('login:account', 'login:account-ip') and (key = ? or key like ?)`,
-        [user.email, `${user.email} %`],
-        'run',
-        tx.getTransactionContext(),
-      );
+      .getKysely<Database>()
+      .deleteFrom('auth_throttle')
+      .where((eb) =>
+        eb.or([
+          eb.and([eb('bucket', '=', rules.loginAccount.bucket), eb('key', '=', user.email)]),
+          eb.and([
+            eb('bucket', '=', rules.loginAccountIp.bucket),
+            eb.fn<boolean>('starts_with', [eb.ref('key'), eb.val(`${user.email} `)]),
+          ]),
+        ]),
+      )
+      .execute();
   });
 }
 
@@ -261,10 +313,19 @@ async function assertCurrentPassword(em: EntityManager, user: User, password: st
   await clearThrottle(em, attempt);
 }
 
-/** Changes the password and ends every other session (the current one stays signed in). */
+/**
+ * Changes the password and ends every other session (the current one stays signed in); every known
+ * device but the caller's (`deviceToken`, when it has one) must log in as a stranger again.
+ */
 export async function changePassword(
   em: EntityManager,
-  input: { userId: string; sessionId: string; currentPassword: string; newPassword: string },
+  input: {
+    userId: string;
+    sessionId: string;
+    currentPassword: string;
+    newPassword: string;
+    deviceToken?: string | null;
+  },
 ): Promise<void> {
   const user = await findWithPassword(em, { id: input.userId });
   if (!user) throw new AppError('UNAUTHENTICATED');
@@ -275,6 +336,7 @@ export async function changePassword(
     await tx.nativeUpdate(User, { id: user.id }, { passwordHash });
     await retireTokens(tx, user.id, 'reset_password');
     await invalidateUserSessions(tx, user.id, input.sessionId);
+    await forgetDevices(tx, user.id, input.deviceToken);
   });
 }
 

@@ -1,5 +1,6 @@
 import type { QueryResult } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { deleteExpiredDevices } from './devices.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
 
@@ -7,16 +8,18 @@ export interface CleanupResult {
   sessions: number;
   tokens: number;
   throttles: number;
+  devices: number;
 }
 
 /**
  * Deletes what can never be used again: expired sessions, emailed tokens a week after they expired or
- * were used (kept a while for support questions), and throttle counters whose window and block are over.
+ * were used (kept a while for support questions), throttle counters whose window and block are over,
+ * and devices not seen for their lifetime.
  */
 export async function cleanupAuth(em: EntityManager, now: Date = new Date()): Promise<CleanupResult> {
   const conn = em.getConnection();
   const week = new Date(now.getTime() - 7 * DAY_MS);
-  const [sessions, tokens, throttles] = await Promise.all([
+  const [sessions, tokens, throttles, devices] = await Promise.all([
     conn.execute<QueryResult>(
       'delete from auth_session where expires_at <= ? or absolute_expires_at <= ?',
       [now, now],
@@ -28,6 +31,12 @@ export async function cleanupAuth(em: EntityManager, now: Date = new Date()): Pr
       [new Date(now.getTime() - DAY_MS), now],
       'run',
     ),
+    deleteExpiredDevices(em, now),
   ]);
-  return { sessions: sessions.affectedRows, tokens: tokens.affectedRows, throttles: throttles.affectedRows };
+  return {
+    sessions: sessions.affectedRows,
+    tokens: tokens.affectedRows,
+    throttles: throttles.affectedRows,
+    devices,
+  };
 }

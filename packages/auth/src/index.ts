@@ -1,8 +1,10 @@
 export {
+  accountExistsNotice,
   changeEmail,
   changePassword,
   issueEmailToken,
   issuePasswordReset,
+  type LoggedIn,
   logIn,
   logOut,
   RESET_PASSWORD_TTL_MS,
@@ -21,6 +23,7 @@ export { disableUser, enableUser, getUser, listUsers, revokeUserSessions, setRol
 export { type CleanupResult, cleanupAuth } from './cleanup.ts';
 export { isCommonPassword } from './commonPasswords.ts';
 export { isCrossSiteBrowserRequest, isTrustedOrigin } from './csrf.ts';
+export { DEVICE_TTL_MS, deviceCookie, MAX_DEVICES_PER_USER, readDeviceCookie } from './devices.ts';
 export {
   createOidcClient,
   type OidcClaims,
@@ -48,5 +51,12 @@ export {
   type ValidSession,
   validateSession,
 } from './sessions.ts';
-export { type Claim, claim, ipThrottleKey, rules as throttleRules, type ThrottleRule } from './throttle.ts';
+export {
+  type Claim,
+  claim,
+  claimAll,
+  ipThrottleKey,
+  rules as throttleRules,
+  type ThrottleRule,
+} from './throttle.ts';
 export { hashToken } from './tokens.ts';

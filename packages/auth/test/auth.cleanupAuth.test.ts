@@ -1,5 +1,5 @@
 import { cleanupAuth, hashToken } from '@keelson/auth';
-import { Session, Throttle, User } from '@keelson/db';
+import { Device, Session, Throttle, User } from '@keelson/db';
 import { sql, useTestOrm } from '@keelson/testing';
 import { describe, expect, it } from 'vitest';
 
@@ -32,12 +32,17 @@ describe('cleanupAuth', () => {
       blockedUntil: ahead(60_000),
     });
     em.create(Throttle, { bucket: 'b', key: 'recent', hits: 1, windowStartedAt: ago(60_000) });
+    em.create(Device, { tokenHash: hashToken('device-live'), user, expiresAt: ahead(60_000) });
+    em.create(Device, { tokenHash: hashToken('device-expired'), user, expiresAt: ago(1) });
     await em.flush();
 
-    expect(await cleanupAuth(t.orm.em.fork(), now)).toEqual({ sessions: 2, tokens: 0, throttles: 1 });
+    expect(await cleanupAuth(t.orm.em.fork(), now)).toEqual({ sessions: 2, tokens: 0, throttles: 1, devices: 1 });
     expect(await sql(t.db.url, 'select token_hash from auth_session')).toEqual([{ token_hash: hashToken('live') }]);
     expect(
       (await sql<{ key: string }>(t.db.url, 'select key from auth_throttle order by key')).map((r) => r.key),
     ).toEqual(['blocked', 'recent']);
+    expect(await sql(t.db.url, 'select token_hash from auth_device')).toEqual([
+      { token_hash: hashToken('device-live') },
+    ]);
   });
 });

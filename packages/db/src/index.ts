@@ -9,6 +9,7 @@ export {
   type AuthTokenKind,
   authTokenKinds,
   CartItem,
+  Device,
   EmailDelivery,
   entities,
   IdempotencyKey,
@@ -74,6 +75,7 @@ export {
 export { migrate, type SchemaStatus, schemaStatus, WORKER_SCHEMA } from './migrate.ts';
 export {
   createOrm,
+  type Database,
   type EntityManager,
   type MikroORM,
   migrationsPath,

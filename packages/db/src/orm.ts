@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url';
 import { Migrator } from '@mikro-orm/migrations';
 import { defineConfig, MikroORM, type Options } from '@mikro-orm/postgresql';
+import type { InferKyselyDB } from '@mikro-orm/sql';
 import { entities } from './entities/index.ts';
 import { pgPoolConfig } from './pool.ts';
 
@@ -55,6 +56,13 @@ export function ormOptions(opts: OrmOptions): Options {
     },
   });
 }
+
+/**
+ * Every table and column as the entities declare them, for hand-written SQL through Kysely:
+ * `em.getKysely<Database>()`, bound to the EntityManager's transaction. Timestamps come back as text
+ * whatever this says (MikroORM's connection): read them with `rowDate`.
+ */
+export type Database = InferKyselyDB<(typeof entities)[number]>;
 
 export function createOrm(opts: OrmOptions): Promise<MikroORM> {
   return MikroORM.init(ormOptions(opts));

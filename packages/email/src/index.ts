@@ -8,6 +8,7 @@ export {
 } from './deliveries.ts';
 export { createMailer, type MailConfig, type Mailer, type Message, type SentMessage } from './mailer.ts';
 export {
+  accountExistsMessage,
   formatMoney,
   type OrderSummary,
   orderStatusMessage,

@@ -47,6 +47,22 @@ export function passwordResetMessage(opts: { to: string; name: string; link: str
   });
 }
 
+/** To the owner of an address someone tried to sign up with; the sign-up itself was answered as any other. */
+export function accountExistsMessage(opts: { to: string; name: string; link: string }): Message {
+  return layout({
+    to: opts.to,
+    subject: 'Someone tried to create an account with your address',
+    greeting: `Hello ${opts.name},`,
+    lines: [
+      'Someone tried to create a new account with this email address, which already has one.',
+      'If it was you: log in instead; if you forgot your password, choose "Forgot your password?" on the log-in page to reset it.',
+      'If it was not you, ignore this email: nothing was created and your account is unchanged.',
+    ],
+    link: opts.link,
+    action: 'Log in',
+  });
+}
+
 export interface OrderSummary {
   id: string;
   totalCents: number;

@@ -91,6 +91,16 @@ export const tasks = {
     maxAttempts: 10,
   }),
   /**
+   * Tells the owner of an address that someone tried to sign up with it (and how to log in or reset the
+   * password if it was them): what a sign-up of a taken address does instead of saying so to the caller.
+   * At most a few an hour per account (the worker checks, where no response can time it).
+   */
+  email__account_exists: defineTask({
+    identifier: 'email__account_exists',
+    payload: z.object({ userId: z.uuid() }),
+    maxAttempts: 10,
+  }),
+  /**
    * Emails a password-reset link (token made by the worker, valid one hour, single use) when the
    * address has an account; the request's answer never depends on that.
    */

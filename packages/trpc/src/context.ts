@@ -1,6 +1,7 @@
 import type { DashboardFeed } from '@keelson/analytics';
 import {
   blankSessionCookie,
+  deviceCookie,
   type SessionConfig,
   sessionCookie,
   type ValidSession,
@@ -68,6 +69,11 @@ export interface RequestInfo {
   longLived?: boolean;
   ip: string | null;
   userAgent: string | null;
+  /**
+   * The device token of the request's device cookie (`keelson_device`), given to the client at its last
+   * log-in; null or absent when none. Clients without cookies pass it to `auth.logIn` instead.
+   */
+  deviceToken?: string | null;
   /** Adds a Set-Cookie header to the HTTP response; absent over WebSocket. */
   setCookie?: (cookie: string) => void;
 }
@@ -105,6 +111,8 @@ export interface Context {
   session(): Promise<ValidSession | null>;
   /** Sets (or, with null, clears) the session cookie for browser clients. */
   setSessionCookie(token: string | null): void;
+  /** Sets the device cookie for browser clients (see `auth.logIn`). */
+  setDeviceCookie(token: string): void;
 }
 
 export function createContext(deps: ContextDeps, request: RequestInfo): Context {
@@ -142,5 +150,6 @@ export function createContext(deps: ContextDeps, request: RequestInfo): Context 
       return session;
     },
     setSessionCookie,
+    setDeviceCookie: (token) => request.setCookie?.(deviceCookie(deps.sessions, token)),
   };
 }

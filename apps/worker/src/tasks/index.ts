@@ -5,6 +5,7 @@ import { analytics__rollup } from './analytics__rollup.ts';
 import { auth__cleanup } from './auth__cleanup.ts';
 import { catalog__refresh_view_count } from './catalog__refresh_view_count.ts';
 import { checkout__purge_keys } from './checkout__purge_keys.ts';
+import { email__account_exists } from './email__account_exists.ts';
 import { email__order_status } from './email__order_status.ts';
 import { email__password_reset } from './email__password_reset.ts';
 import { email__verify_address } from './email__verify_address.ts';
@@ -21,6 +22,7 @@ export const taskFactories: { [N in TaskName]: (deps: TaskDeps) => Task<N> } = {
   auth__cleanup,
   email__verify_address,
   email__password_reset,
+  email__account_exists,
   email__order_status,
   payment__capture,
   payment__refund,

@@ -2,6 +2,7 @@ import { AnalyticsEventSchema, AnalyticsFunnelHourlySchema, AnalyticsHourlySchem
 import { AppEventPrunedSchema, AppEventSchema } from './AppEvent.ts';
 import { AuthTokenSchema } from './AuthToken.ts';
 import { CartItemSchema } from './CartItem.ts';
+import { DeviceSchema } from './Device.ts';
 import { EmailDeliverySchema } from './EmailDelivery.ts';
 import { IdentitySchema } from './Identity.ts';
 import { IdempotencyKeySchema, StockAdjustmentSchema } from './Inventory.ts';
@@ -19,6 +20,7 @@ export { AnalyticsEvent, AnalyticsFunnelHourly, AnalyticsHourly } from './Analyt
 export { AppEvent, AppEventPruned } from './AppEvent.ts';
 export { AuthToken, type AuthTokenKind, authTokenKinds } from './AuthToken.ts';
 export { CartItem } from './CartItem.ts';
+export { Device } from './Device.ts';
 export { EmailDelivery } from './EmailDelivery.ts';
 export { Identity } from './Identity.ts';
 export {
@@ -60,6 +62,7 @@ export const entities = [
   SessionSchema,
   AuthTokenSchema,
   ThrottleSchema,
+  DeviceSchema,
   IdentitySchema,
   CartItemSchema,
   OrderSchema,

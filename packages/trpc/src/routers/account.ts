@@ -16,12 +16,24 @@ export const accountRouter = router({
     .output(authUserDto)
     .mutation(({ ctx, input }) => updateProfile(ctx.em, ctx.user.id, input)),
 
-  /** Needs the current password; every other session ends. */
+  /** Needs the current password; every other session ends, and every known device but the caller's. */
   changePassword: authedProcedure
-    .input(z.object({ currentPassword: z.string().min(1).max(256), newPassword: passwordSchema }))
+    .input(
+      z.object({
+        currentPassword: z.string().min(1).max(256),
+        newPassword: passwordSchema,
+        /** The caller's device token, for clients without cookies (as for `auth.logIn`): that device stays known. */
+        deviceToken: z.string().min(1).max(256).optional(),
+      }),
+    )
     .output(z.object({ ok: z.literal(true) }))
     .mutation(async ({ ctx, input }) => {
-      await changePassword(ctx.em, { userId: ctx.user.id, sessionId: ctx.sessionId, ...input });
+      await changePassword(ctx.em, {
+        userId: ctx.user.id,
+        sessionId: ctx.sessionId,
+        ...input,
+        deviceToken: input.deviceToken ?? ctx.request.deviceToken ?? null,
+      });
       return { ok: true as const };
     }),
 

@@ -2,6 +2,7 @@ import {
   authUserDto,
   emailSchema,
   invalidateUserSessions,
+  type LoggedIn,
   listSessions,
   logIn,
   logOut,
@@ -11,7 +12,6 @@ import {
   resendVerification,
   resetPassword,
   revokeSession,
-  type SignedIn,
   sessionDto,
   signUp,
   tokenSchema,
@@ -22,43 +22,65 @@ import { z } from 'zod';
 import type { Context } from '../context.ts';
 import { authedProcedure, publicProcedure, router } from '../trpc.ts';
 
-const signedIn = z.object({ user: authUserDto, token: z.string() });
+const loggedIn = z.object({ user: authUserDto, token: z.string(), deviceToken: z.string() });
 const ok = z.object({ ok: z.literal(true) });
+/** The one answer of a sign-up, whether the address was free or taken (the owner is emailed instead). */
+const signUpAnswer = z.object({ status: z.literal('verification_sent'), email: z.string() });
 
 const meta = (ctx: Context) => ({ ip: ctx.request.ip, userAgent: ctx.request.userAgent });
 
 /**
- * Hands a new session to the client (cookie for browsers, token in the body for the others). Signing in
- * always starts a new session: whatever token came with the request stops working (no fixation).
+ * Hands a new session and device token to the client (cookies for browsers, fields of the answer for
+ * the others). Logging in always starts a new session: whatever token came with the request stops
+ * working (no fixation).
  */
 async function startSession(
   ctx: Context & { em: Parameters<typeof logOut>[0] },
-  result: SignedIn,
-): Promise<{ user: SignedIn['user']; token: string }> {
+  result: LoggedIn,
+): Promise<z.infer<typeof loggedIn>> {
   if (ctx.request.credential) await logOut(ctx.em, ctx.sessions, ctx.request.credential.token);
   ctx.setSessionCookie(result.token);
-  return { user: result.user, token: result.token };
+  ctx.setDeviceCookie(result.deviceToken);
+  return { user: result.user, token: result.token, deviceToken: result.deviceToken };
 }
 
 export const authRouter = router({
-  /** Creates a customer account, signs it in, and emails a verification link. */
+  /**
+   * Creates a customer account and emails a verification link; the client logs in next. The answer is
+   * the same when the address already has an account (its owner is emailed instead), so sign-up tells
+   * nobody which addresses have accounts; that is also why it starts no session.
+   */
   signUp: publicProcedure
     .input(z.object({ email: emailSchema, password: passwordSchema, name: nameSchema }))
-    .output(signedIn)
+    .output(signUpAnswer)
     .mutation(async ({ ctx, input }) => {
-      return startSession(ctx, await signUp(ctx.em, ctx.sessions, { ...input, meta: meta(ctx) }));
+      await signUp(ctx.em, { ...input, meta: meta(ctx) });
+      return { status: 'verification_sent' as const, email: input.email };
     }),
 
-  /** Starts a new session. The token is also set as an HttpOnly cookie for browsers. */
+  /**
+   * Starts a new session. The token is also set as an HttpOnly cookie for browsers, and so is the device
+   * token: a client that sends it back with its next log-ins (the cookie does it for browsers, others
+   * pass `deviceToken`) is throttled per device, so nobody guessing elsewhere can lock it out.
+   */
   logIn: publicProcedure
-    .input(z.object({ email: emailSchema, password: z.string().min(1).max(256) }))
-    .output(signedIn)
+    .input(
+      z.object({
+        email: emailSchema,
+        password: z.string().min(1).max(256),
+        deviceToken: z.string().min(1).max(256).optional(),
+      }),
+    )
+    .output(loggedIn)
     .mutation(async ({ ctx, input }) => {
-      const user = await logIn(ctx.em, ctx.sessions, { ...input, meta: meta(ctx) }).catch((err: unknown) => {
-        // Counted here, where the outcome is known, so the auth package needs no metrics of its own.
-        if (err instanceof AppError && err.code === 'INVALID_CREDENTIALS') ctx.metrics?.loginFailed();
-        throw err;
-      });
+      const deviceToken = input.deviceToken ?? ctx.request.deviceToken ?? null;
+      const user = await logIn(ctx.em, ctx.sessions, { ...input, deviceToken, meta: meta(ctx) }).catch(
+        (err: unknown) => {
+          // Counted here, where the outcome is known, so the auth package needs no metrics of its own.
+          if (err instanceof AppError && err.code === 'INVALID_CREDENTIALS') ctx.metrics?.loginFailed();
+          throw err;
+        },
+      );
       return startSession(ctx, user);
     }),
 
