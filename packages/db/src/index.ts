@@ -89,3 +89,4 @@ export {
 export { rowDate } from './rows.ts';
 export { dumpSchema } from './schemaDump.ts';
 export { demoProducts, needsAdmin, type SeedOptions, type SeedResult, seed } from './seed.ts';
+export { readSnapshot } from './snapshot.ts';
