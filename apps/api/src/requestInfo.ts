@@ -17,7 +17,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 type Credential = RequestInfo['credential'];
 
 export function credentialFromHeaders(sessions: SessionConfig, headers: IncomingMessage['headers']): Credential {
-  const bearer = headers.authorization ? readBearerToken(sessions, headers.authorization) : null;
+  const bearer = headers.authorization ? readBearerToken(headers.authorization) : null;
   if (bearer) return { token: bearer, source: 'bearer' };
   const cookie = headers.cookie ? readSessionCookie(sessions, headers.cookie) : null;
   return cookie ? { token: cookie, source: 'cookie' } : null;
