@@ -6,7 +6,7 @@ import { readBearerToken, readSessionCookie } from '@keelson/auth';
 import { describe, expect, it } from 'vitest';
 
 const config = { idleTimeoutMs: 60_000, maxAgeMs: 120_000, cookieSecure: false };
-const token = 'A'.repeat(20) + '-_' + 'z9'.repeat(10) + 'x';
+const token = `${'A'.repeat(20)}-_${'z9'.repeat(10)}x`;
 
 describe('readSessionCookie', () => {
   it('finds the token among other cookies, with or without spaces', () => {
