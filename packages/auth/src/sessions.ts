@@ -157,9 +157,12 @@ class MikroOrmAdapter implements Adapter {
 }
 
 const COOKIE = 'keelson_session';
-const TOKEN_SHAPE = /^[A-Za-z0-9_-]{43}$/;
+const TOKEN_SHAPE = /^[A-Za-z0-9_-]{16,256}$/;
 
-/** Whether a string has the shape of what `newToken` makes (32 random bytes, base64url): nothing else can be a session. */
+/**
+ * Whether a string could be a session token: URL-safe characters (`newToken` makes 43 of them), at most
+ * 256. Nothing else can be a session, so nothing else is looked up.
+ */
 export function isSessionToken(token: string): boolean {
   return TOKEN_SHAPE.test(token);
 }

@@ -22,7 +22,8 @@ describe('readSessionCookie', () => {
     'keelson_session=%E0%A4%A',
     'keelson_session=',
     'keelson_session',
-    `keelson_session=${token}x`,
+    `keelson_session=${token}!`,
+    `keelson_session=${'a'.repeat(257)}`,
     `keelson_session="${token}"`,
     'keelson_session=\u0000',
     ';;;=;=',
@@ -42,7 +43,7 @@ describe('readBearerToken', () => {
     expect(readBearerToken(`bearer ${token}`)).toBe(token);
   });
 
-  it.each(['Bearer', 'Bearer ', 'Bearer %%%', `Basic ${token}`, `Bearer ${token} extra`, `Bearer  ${token}x`, token])(
+  it.each(['Bearer', 'Bearer ', 'Bearer %%%', `Basic ${token}`, `Bearer ${token} extra`, `Bearer ${token}%`, token])(
     'answers no token for %j',
     (header) => {
       expect(readBearerToken(header)).toBeNull();
