@@ -90,3 +90,4 @@ export { rowDate } from './rows.ts';
 export { dumpSchema } from './schemaDump.ts';
 export { demoProducts, needsAdmin, type SeedOptions, type SeedResult, seed } from './seed.ts';
 export { readSnapshot } from './snapshot.ts';
+export { multiLineText, singleLineText, storableText, type TextRule, unstorableText } from './text.ts';
