@@ -59,13 +59,12 @@ describe('unstorableTextIssues', () => {
   });
 
   it('throws BAD_REQUEST whose cause carries the issues, under a prefix', () => {
-    const thrown = (() => {
-      try {
-        assertStorableText({ token: 'a\u0000' }, ['connectionParams']);
-      } catch (err) {
-        return err;
-      }
-    })();
+    let thrown: unknown;
+    try {
+      assertStorableText({ token: 'a\u0000' }, ['connectionParams']);
+    } catch (err) {
+      thrown = err;
+    }
     expect(thrown).toBeInstanceOf(TRPCError);
     expect(thrown).toMatchObject({ code: 'BAD_REQUEST', cause: expect.any(InvalidTextError) });
     expect(((thrown as TRPCError).cause as InvalidTextError).issues[0]?.path).toEqual(['connectionParams', 'token']);
