@@ -59,12 +59,14 @@ const t = initTRPC.context<Context>().create({
     }
     const appError = error.cause instanceof AppError ? error.cause : null;
     const issues = error.code === 'BAD_REQUEST' ? validationIssues(error.cause) : null;
+    // tRPC's own refusal of a method (a GET to a mutation) gets the catalogue's code too.
+    const methodRefused = error.code === 'METHOD_NOT_SUPPORTED' ? ('METHOD_NOT_ALLOWED' as AppErrorCode) : null;
     return {
       message: issues ? 'Invalid input' : shape.message,
       code: shape.code,
       data: {
         ...base,
-        appCode: appError?.code ?? (issues ? ('VALIDATION_FAILED' as AppErrorCode) : null),
+        appCode: appError?.code ?? (issues ? ('VALIDATION_FAILED' as AppErrorCode) : methodRefused),
         details: appError?.details ?? null,
         issues,
       },
