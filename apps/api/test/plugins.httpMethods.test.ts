@@ -47,7 +47,7 @@ describe('httpMethods plugin', () => {
     }
   });
 
-  it('adds Allow to tRPC’s own 405 (a GET to a mutation)', async () => {
+  it('adds Allow to a 405 from tRPC’s route that has none', async () => {
     const res = await call('GET', '/trpc/auth.logIn');
     expect(res.statusCode).toBe(405);
     expect(res.json()).toEqual({ tRPC: 'refused' });
