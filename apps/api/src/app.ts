@@ -29,6 +29,8 @@ import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { oidcRoutes } from './oidcRoutes.ts';
 import gracefulShutdown from './plugins/gracefulShutdown.ts';
+import { hostHeader } from './plugins/hostHeader.ts';
+import { httpMethods } from './plugins/httpMethods.ts';
 import { reportRoutes } from './reportRoutes.ts';
 import { httpRequestInfo, wsRequestInfo } from './requestInfo.ts';
 
@@ -208,6 +210,10 @@ export async function buildApp(deps: AppDeps) {
       await Promise.race([Promise.all(ending), new Promise((resolve) => setTimeout(resolve, SSE_DRAIN_MS).unref())]);
     },
   });
+
+  // After @fastify/websocket, whose hook marks an upgrade: one refused before that kept its socket open.
+  await app.register(hostHeader);
+  await app.register(httpMethods, { trpc: { prefix: '/trpc', router: appRouter } });
 
   // WebSocket upgrades carry cookies across sites too (cross-site WebSocket hijacking): a browser's
   // upgrade must come from an allowed origin. Clients that send no Origin (servers, apps) are not browsers.

@@ -12,13 +12,13 @@ import {
   readSessionCookie,
   type SessionConfig,
 } from '@keelson/auth';
-import type { RequestInfo } from '@keelson/trpc';
+import { assertStorableText, type RequestInfo } from '@keelson/trpc';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 type Credential = RequestInfo['credential'];
 
 export function credentialFromHeaders(sessions: SessionConfig, headers: IncomingMessage['headers']): Credential {
-  const bearer = headers.authorization ? readBearerToken(sessions, headers.authorization) : null;
+  const bearer = headers.authorization ? readBearerToken(headers.authorization) : null;
   if (bearer) return { token: bearer, source: 'bearer' };
   const cookie = headers.cookie ? readSessionCookie(sessions, headers.cookie) : null;
   return cookie ? { token: cookie, source: 'cookie' } : null;
@@ -50,13 +50,16 @@ export function httpRequestInfo(
 /**
  * A WebSocket carries one identity for its lifetime: a token in `connectionParams` (for clients that
  * cannot send cookies or headers), otherwise the cookie or bearer header of the upgrade request. Its
- * Origin was checked at the upgrade, so its mutations are not cross-site.
+ * Origin was checked at the upgrade, so its mutations are not cross-site. connectionParams follow the
+ * text rule of every procedure input (no procedure parses them): a NUL or a lone surrogate in one answers
+ * BAD_REQUEST and closes the socket, as any invalid connectionParams do.
  */
 export function wsRequestInfo(
   opts: { sessions: SessionConfig; requestId: string; clientIp: (req: IncomingMessage) => string | null },
   req: IncomingMessage,
   connectionParams: Record<string, string | undefined> | null | undefined,
 ): RequestInfo {
+  assertStorableText(connectionParams ?? null, ['connectionParams']);
   const token = connectionParams?.token;
   return {
     requestId: opts.requestId,

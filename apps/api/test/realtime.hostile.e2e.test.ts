@@ -12,11 +12,14 @@
  * ws 8.23.0, both patched; the replay checks the patches hold in Keelson's own wiring. On Node 24 the
  * header-count attack no longer reaches ws at all (Node answers 431), so the missing-key handshake it
  * used to produce is sent as well.
+ *
+ * Also the text rule (no NUL, no lone surrogate) on WebSocket inputs and connectionParams, and malformed
+ * credentials on the upgrade (no session, never an error).
  */
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
-import { freePort, repoRoot, startProcess, testDatabase } from '@keelson/testing';
+import { freePort, repoRoot, sql, startProcess, testDatabase } from '@keelson/testing';
 import { describe, expect, it } from 'vitest';
 import { type RawSocket, rawSocket, type TrpcAnswer } from './rawSocket.ts';
 
@@ -202,6 +205,95 @@ describe('hostile WebSocket input', () => {
     expect((await bystander.call('query', 'catalog.list', { limit: 1 })).result?.type).toBe('data');
     expect(api.output()).not.toMatch(/uncaught|unhandled rejection|FATAL/i);
     await Promise.all([s.close(), bystander.close()]);
+    const { code } = await api.stop('SIGTERM');
+    expect(code).toBe(0);
+  });
+
+  it('applies the text rule to WebSocket inputs and connectionParams, and treats a malformed credential as none', {
+    timeout: 90_000,
+  }, async () => {
+    await using db = await testDatabase();
+    const port = await freePort();
+    await using api = startProcess('apps/api/src/main.ts', {
+      DATABASE_URL: db.url,
+      PORT: String(port),
+      LOG_LEVEL: 'info',
+    });
+    await api.waitFor(/api listening/);
+    const base = `http://127.0.0.1:${port}`;
+
+    // Inputs of queries, mutations and subscriptions: BAD_REQUEST naming the field; the socket lives on.
+    const s = rawSocket(base);
+    await s.opened;
+    const issuesOf = (answer: TrpcAnswer) =>
+      (answer.error?.json?.data as { issues?: { path: unknown[] }[] } | undefined)?.issues?.map((i) => i.path);
+    const calls = [
+      ['subscription', 'catalog.onStockChange', { productIds: ['\u0000'] }, ['productIds', 0]],
+      ['subscription', 'orders.onStatusChange', { orderId: '\ud800' }, ['orderId']],
+      ['query', 'catalog.list', { q: 'oak\u0000' }, ['q']],
+      ['mutation', 'auth.signUp', { email: 'ws@shop.test', password: 'a long passphrase', name: '\udc00' }, ['name']],
+    ] as const;
+    for (const [method, path, input, field] of calls) {
+      const answer = await s.call(method, path, input);
+      expect(answer.error?.json?.data, path).toMatchObject({ code: 'BAD_REQUEST', appCode: 'VALIDATION_FAILED' });
+      expect(issuesOf(answer)).toContainEqual(field);
+    }
+    expect(s.ws.readyState).toBe(s.ws.OPEN);
+    expect((await s.call('query', 'catalog.list', { limit: 1 })).result?.type).toBe('data');
+
+    // connectionParams no procedure parses follow the same rule: BAD_REQUEST, then that socket closes.
+    for (const data of [{ token: 'a\u0000b' }, { 'k\u0000': 'v' }, { token: '\ud800' }]) {
+      const p = rawSocket(base, { query: 'connectionParams=1' });
+      await p.opened;
+      p.send(JSON.stringify({ method: 'connectionParams', data }));
+      await p.closed;
+      const [error] = errorsOf(p.messages);
+      expect(error?.error?.json?.data).toMatchObject({ code: 'BAD_REQUEST', appCode: 'VALIDATION_FAILED' });
+    }
+
+    // A malformed cookie or bearer header on the upgrade is no session: the socket opens, anonymous.
+    for (const headers of [{ cookie: 'keelson_session=%%%' }, { authorization: 'Bearer %%%' }] as Record<
+      string,
+      string
+    >[]) {
+      const anon = rawSocket(base, { headers });
+      await anon.opened;
+      expect((await anon.call('query', 'auth.me')).result?.data?.json).toBeNull();
+      const refused = await anon.call('subscription', 'notifications.onNew', {});
+      expect(refused.error?.json?.data).toMatchObject({ code: 'UNAUTHORIZED', appCode: 'UNAUTHENTICATED' });
+      await anon.close();
+    }
+
+    // An upgrade whose Host names no host is refused before the handshake.
+    const badHost = await new Promise<string>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () =>
+        socket.write(
+          [
+            'GET /trpc HTTP/1.1',
+            'Host: a b',
+            'Connection: Upgrade',
+            'Upgrade: websocket',
+            'Sec-WebSocket-Version: 13',
+            'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+            '',
+            '',
+          ].join('\r\n'),
+        ),
+      );
+      let answer = '';
+      socket.on('data', (chunk) => {
+        answer += chunk.toString();
+      });
+      socket.on('error', () => {});
+      socket.on('close', () => resolve(answer));
+      socket.setTimeout(10_000, () => socket.destroy());
+    });
+    expect(badHost).toMatch(/^HTTP\/1\.1 400 /);
+
+    expect(await sql(db.url, 'select count(*)::int as n from app_user')).toEqual([{ n: 0 }]);
+    expect(api.child.exitCode).toBeNull();
+    expect(api.output()).not.toMatch(/uncaught|unhandled rejection|FATAL|"level":50/i);
+    await s.close();
     const { code } = await api.stop('SIGTERM');
     expect(code).toBe(0);
   });

@@ -6,6 +6,7 @@
  * - funnel: product_viewed → add_to_cart → checkout_started → checkout_completed, as raw event counts
  *   (anonymous callers have no stable identity to count distinct visitors by).
  */
+import { storableText } from '@keelson/db';
 import { z } from 'zod';
 
 const MINUTE = 60 * 1000;
@@ -31,13 +32,18 @@ export const MAX_EVENT_AGE_MS = 7 * DAY;
 export const MAX_PROPS = 20;
 export const MAX_PROPS_BYTES = 1024;
 
-const noNul = (s: string) => !s.includes('\0');
 const propKey = z
   .string()
   .min(1)
   .max(40)
   .regex(/^[A-Za-z0-9_.-]+$/, 'letters, digits, `_`, `.` and `-` only');
-const propValue = z.union([z.string().max(200).refine(noNul, 'no NUL characters'), z.number(), z.boolean(), z.null()]);
+// Values are data, not text to show: only storable (jsonb refuses NUL and a lone surrogate's escape).
+const propValue = z.union([
+  z.string().max(200).regex(storableText.pattern, storableText.message),
+  z.number(),
+  z.boolean(),
+  z.null(),
+]);
 
 /** A flat object of at most 20 short keys with scalar values, at most 1 KiB as JSON. */
 export const eventProps = z

@@ -1,4 +1,8 @@
+import { singleLineText } from '@keelson/db';
 import { z } from 'zod';
+
+/** One line of text (see `singleLineText`): names and searches are shown, in emails and admin lists. */
+const oneLine = () => z.string().regex(singleLineText.pattern, singleLineText.message);
 
 export const emailSchema = z
   .string()
@@ -8,7 +12,7 @@ export const emailSchema = z
   .transform((e) => e.toLowerCase());
 /** 8–256 characters (NIST SP 800-63B, OWASP ASVS 5.0 6.2.1/6.2.9); the common-password check runs in the service. */
 export const passwordSchema = z.string().min(8).max(256);
-export const nameSchema = z.string().trim().min(1).max(200);
+export const nameSchema = oneLine().trim().min(1).max(200);
 export const tokenSchema = z.string().min(16).max(256);
 export const roleSchema = z.enum(['customer', 'admin']);
 
@@ -39,7 +43,7 @@ export const sessionDto = z.object({
 export const listUsersInput = z.object({
   cursor: z.uuid().nullish(),
   limit: z.number().int().min(1).max(100).default(20),
-  q: z.string().trim().max(200).optional(),
+  q: oneLine().trim().max(200).optional(),
   role: roleSchema.optional(),
 });
 export type ListUsersInput = z.input<typeof listUsersInput>;

@@ -157,6 +157,15 @@ class MikroOrmAdapter implements Adapter {
 }
 
 const COOKIE = 'keelson_session';
+const TOKEN_SHAPE = /^[A-Za-z0-9_-]{16,256}$/;
+
+/**
+ * Whether a string could be a session token: URL-safe characters (`newToken` makes 43 of them), at most
+ * 256. Nothing else can be a session, so nothing else is looked up.
+ */
+export function isSessionToken(token: string): boolean {
+  return TOKEN_SHAPE.test(token);
+}
 
 function lucia(em: EntityManager, config: SessionConfig): Lucia<SessionAttributes, AuthUser> {
   return new Lucia(new MikroOrmAdapter(em), {
@@ -198,7 +207,8 @@ export async function validateSession(
   config: SessionConfig,
   token: string,
 ): Promise<ValidSession | null> {
-  if (token.length > 256) return null;
+  // Anything else is answered without a query.
+  if (!isSessionToken(token)) return null;
   const { session, user } = await lucia(em, config).validateSession(token);
   if (!session || !user) return null;
   // Near the absolute end, lucia's renewal is capped by the adapter: report the real expiry, and do
@@ -298,10 +308,25 @@ export function blankSessionCookie(config: SessionConfig): string {
   return lucia(noDatabase, config).createBlankSessionCookie().serialize();
 }
 
+/**
+ * The session token of a `Cookie` header, or null. Never throws: lucia's parser percent-decoded every
+ * cookie and threw on a malformed one (`keelson_session=%%%`, or a stranger's cookie on our domain),
+ * failing the request with a 500. A value that cannot be a token (see `isSessionToken`) counts as no
+ * cookie at all: a malformed cookie is no session.
+ */
 export function readSessionCookie(config: SessionConfig, cookieHeader: string): string | null {
-  return lucia(noDatabase, config).readSessionCookie(cookieHeader);
+  const name = lucia(noDatabase, config).sessionCookieName;
+  for (const pair of cookieHeader.split(';')) {
+    const eq = pair.indexOf('=');
+    if (eq === -1 || pair.slice(0, eq).trim() !== name) continue;
+    const value = pair.slice(eq + 1).trim();
+    if (isSessionToken(value)) return value;
+  }
+  return null;
 }
 
-export function readBearerToken(config: SessionConfig, authorization: string): string | null {
-  return lucia(noDatabase, config).readBearerToken(authorization);
+/** The token of an `Authorization: Bearer <token>` header (scheme case-insensitive), or null when malformed. */
+export function readBearerToken(authorization: string): string | null {
+  const token = /^bearer +(\S+) *$/i.exec(authorization)?.[1];
+  return token && isSessionToken(token) ? token : null;
 }

@@ -8,6 +8,7 @@
  * - **keyset cursor**: where a page ended (the sort, the last item's sort key and id), so the next page
  *   is one index range scan that rows inserted meanwhile never shift.
  */
+import { multiLineText, singleLineText, storableText, unstorableText } from '@keelson/db';
 import { z } from 'zod';
 
 /** `oak-desk-lamp`: no leading, trailing or doubled hyphens, so every slug is a clean URL segment. */
@@ -23,8 +24,9 @@ export const MAX_STOCK_DELTA = 1_000_000;
 export const MAX_STOCK = 1_000_000_000;
 export const MAX_IMAGE_URLS = 10;
 
-/** Text PostgreSQL can store: its `text` and `jsonb` refuse NUL, which would surface as an internal error. */
-const storableText = () => z.string().regex(/^[^\0]*$/, 'Must not contain NUL characters');
+/** The text rules of @keelson/db: a product's name is one line, its description free text. */
+const oneLine = () => z.string().regex(singleLineText.pattern, singleLineText.message);
+const freeText = () => z.string().regex(multiLineText.pattern, multiLineText.message);
 
 export const slugSchema = z.string().max(120).regex(SLUG_PATTERN, 'Lower-case letters, digits and single hyphens');
 export const categorySchema = z.string().max(60).regex(SLUG_PATTERN, 'Lower-case letters, digits and single hyphens');
@@ -43,14 +45,10 @@ export type ProductSort = (typeof productSorts)[number];
 
 export const productKey = z.union([
   z.object({ id: z.uuid() }),
-  // Not the slug pattern: a product with an older, looser slug must stay reachable. No NUL, which
-  // PostgreSQL text cannot hold (it would fail as an internal error, not a NOT_FOUND).
+  // Not the slug pattern: a product with an older, looser slug must stay reachable. Only storable
+  // text, which any slug in the table is (anything else would fail as an internal error, not a NOT_FOUND).
   z.object({
-    slug: z
-      .string()
-      .min(1)
-      .max(120)
-      .regex(/^[^\0]*$/, 'Invalid slug'),
+    slug: z.string().min(1).max(120).regex(storableText.pattern, 'Invalid slug'),
   }),
 ]);
 export type ProductKey = z.infer<typeof productKey>;
@@ -99,7 +97,7 @@ const keyFits: Record<ProductSort, (key: CursorPosition['key']) => boolean> = {
   newest: (k) => k === null,
   price_asc: isPrice,
   price_desc: isPrice,
-  name: (k) => typeof k === 'string' && k.length <= 200 && !k.includes('\0'),
+  name: (k) => typeof k === 'string' && k.length <= 200 && unstorableText(k) === null,
   relevance: (k) => typeof k === 'number' && k >= 0 && k < 1e30,
 };
 
@@ -132,7 +130,7 @@ export const listProductsInput = z
     cursor: cursorSchema.nullish(),
     limit: z.number().int().min(1).max(100).default(20),
     /** Words to find in name or description; each word matches as a prefix. */
-    q: z.string().trim().max(200).optional(),
+    q: oneLine().trim().max(200).optional(),
     category: categorySchema.optional(),
     /** Inclusive price range, cents. */
     minPriceCents: priceCentsSchema.optional(),
@@ -181,8 +179,8 @@ export function toPrefixQuery(q: string): string | null {
 
 const productFields = {
   slug: slugSchema,
-  name: storableText().trim().min(1).max(200),
-  description: storableText().max(5000),
+  name: oneLine().trim().min(1).max(200),
+  description: freeText().max(5000),
   category: categorySchema,
   imageUrls: imageUrlsSchema,
   priceCents: priceCentsSchema,

@@ -87,3 +87,5 @@ export { type Readiness, type ReadinessOptions, type ReadinessProbe, readinessPr
 export { rowDate } from './rows.ts';
 export { dumpSchema } from './schemaDump.ts';
 export { demoProducts, needsAdmin, type SeedOptions, type SeedResult, seed } from './seed.ts';
+export { readSnapshot } from './snapshot.ts';
+export { multiLineText, singleLineText, storableText, type TextRule, unstorableText } from './text.ts';

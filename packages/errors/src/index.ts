@@ -57,6 +57,10 @@ export const errorCatalogue = {
     message: 'Events after this lastEventId are no longer kept; reload the state and subscribe without lastEventId.',
   },
   CONFLICT: { trpc: 'CONFLICT', message: 'The request conflicts with the current state.' },
+  METHOD_NOT_ALLOWED: {
+    trpc: 'METHOD_NOT_SUPPORTED',
+    message: 'This method is not allowed here; the Allow header lists those that are.',
+  },
   RATE_LIMITED: { trpc: 'TOO_MANY_REQUESTS', message: 'Too many requests; try again later.' },
   SHUTTING_DOWN: { trpc: 'SERVICE_UNAVAILABLE', message: 'This server is restarting; reconnect.' },
   DATABASE_UNAVAILABLE: {

@@ -6,7 +6,7 @@
  * Glossary: *event key* — the name of the business event (`order:<id>:paid`); one notification per key,
  * so a retried job, or a second code path reaching the same event, files nothing more.
  */
-import { type NotificationKind, publishEvents, rowDate, uuidv7 } from '@keelson/db';
+import { type NotificationKind, publishEvents, readSnapshot, rowDate, uuidv7 } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
@@ -116,7 +116,10 @@ export function inboxQuery(
   };
 }
 
-/** The user's notifications, newest first (keyset on the UUIDv7 id), with their unread count. */
+/**
+ * The user's notifications, newest first (keyset on the UUIDv7 id), with their unread count. Page and
+ * count from one snapshot: a notification filed or read between the two reads made them disagree.
+ */
 export async function listNotifications(
   em: EntityManager,
   userId: string,
@@ -124,13 +127,15 @@ export async function listNotifications(
 ): Promise<NotificationPage> {
   const input = listNotificationsInput.parse(raw);
   const { sql, params } = inboxQuery(userId, input);
-  const rows = await em.getConnection().execute<NotificationRow[]>(sql, params, 'all', em.getTransactionContext());
-  const items = rows.slice(0, input.limit).map((r) => toDto(em, r));
-  return {
-    items,
-    nextCursor: rows.length > input.limit ? (items.at(-1)?.id ?? null) : null,
-    unreadCount: await unreadCount(em, userId),
-  };
+  return readSnapshot(em, async (tx) => {
+    const rows = await tx.getConnection().execute<NotificationRow[]>(sql, params, 'all', tx.getTransactionContext());
+    const items = rows.slice(0, input.limit).map((r) => toDto(tx, r));
+    return {
+      items,
+      nextCursor: rows.length > input.limit ? (items.at(-1)?.id ?? null) : null,
+      unreadCount: await unreadCount(tx, userId),
+    };
+  });
 }
 
 /**

@@ -60,51 +60,51 @@ function toSummary(em: EntityManager, r: OrderRow): OrderSummaryDto {
   };
 }
 
-/** One order with its lines and history. `ownerId` limits it to that customer's orders. */
+interface LineJson {
+  product_id: string;
+  product_name: string;
+  product_slug: string;
+  unit_price_cents: number;
+  quantity: number;
+  line_total_cents: number;
+}
+
+interface EventJson {
+  from_status: OrderStatus | null;
+  to_status: OrderStatus;
+  actor: Actor['type'];
+  actor_user_id: string | null;
+  note: string | null;
+  /** As text, the form the driver returns timestamps in, so it parses as every other row date does. */
+  at: string;
+}
+
+/**
+ * One order with its lines and history. `ownerId` limits it to that customer's orders.
+ *
+ * One statement, hence one snapshot: read in separate statements, a status change committing between
+ * them showed `pending_payment` with a history already ending in `paid`.
+ */
 export async function getOrder(em: EntityManager, id: string, ownerId?: string): Promise<OrderDto> {
-  const conn = em.getConnection();
-  const ctx = em.getTransactionContext();
-  const [row] = await conn.execute<OrderRow[]>(
-    `select ${SUMMARY_COLUMNS} from store_order o where o.id = ?${ownerId ? ' and o.user_id = ?' : ''}`,
+  const [row] = await em.getConnection().execute<(OrderRow & { lines: LineJson[]; history: EventJson[] })[]>(
+    `select ${SUMMARY_COLUMNS},
+       coalesce((select json_agg(json_build_object(
+           'product_id', l.product_id, 'product_name', l.product_name, 'product_slug', l.product_slug,
+           'unit_price_cents', l.unit_price_cents, 'quantity', l.quantity, 'line_total_cents', l.line_total_cents
+         ) order by l.product_id) from order_line l where l.order_id = o.id), '[]') as lines,
+       coalesce((select json_agg(json_build_object(
+           'from_status', e.from_status, 'to_status', e.to_status, 'actor', e.actor,
+           'actor_user_id', e.actor_user_id, 'note', e.note, 'at', e.at::text
+         ) order by e.at, e.id) from order_event e where e.order_id = o.id), '[]') as history
+     from store_order o where o.id = ?${ownerId ? ' and o.user_id = ?' : ''}`,
     ownerId ? [id, ownerId] : [id],
     'all',
-    ctx,
+    em.getTransactionContext(),
   );
   if (!row) throw new AppError('ORDER_NOT_FOUND', { details: { id } });
-  const lines = await conn.execute<
-    {
-      product_id: string;
-      product_name: string;
-      product_slug: string;
-      unit_price_cents: number;
-      quantity: number;
-      line_total_cents: string;
-    }[]
-  >(
-    `select product_id, product_name, product_slug, unit_price_cents, quantity, line_total_cents
-     from order_line where order_id = ? order by product_id`,
-    [id],
-    'all',
-    ctx,
-  );
-  const history = await conn.execute<
-    {
-      from_status: OrderStatus | null;
-      to_status: OrderStatus;
-      actor: Actor['type'];
-      actor_user_id: string | null;
-      note: string | null;
-      at: string | Date;
-    }[]
-  >(
-    'select from_status, to_status, actor, actor_user_id, note, at from order_event where order_id = ? order by at, id',
-    [id],
-    'all',
-    ctx,
-  );
   return {
     ...toSummary(em, row),
-    lines: lines.map((l) => ({
+    lines: row.lines.map((l) => ({
       productId: l.product_id,
       productName: l.product_name,
       productSlug: l.product_slug,
@@ -112,7 +112,7 @@ export async function getOrder(em: EntityManager, id: string, ownerId?: string):
       quantity: l.quantity,
       lineTotalCents: Number(l.line_total_cents),
     })),
-    history: history.map((h) => ({
+    history: row.history.map((h) => ({
       fromStatus: h.from_status,
       toStatus: h.to_status,
       actor: h.actor,

@@ -1,5 +1,5 @@
 /** Inputs and outputs of the cart and order procedures, shared by the domain functions and the router. */
-import { orderActors, orderStatuses } from '@keelson/db';
+import { multiLineText, orderActors, orderStatuses, singleLineText } from '@keelson/db';
 import { z } from 'zod';
 
 export const MAX_QUANTITY = 99;
@@ -58,7 +58,7 @@ export const checkoutInput = z.object({
     .max(255)
     .regex(/^[\w.:-]+$/, 'letters, digits, and . _ : - only'),
   /** The payment provider's token for the card (sandbox: `tok_visa`, `tok_chargeDeclined`, `tok_processingError`). */
-  paymentToken: z.string().min(1).max(255),
+  paymentToken: z.string().min(1).max(255).regex(singleLineText.pattern, singleLineText.message),
   /** The total the customer agreed to; when given and prices moved since, checkout answers PRICE_CHANGED. */
   expectedTotalCents: z.number().int().min(0).optional(),
 });
@@ -141,4 +141,7 @@ export const listAllOrdersInput = listOrdersInput
 export type ListAllOrdersInput = z.input<typeof listAllOrdersInput>;
 
 export const orderIdInput = z.object({ id: z.uuid() });
-export const orderNoteInput = orderIdInput.extend({ note: z.string().trim().max(500).optional() });
+/** A note is free text (see `multiLineText`): it is stored with the order's history. */
+export const orderNoteInput = orderIdInput.extend({
+  note: z.string().regex(multiLineText.pattern, multiLineText.message).trim().max(500).optional(),
+});

@@ -2,6 +2,7 @@ import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import type { AppRouter } from './root.ts';
 
 export { type Context, type ContextDeps, type ContextLogger, createContext, type RequestInfo } from './context.ts';
+export { assertStorableText, InvalidTextError, type TextIssue, unstorableTextIssues } from './inputText.ts';
 export { type LiveSubscription, subscriptionSignal } from './liveSubscription.ts';
 export {
   createRealtime,

@@ -8,6 +8,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { initTRPC, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import type { Context } from './context.ts';
+import { assertStorableText } from './inputText.ts';
 import { createLiveSubscription } from './liveSubscription.ts';
 import { procedureMetrics } from './procedureMetrics.ts';
 import { setSpanUser, traceProcedure } from './tracing.ts';
@@ -62,12 +63,14 @@ const t = initTRPC.context<Context>().create({
     }
     const appError = error.cause instanceof AppError ? error.cause : null;
     const issues = error.code === 'BAD_REQUEST' ? validationIssues(error.cause) : null;
+    // tRPC's own refusal of a method (a GET to a mutation) gets the catalogue's code too.
+    const methodRefused = error.code === 'METHOD_NOT_SUPPORTED' ? ('METHOD_NOT_ALLOWED' as AppErrorCode) : null;
     return {
       message: issues ? 'Invalid input' : shape.message,
       code: shape.code,
       data: {
         ...base,
-        appCode: appError?.code ?? (issues ? ('VALIDATION_FAILED' as AppErrorCode) : null),
+        appCode: appError?.code ?? (issues ? ('VALIDATION_FAILED' as AppErrorCode) : methodRefused),
         details: appError?.details ?? null,
         issues,
       },
@@ -92,7 +95,21 @@ const traced = t.procedure.use(({ path, type, next }) => traceProcedure({ path, 
  * trace, and outside the rest so it sees the final code of whatever the middlewares below throw). Every procedure gets its own forked EntityManager, and every `AppError` thrown below becomes the
  * TRPCError the catalogue maps it to. Anything else stays an INTERNAL_SERVER_ERROR.
  */
-const base = traced.use(procedureMetrics).use(async ({ ctx, next, type }) => {
+const timed = traced.use(procedureMetrics);
+
+/**
+ * No string of any input may hold a NUL or an unpaired surrogate (see inputText.ts): checked here, on
+ * the raw input before any schema parses it, because every procedure is built on this one. A shared
+ * string schema would have to be remembered in every field of every new procedure (record keys and
+ * `z.unknown()` payloads too); one field forgotten would be a 500 again. HTTP, WebSocket and SSE calls
+ * all pass here.
+ */
+const textChecked = timed.use(async ({ getRawInput, next }) => {
+  assertStorableText(await getRawInput());
+  return next();
+});
+
+const base = textChecked.use(async ({ ctx, next, type }) => {
   // CSRF: a browser attaches cookies to cross-site requests by itself, so a cookie-authenticated
   // mutation must come from our own origin. Bearer tokens and connectionParams are never automatic.
   // A mutation a browser marks cross-site is refused even without a cookie (log-in CSRF).
