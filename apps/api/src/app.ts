@@ -20,6 +20,7 @@ import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { oidcRoutes } from './oidcRoutes.ts';
+import securityHeaders from './plugins/securityHeaders.ts';
 import { reportRoutes } from './reportRoutes.ts';
 import { httpRequestInfo, wsRequestInfo } from './requestInfo.ts';
 
@@ -106,6 +107,7 @@ export async function buildApp(deps: AppDeps) {
     // One access-log line per request (the onResponse hook below) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
   });
+  await app.register(securityHeaders, { publicUrl: config.auth.publicUrl });
 
   // Reject ids a client could use to forge log lines; otherwise echo the id for correlation.
   app.addHook('onRequest', async (req, reply) => {
