@@ -3,6 +3,7 @@
  * and passes the typed result down; nothing else looks at the environment.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 
@@ -22,6 +23,58 @@ const splitList = (v: string) =>
     .filter(Boolean);
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/** proxy-addr's names for address ranges, accepted in TRUST_PROXY's list. */
+const PROXY_RANGE_KEYWORDS = ['loopback', 'linklocal', 'uniquelocal'];
+/** More hops than any real chain of proxies: beyond it a client's own entries would be believed. */
+const MAX_PROXY_HOPS = 10;
+const TRUST_PROXY_EXAMPLES =
+  'the number of proxies in front of the API (e.g. 1) or their addresses (e.g. 10.0.0.0/8,127.0.0.1 or loopback,uniquelocal)';
+
+/** An IP address (prefix null) or a CIDR range with its prefix length; null if the entry is neither. */
+function parseAddressEntry(entry: string): { prefix: number | null } | null {
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return null;
+  if (prefix === undefined) return { prefix: null };
+  const bits = Number(prefix);
+  return /^\d{1,3}$/.test(prefix) && bits <= (family === 4 ? 32 : 128) ? { prefix: bits } : null;
+}
+
+/**
+ * TRUST_PROXY, as Fastify's `trustProxy` takes it. `true` is refused: it believes the X-Forwarded-For of
+ * any client, so whoever reaches the API directly picks their own IP and every per-IP limit falls. A hop
+ * count trusts the nearest N connections, right only where nothing reaches the API but through them;
+ * addresses trust those proxies alone, wherever clients come from.
+ */
+function parseTrustProxy(raw: string, ctx: z.RefinementCtx): false | number | string[] {
+  const value = raw.trim();
+  const refuse = (why: string) => {
+    ctx.addIssue({ code: 'custom', message: `${why}; set ${TRUST_PROXY_EXAMPLES}` });
+    return z.NEVER;
+  };
+  if (value === '' || value === 'false') return false;
+  if (value.toLowerCase() === 'true') {
+    return refuse(
+      '`true` would believe X-Forwarded-For from any client, who could then pick their own IP and escape every per-IP limit',
+    );
+  }
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (hops <= MAX_PROXY_HOPS) return hops === 0 ? false : hops;
+    return refuse(`${hops} hops is more than any chain of proxies (at most ${MAX_PROXY_HOPS})`);
+  }
+  const entries = splitList(value);
+  for (const entry of entries) {
+    if (PROXY_RANGE_KEYWORDS.includes(entry)) continue;
+    const parsed = parseAddressEntry(entry);
+    if (!parsed) {
+      return refuse(`"${entry}" is neither an IP address, a CIDR range nor one of ${PROXY_RANGE_KEYWORDS.join(', ')}`);
+    }
+    if (parsed.prefix === 0) return refuse(`"${entry}" trusts every address, as \`true\` would`);
+  }
+  return entries;
+}
+
 /** Every variable Keelson reads, with its default and unit. README's configuration table mirrors this. */
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -31,8 +84,8 @@ const schema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   /** API port; 0 picks a free one. */
   PORT: int(0, 65535).default(3000),
-  /** `false`, `true` (trust every hop), a hop count, or a comma-separated list of addresses/CIDRs. */
-  TRUST_PROXY: z.string().default('false'),
+  /** Who may say who the client is (X-Forwarded-For): `false`, a hop count, or the proxies' addresses (see parseTrustProxy). */
+  TRUST_PROXY: z.string().default('false').transform(parseTrustProxy),
   /** Fastify `requestTimeout`, milliseconds. */
   REQUEST_TIMEOUT_MS: int(1, 10 * MINUTE).default(30 * SECOND),
   /** Largest accepted HTTP body, bytes. */
@@ -180,7 +233,8 @@ export interface Config {
   http: {
     host: string;
     port: number;
-    trustProxy: boolean | number | string[];
+    /** TRUST_PROXY: false, the number of proxy hops to trust, or the proxies' addresses/CIDRs/keywords. */
+    trustProxy: false | number | string[];
     requestTimeoutMs: number;
     bodyLimitBytes: number;
     wsMaxPayloadBytes: number;
@@ -272,14 +326,6 @@ export function readEnvironment(envFile = '.env'): Record<string, string | undef
   return { ...fromFile, ...process.env };
 }
 
-function parseTrustProxy(raw: string): Config['http']['trustProxy'] {
-  const value = raw.trim();
-  if (value === '' || value === 'false') return false;
-  if (value === 'true') return true;
-  if (/^\d+$/.test(value)) return Number(value);
-  return splitList(value);
-}
-
 /**
  * Validates the environment and returns the typed configuration. Throws a `ConfigError` naming
  * every bad variable, so a misconfigured process stops at start-up rather than at first use.
@@ -315,7 +361,7 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
     http: {
       host: e.HOST,
       port: e.PORT,
-      trustProxy: parseTrustProxy(e.TRUST_PROXY),
+      trustProxy: e.TRUST_PROXY,
       requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
       wsMaxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
