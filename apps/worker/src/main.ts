@@ -15,7 +15,13 @@ const databaseUrl = requireDatabaseUrl(config);
 const orm = await createOrm({ url: databaseUrl, poolMax: config.database.poolMax });
 const metrics = workerMetrics({ orm, logger });
 const worker = createWorker({ config, orm, logger, databaseUrl, metrics });
-const http = createWorkerHttp({ orm, logger, isRunning: worker.isRunning, metrics });
+const http = createWorkerHttp({
+  orm,
+  logger,
+  isRunning: worker.isRunning,
+  metrics,
+  metricsToken: config.metrics.token,
+});
 
 exitGracefullyOnSignals({
   logger,

@@ -42,7 +42,7 @@ describe('worker metrics', () => {
     // No cache: each scrape below must see the queue as it is now.
     const metrics = workerMetrics({ orm, logger, queueCacheMs: 0 });
     worker = createWorker({ config, orm, logger, databaseUrl: db.url, metrics });
-    http = createWorkerHttp({ orm, logger, isRunning: worker.isRunning, metrics });
+    http = createWorkerHttp({ orm, logger, isRunning: worker.isRunning, metrics, metricsToken: null });
     baseUrl = await http.listen({ host: '127.0.0.1', port: 0 });
     await worker.start();
   });

@@ -86,6 +86,18 @@ const schema = z.object({
   PORT: int(0, 65535).default(3000),
   /** Who may say who the client is (X-Forwarded-For): `false`, a hop count, or the proxies' addresses (see parseTrustProxy). */
   TRUST_PROXY: z.string().default('false').transform(parseTrustProxy),
+  /** Interface of the API's `/metrics` listener, apart from the public one (HOST:PORT). */
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Port of the API's `/metrics` listener (9464: the usual Prometheus exporter port); 0 picks a free one. */
+  METRICS_PORT: int(0, 65535).default(9464),
+  /** Bearer token that `/metrics` of the API and of the worker then require (Prometheus `authorization`); unset, none. */
+  METRICS_TOKEN: z
+    .string()
+    .regex(
+      /^[\x21-\x7e]{32,}$/,
+      'expected at least 32 printable characters without spaces, e.g. `openssl rand -hex 32`',
+    )
+    .optional(),
   /** Fastify `requestTimeout`, milliseconds. */
   REQUEST_TIMEOUT_MS: int(1, 10 * MINUTE).default(30 * SECOND),
   /** Largest accepted HTTP body, bytes. */
@@ -240,6 +252,13 @@ export interface Config {
     wsMaxPayloadBytes: number;
     maxBatchSize: number;
   };
+  metrics: {
+    /** The API's listener for `/metrics`; the worker serves it on `worker.http`. */
+    host: string;
+    port: number;
+    /** METRICS_TOKEN; null: `/metrics` asks for no credentials (its listeners' addresses are the guard). */
+    token: string | null;
+  };
   realtime: {
     /** SUBSCRIPTION_AUTH_RECHECK_MS. */
     authRecheckMs: number;
@@ -350,6 +369,10 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
     // Failing the interrupted jobs and closing connections needs time of its own before the hard exit.
     e.WORKER_SHUTDOWN_GRACE_MS + SHUTDOWN_BOOKKEEPING_MS > e.SHUTDOWN_TIMEOUT_MS &&
       `WORKER_SHUTDOWN_GRACE_MS: must leave at least ${SHUTDOWN_BOOKKEEPING_MS} ms of SHUTDOWN_TIMEOUT_MS (${e.SHUTDOWN_TIMEOUT_MS})`,
+    // The point of a listener of its own is that the public one never serves metrics.
+    e.METRICS_PORT !== 0 &&
+      e.METRICS_PORT === e.PORT &&
+      'METRICS_PORT: must differ from PORT (metrics are served apart from the public listener)',
     // A live worker beats several times before anyone may call it dead, so one slow beat is no death.
     e.WORKER_DEAD_AFTER_MS < 3 * e.WORKER_HEARTBEAT_INTERVAL_MS &&
       'WORKER_DEAD_AFTER_MS: must be at least 3 times WORKER_HEARTBEAT_INTERVAL_MS',
@@ -367,6 +390,7 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
       wsMaxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
       maxBatchSize: e.TRPC_MAX_BATCH_SIZE,
     },
+    metrics: { host: e.METRICS_HOST, port: e.METRICS_PORT, token: e.METRICS_TOKEN ?? null },
     realtime: {
       authRecheckMs: e.SUBSCRIPTION_AUTH_RECHECK_MS,
       maxSubscriptionsPerConnection: e.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION,

@@ -53,6 +53,34 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ TRUST_PROXY: raw })).toThrow(new RegExp(`TRUST_PROXY: ${message.source}`));
   });
 
+  it('serves metrics on a loopback listener of their own by default, without a token', () => {
+    expect(loadConfig({}).metrics).toEqual({ host: '127.0.0.1', port: 9464, token: null });
+    const token = 'f'.repeat(64);
+    expect(loadConfig({ METRICS_HOST: '0.0.0.0', METRICS_PORT: '0', METRICS_TOKEN: token }).metrics).toEqual({
+      host: '0.0.0.0',
+      port: 0,
+      token,
+    });
+  });
+
+  it('refuses a short or blank METRICS_TOKEN without echoing it, and metrics on the public port', () => {
+    for (const bad of ['', 'short', `${'a'.repeat(40)} ${'b'.repeat(10)}`]) {
+      const message = (() => {
+        try {
+          loadConfig({ METRICS_TOKEN: bad });
+          return 'accepted';
+        } catch (e) {
+          return (e as Error).message;
+        }
+      })();
+      expect(message, JSON.stringify(bad)).toMatch(/METRICS_TOKEN: expected at least 32 printable characters/);
+      if (bad) expect(message).not.toContain(bad);
+    }
+    expect(() => loadConfig({ PORT: '8080', METRICS_PORT: '8080' })).toThrow(/METRICS_PORT: must differ from PORT/);
+    expect(() => loadConfig({ METRICS_PORT: '70000' })).toThrow(/METRICS_PORT/);
+    expect(loadConfig({ PORT: '0', METRICS_PORT: '0' }).metrics.port).toBe(0);
+  });
+
   it('reads the worker settings, with a task allow-list', () => {
     const { worker } = loadConfig({ WORKER_TASKS: 'email__order_status, payment__capture', WORKER_HTTP_PORT: '0' });
     expect(worker).toMatchObject({
