@@ -17,7 +17,7 @@ export interface SecurityHeadersOptions {
 /** HSTS lifetime, seconds: a year, what browsers' preload lists ask for (not preloaded here). */
 const HSTS_MAX_AGE_S = 365 * 24 * 60 * 60;
 
-/** The CSP of the web app at `publicUrl`, on every response (an API answer is never a document to attack). */
+/** The web app's CSP, on every response: one policy for its pages and for any API answer a browser opens. */
 function contentSecurityPolicy(publicUrl: string): Record<string, string[]> {
   const url = new URL(publicUrl);
   const https = url.protocol === 'https:';
