@@ -3,7 +3,7 @@
  * break them: every file they mount or copy exists, the ports and addresses agree with Prometheus, nginx,
  * Grafana, the collector and Tempo, the environment passes the real config validation, and the three
  * app commands are root package.json scripts that this test then runs natively, in compose's order
- * (migrate an empty database, then the API and the worker report ready on it).
+ * (migrate an empty database, then the API and the worker report ready on it, and serve their metrics).
  */
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
@@ -112,7 +112,16 @@ describe('docker-compose.yml', () => {
       expect(() => loadConfig(env(name)), name).not.toThrow();
     }
     expect(env('api').HOST).toBe('0.0.0.0');
+    expect(env('api').METRICS_HOST).toBe('0.0.0.0');
     expect(env('worker').WORKER_HTTP_HOST).toBe('0.0.0.0');
+  });
+
+  it('publishes no port of the apps: clients come through the load balancer, Prometheus over the network', () => {
+    for (const name of Object.keys(appCommands)) expect(service(name).ports, name).toBeUndefined();
+    // So one hop, nginx, is all TRUST_PROXY may trust; and the metrics port is not the one nginx forwards to.
+    expect(loadConfig(env('api')).http.trustProxy).toBe(1);
+    expect(env('api').METRICS_PORT).not.toBe(env('api').PORT);
+    expect(readText('observability/nginx.conf')).not.toMatch(new RegExp(`api:${env('api').METRICS_PORT}`));
   });
 
   it('wires the addresses together: database, mail, traces, scrapes, load balancer, Grafana', () => {
@@ -152,12 +161,12 @@ describe('docker-compose.yml', () => {
     ).datasources;
     expect(datasources.find((d) => d.type === 'tempo')?.url).toBe(`http://tempo:${tempo.server.http_listen_port}`);
 
-    // Scrapes: Prometheus finds every API replica and the worker on the ports they listen on.
+    // Scrapes: Prometheus finds every API replica's metrics listener and the worker on their ports.
     const prometheus = readYaml<{
       scrape_configs: { job_name: string; dns_sd_configs?: { names: string[]; port: number }[] }[];
     }>('observability/prometheus/prometheus.yml');
     const job = (name: string) => prometheus.scrape_configs.find((j) => j.job_name === name)?.dns_sd_configs?.[0];
-    expect(job('keelson-api')).toMatchObject({ names: ['api'], port: Number(env('api').PORT) });
+    expect(job('keelson-api')).toMatchObject({ names: ['api'], port: Number(env('api').METRICS_PORT) });
     expect(job('keelson-worker')).toMatchObject({ names: ['worker'], port: Number(env('worker').WORKER_HTTP_PORT) });
     const mounts = service('prometheus').volumes ?? [];
     expect(mounts).toContain('./observability/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro');
@@ -211,17 +220,28 @@ describe('docker-compose.yml', () => {
       expect(migrate.output()).toMatch(/Applied: /);
 
       const apiPort = await freePort();
+      const metricsPort = await freePort();
       const workerPort = await freePort();
-      await using api = run('api', { HOST: '127.0.0.1', PORT: String(apiPort) });
+      await using api = run('api', {
+        HOST: '127.0.0.1',
+        PORT: String(apiPort),
+        METRICS_HOST: '127.0.0.1',
+        METRICS_PORT: String(metricsPort),
+      });
       await using worker = run('worker', { WORKER_HTTP_HOST: '127.0.0.1', WORKER_HTTP_PORT: String(workerPort) });
       await api.waitFor(/api listening/, 30_000);
       await worker.waitFor(/worker http listening/, 30_000);
-      for (const base of [`http://127.0.0.1:${apiPort}`, `http://127.0.0.1:${workerPort}`]) {
+      const probed = [
+        [`http://127.0.0.1:${apiPort}`, `http://127.0.0.1:${metricsPort}`],
+        [`http://127.0.0.1:${workerPort}`, `http://127.0.0.1:${workerPort}`],
+      ];
+      for (const [base, scraped] of probed) {
         await eventually(async () => (await fetch(`${base}/readyz`)).ok, 30_000);
-        const metrics = await fetch(`${base}/metrics`);
+        const metrics = await fetch(`${scraped}/metrics`);
         expect(metrics.status).toBe(200);
         expect(await metrics.text()).toContain('nodejs_heap_size_used_bytes');
       }
+      expect((await fetch(`http://127.0.0.1:${apiPort}/metrics`)).status).toBe(404);
       expect((await api.stop()).code).toBe(0);
       expect((await worker.stop()).code).toBe(0);
     } finally {

@@ -3,9 +3,11 @@
  * the test drives traffic (successes, NOT_FOUND, bad input, a failed log-in, an internal error, unknown
  * paths) and jobs (completed and failed). Then every PromQL expression of the Grafana dashboard must
  * return data — a panel that would show nothing fails the build — and every alert expression must parse
- * and the alert rules load, evaluated by that same Prometheus.
+ * and the alert rules load, evaluated by that same Prometheus. The processes ask for METRICS_TOKEN and
+ * Prometheus presents it as docs tell operators to (`authorization.credentials_file`).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -31,16 +33,21 @@ interface QueryResult {
   data?: { resultType: string; result: { value?: [number, string] }[] | [number, string] };
 }
 
+const METRICS_TOKEN = randomBytes(32).toString('hex');
+
 /** Prometheus, started on a free port with a config of its own in a temporary folder. */
 async function startPrometheus(targets: { api: string; worker: string }) {
   const dir = await mkdtemp(path.join(tmpdir(), 'keelson-prometheus-'));
   const port = await freePort();
+  const credentials = path.join(dir, 'metrics-token');
+  await writeFile(credentials, `${METRICS_TOKEN}\n`, { mode: 0o600 });
+  const authorization = { type: 'Bearer', credentials_file: credentials };
   const config = {
     global: { scrape_interval: '1s', evaluation_interval: '1s' },
     rule_files: [path.join(repoRoot, 'observability/prometheus/alerts.yml')],
     scrape_configs: [
-      { job_name: 'keelson-api', static_configs: [{ targets: [targets.api] }] },
-      { job_name: 'keelson-worker', static_configs: [{ targets: [targets.worker] }] },
+      { job_name: 'keelson-api', authorization, static_configs: [{ targets: [targets.api] }] },
+      { job_name: 'keelson-worker', authorization, static_configs: [{ targets: [targets.worker] }] },
     ],
   };
   // JSON is YAML: no serialiser needed.
@@ -123,11 +130,11 @@ describe('dashboard truth against a real Prometheus', () => {
   let wave = 0;
 
   beforeAll(async () => {
-    api = await startTestApi();
-    worker = await startTestWorker({ db: api.db, http: true });
+    api = await startTestApi({ config: { METRICS_TOKEN } });
+    worker = await startTestWorker({ db: api.db, http: true, config: { METRICS_TOKEN } });
     product = await createProduct(api.db.url, { priceCents: 1200, stock: 5 });
     const host = (url: string | null) => new URL(url ?? '').host;
-    prometheus = await startPrometheus({ api: host(api.baseUrl), worker: host(worker.baseUrl) });
+    prometheus = await startPrometheus({ api: host(api.metricsUrl), worker: host(worker.baseUrl) });
   }, 90_000);
 
   afterAll(async () => {
@@ -165,6 +172,18 @@ describe('dashboard truth against a real Prometheus', () => {
       await sql(api.db.url, 'alter table product_hidden rename to product');
     }
   }
+
+  it('scrapes both processes with the bearer token', async () => {
+    const up = await eventually(async () => {
+      const { data } = await prometheus.query('up');
+      const series = (data?.result ?? []) as { metric: Record<string, string>; value: [number, string] }[];
+      return series.length === 2 ? series : null;
+    }, 30_000);
+    expect(Object.fromEntries(up.map((s) => [s.metric.job, s.value[1]]))).toEqual({
+      'keelson-api': '1',
+      'keelson-worker': '1',
+    });
+  });
 
   it('every query of the dashboard returns data once traffic and jobs have been scraped', {
     timeout: 180_000,

@@ -31,6 +31,8 @@ import { oidcRoutes } from './oidcRoutes.ts';
 import gracefulShutdown from './plugins/gracefulShutdown.ts';
 import { hostHeader } from './plugins/hostHeader.ts';
 import { httpMethods } from './plugins/httpMethods.ts';
+import metricsServer from './plugins/metricsServer.ts';
+import securityHeaders from './plugins/securityHeaders.ts';
 import { reportRoutes } from './reportRoutes.ts';
 import { httpRequestInfo, wsRequestInfo } from './requestInfo.ts';
 
@@ -38,7 +40,7 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** This process's cache of hot catalogue reads, or null when CATALOG_CACHE_MAX_ENTRIES is 0. */
     catalogCache: CatalogCache | null;
-    /** This app's metrics, served at `/metrics`. */
+    /** This app's metrics, served at `/metrics` by `metricsServer` (never on the public listener). */
     metrics: ApiMetrics;
     /** This process's fan-out of realtime events to its subscriptions. */
     events: EventHub;
@@ -70,10 +72,10 @@ const CONNECTION_PARAMS_TIMEOUT_MS = 10_000;
 const SSE_DRAIN_MS = 2_000;
 
 /**
- * Requests left out of `keelson_http_request_duration_seconds`: scrapes and probes arrive every few
- * seconds from machines and would drown the latency of real traffic; Prometheus sees them as `up`.
+ * Requests left out of `keelson_http_request_duration_seconds`: probes arrive every few seconds from
+ * machines and would drown the latency of real traffic. (Scrapes go to the metrics listener.)
  */
-const UNMEASURED_ROUTES = new Set(['/metrics', '/healthz', '/readyz']);
+const UNMEASURED_ROUTES = new Set(['/healthz', '/readyz']);
 
 /** Queries whose answer is the same for everyone, so browsers and CDNs may share it. */
 const PUBLIC_CATALOG_QUERIES = new Set(['catalog.list', 'catalog.get', 'catalog.categories']);
@@ -120,6 +122,7 @@ export async function buildApp(deps: AppDeps) {
     // One access-log line per request (the onResponse hook below) instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
   });
+  await app.register(securityHeaders, { publicUrl: config.auth.publicUrl });
 
   // Reject ids a client could use to forge log lines; otherwise echo the id for correlation.
   app.addHook('onRequest', async (req, reply) => {
@@ -381,11 +384,7 @@ export async function buildApp(deps: AppDeps) {
 
   app.get('/healthz', async () => ({ status: 'ok' }));
 
-  // OpenMetrics (with trace exemplars) when the scraper asks for it, else the Prometheus text format.
-  app.get('/metrics', { logLevel: 'warn' }, async (req, reply) => {
-    const { contentType, body } = await metrics.scrape(req.headers.accept);
-    return reply.header('content-type', contentType).send(body);
-  });
+  await app.register(metricsServer, { metrics, token: config.metrics.token, logger });
 
   // Ready means: not stopping, every migration applied, the database answering and the pool not stuck.
   const readiness = readinessProbe(orm, {

@@ -1,4 +1,7 @@
-/** Runs the API: reads config once, listens on HOST:PORT, and stops cleanly on SIGTERM/SIGINT. */
+/**
+ * Runs the API: reads config once, listens on HOST:PORT (and METRICS_HOST:METRICS_PORT for Prometheus),
+ * and stops cleanly on SIGTERM/SIGINT.
+ */
 import { loadConfig, requireDatabaseUrl } from '@keelson/config';
 import { createOrm, poolSettled } from '@keelson/db';
 import { createLogger, exitGracefullyOnSignals } from '@keelson/runtime';
@@ -30,5 +33,7 @@ exitGracefullyOnSignals({
   },
 });
 
+// Metrics first: a taken port stops start-up before the public listener opens.
+const metricsAddress = await app.metricsServer.listen({ host: config.metrics.host, port: config.metrics.port });
 const address = await app.listen({ host: config.http.host, port: config.http.port });
-logger.info({ address }, 'api listening');
+logger.info({ address, metricsAddress }, 'api listening');

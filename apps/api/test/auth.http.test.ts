@@ -34,7 +34,7 @@ describe('accounts over HTTP', () => {
         PUBLIC_URL: origin,
         SESSION_IDLE_TIMEOUT_MS: '60000',
         SESSION_MAX_AGE_MS: '180000',
-        TRUST_PROXY: 'true',
+        TRUST_PROXY: 'loopback',
       },
     });
     worker = await startTestWorker({ db: api.db, config: { SMTP_URL: smtp.url, PUBLIC_URL: origin } });

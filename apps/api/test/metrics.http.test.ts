@@ -1,6 +1,7 @@
 /**
- * The API's `/metrics` through the real server: per-call procedure observations of a batch, bounded
- * labels, the business counters, and an exposition promtool accepts.
+ * The API's `/metrics`, scraped from its metrics listener while traffic goes through the real server:
+ * per-call procedure observations of a batch, bounded labels, the business counters, and an exposition
+ * promtool accepts.
  */
 import { closeClient } from '@keelson/client';
 import {
@@ -28,7 +29,7 @@ describe('API metrics', () => {
 
   it('observes each call of a batch apart, with its own code, and the batch as one HTTP request', async () => {
     const product = await createProduct(api.db.url, { priceCents: 500, stock: 3 });
-    const before = (await scrapeMetrics(api.baseUrl)).samples;
+    const before = (await scrapeMetrics(api.metricsUrl)).samples;
     const [found, missing, categories] = await Promise.allSettled([
       api.client.catalog.get.query({ slug: product.slug }),
       api.client.catalog.get.query({ slug: 'no-such-product' }),
@@ -36,7 +37,7 @@ describe('API metrics', () => {
     ]);
     expect([found.status, missing.status, categories.status]).toEqual(['fulfilled', 'rejected', 'fulfilled']);
 
-    const after = (await scrapeMetrics(api.baseUrl)).samples;
+    const after = (await scrapeMetrics(api.metricsUrl)).samples;
     const delta = (name: string, labels: Record<string, string>) =>
       sampleValue(after, name, labels) - sampleValue(before, name, labels);
     expect(delta(PROCEDURE, { procedure: 'catalog.get', type: 'query', code: 'ok' })).toBe(1);
@@ -57,7 +58,7 @@ describe('API metrics', () => {
     expect((await fetch(`${api.baseUrl}/trpc/does.not.exist`)).status).toBe(404);
     expect((await fetch(`${api.baseUrl}/random/xyz`)).status).toBe(404);
     expect((await fetch(`${api.baseUrl}/healthz`)).status).toBe(200);
-    const { samples } = await scrapeMetrics(api.baseUrl);
+    const { samples } = await scrapeMetrics(api.metricsUrl);
     const http = samples.filter((s) => s.name === HTTP);
     expect(sampleValue(samples, HTTP, { method: 'GET', route: '/trpc/:path', status_code: '404' })).toBe(1);
     expect(sampleValue(samples, HTTP, { method: 'GET', route: 'unmatched', status_code: '404' })).toBe(1);
@@ -82,7 +83,7 @@ describe('API metrics', () => {
     await client.orders.checkout.mutate({ idempotencyKey: key, paymentToken: 'tok_visa' });
     await expect(api.client.auth.logIn.mutate({ email: user!.email, password: 'not the password' })).rejects.toThrow();
 
-    const { samples } = await scrapeMetrics(api.baseUrl);
+    const { samples } = await scrapeMetrics(api.metricsUrl);
     expect(sampleValue(samples, 'keelson_orders_placed_total')).toBe(1);
     expect(sampleValue(samples, 'keelson_login_failures_total')).toBe(1);
     expect(sampleValue(samples, PROCEDURE, { procedure: 'auth.logIn', code: 'UNAUTHORIZED' })).toBe(1);
@@ -92,9 +93,9 @@ describe('API metrics', () => {
     const product = await createProduct(api.db.url, { priceCents: 700, stock: 4 });
     const [admin] = await createUsers(api.db.url, 1, { role: 'admin', prefix: 'metricsrealtime' });
     const gauge = async (name: string, labels: Record<string, string> = {}) =>
-      sampleValue((await scrapeMetrics(api.baseUrl)).samples, name, labels);
+      sampleValue((await scrapeMetrics(api.metricsUrl)).samples, name, labels);
     expect(await gauge('keelson_realtime_subscriptions', { kind: 'events' })).toBe(0);
-    const before = (await scrapeMetrics(api.baseUrl)).samples;
+    const before = (await scrapeMetrics(api.metricsUrl)).samples;
 
     const watcher = api.newClient({ token: () => admin!.token });
     const stock: number[] = [];
@@ -114,7 +115,7 @@ describe('API metrics', () => {
 
       await watcher.catalog.restock.mutate({ productId: product.id, delta: 2 });
       await eventually(async () => stock.length === 1, 10_000);
-      const after = (await scrapeMetrics(api.baseUrl)).samples;
+      const after = (await scrapeMetrics(api.metricsUrl)).samples;
       const delta = (name: string, labels: Record<string, string> = {}) =>
         sampleValue(after, name, labels) - sampleValue(before, name, labels);
       expect(delta('keelson_realtime_events_total', { topic: 'stock' })).toBe(1);
@@ -134,18 +135,18 @@ describe('API metrics', () => {
   });
 
   it('reports its database pool by state', async () => {
-    const { samples } = await scrapeMetrics(api.baseUrl);
+    const { samples } = await scrapeMetrics(api.metricsUrl);
     const pool = samples.filter((s) => s.name === 'keelson_db_pool_connections');
     expect(pool.map((s) => s.labels.state).sort()).toEqual(['idle', 'in_use', 'waiting']);
     expect(pool.every((s) => Number.isInteger(s.value) && s.value >= 0)).toBe(true);
   });
 
   it('serves an exposition promtool finds nothing wrong with, and OpenMetrics to a scraper that asks', async () => {
-    const { text } = await scrapeMetrics(api.baseUrl);
+    const { text } = await scrapeMetrics(api.metricsUrl);
     expect(text).toMatch(/^nodejs_eventloop_lag_seconds /m);
     expect(promtoolCheckMetrics(text)).toBe('');
 
-    const res = await fetch(`${api.baseUrl}/metrics`, {
+    const res = await fetch(`${api.metricsUrl}/metrics`, {
       headers: { accept: 'application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5' },
     });
     expect(res.headers.get('content-type')).toMatch(/^application\/openmetrics-text; version=1.0.0/);
@@ -153,6 +154,6 @@ describe('API metrics', () => {
     expect(open.endsWith('# EOF\n')).toBe(true);
     expect(open).toMatch(/^# TYPE keelson_orders_placed counter$/m);
     // And the Prometheus format still names counters with their _total afterwards.
-    expect((await scrapeMetrics(api.baseUrl)).text).toMatch(/^# TYPE keelson_orders_placed_total counter$/m);
+    expect((await scrapeMetrics(api.metricsUrl)).text).toMatch(/^# TYPE keelson_orders_placed_total counter$/m);
   });
 });

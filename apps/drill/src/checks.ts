@@ -23,8 +23,8 @@ async function eventually(fn: () => Promise<boolean>, ms: number): Promise<boole
 }
 
 /** `keelson_db_pool_connections` of one process: in_use, idle, waiting. */
-export async function poolGauges(baseUrl: string): Promise<Record<string, number>> {
-  const text = await (await fetch(`${baseUrl}/metrics`)).text();
+export async function poolGauges(metricsUrl: string): Promise<Record<string, number>> {
+  const text = await (await fetch(`${metricsUrl}/metrics`)).text();
   const gauges: Record<string, number> = {};
   for (const m of text.matchAll(/^keelson_db_pool_connections\{state="(\w+)"\} (\d+)/gm)) {
     gauges[m[1] as string] = Number(m[2]);
@@ -149,11 +149,11 @@ export async function checkInvariants(opts: CheckOptions): Promise<Findings> {
   for (const api of opts.api) {
     if (api.exit()) continue;
     const idle = await eventually(async () => {
-      const g = await poolGauges(api.baseUrl);
+      const g = await poolGauges(api.metricsUrl);
       return g.in_use === 0 && g.waiting === 0;
     }, 5_000);
     if (!idle)
-      failures.push(`${api.name} pool not idle: ${JSON.stringify(await poolGauges(api.baseUrl).catch(() => ({})))}`);
+      failures.push(`${api.name} pool not idle: ${JSON.stringify(await poolGauges(api.metricsUrl).catch(() => ({})))}`);
   }
   for (const p of processes) {
     if (p.exit()) continue;

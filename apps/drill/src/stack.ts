@@ -111,6 +111,8 @@ export interface StackProcess {
   name: string;
   /** `http://127.0.0.1:<port>`: the API itself, or the worker's health and metrics server. */
   baseUrl: string;
+  /** Where its `/metrics` is: the API's listener of its own, the worker's health server. */
+  metricsUrl: string;
   process: RunningProcess;
   /** Null while it runs. */
   exit(): { code: number | null; signal: NodeJS.Signals | null } | null;
@@ -118,12 +120,12 @@ export interface StackProcess {
 
 const TELEMETRY = import.meta.resolve('@keelson/telemetry/register');
 
-function track(name: string, baseUrl: string, process: RunningProcess): StackProcess {
+function track(name: string, urls: { baseUrl: string; metricsUrl: string }, process: RunningProcess): StackProcess {
   let exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
   process.child.once('exit', (code, signal) => {
     exited = { code, signal };
   });
-  return { name, baseUrl, process, exit: () => exited };
+  return { name, ...urls, process, exit: () => exited };
 }
 
 export interface StackOptions {
@@ -142,14 +144,19 @@ export async function startApi(opts: StackOptions & { port: number; name?: strin
       LOG_LEVEL: 'info',
       HOST: '127.0.0.1',
       PORT: String(opts.port),
+      METRICS_PORT: '0',
       DATABASE_URL: opts.databaseUrl,
       MAIL_DIR: opts.mailDir,
       ...opts.env,
     },
     { nodeArgs: ['--import', TELEMETRY] },
   );
-  await proc.waitFor(/"msg":"api listening"/, 30_000);
-  return track(opts.name ?? 'api', `http://127.0.0.1:${opts.port}`, proc);
+  const [, metricsUrl] = (await proc.waitFor(/"metricsAddress":"([^"]+)","msg":"api listening"/, 30_000)) as string[];
+  return track(
+    opts.name ?? 'api',
+    { baseUrl: `http://127.0.0.1:${opts.port}`, metricsUrl: metricsUrl as string },
+    proc,
+  );
 }
 
 /** The worker (`pnpm start:worker`), once it takes jobs; its `/readyz` and `/metrics` on `port`. */
@@ -169,7 +176,8 @@ export async function startWorker(opts: StackOptions & { port: number }): Promis
     { nodeArgs: ['--import', TELEMETRY] },
   );
   await proc.waitFor(/Worker connected and looking for jobs/, 30_000);
-  return track('worker', `http://127.0.0.1:${opts.port}`, proc);
+  const baseUrl = `http://127.0.0.1:${opts.port}`;
+  return track('worker', { baseUrl, metricsUrl: baseUrl }, proc);
 }
 
 /** A folder for the mail the worker writes (MAIL_DIR), removed with the drill. */

@@ -1,10 +1,11 @@
 /**
  * The worker's own small HTTP server (WORKER_HTTP_HOST:WORKER_HTTP_PORT), for orchestrators and
  * Prometheus: `/healthz` (the process answers), `/readyz` (database reachable, every migration applied,
- * the runner started and not stopping) and `/metrics`. Built here, listened to by `main.ts`.
+ * the runner started and not stopping) and `/metrics` (behind METRICS_TOKEN when set; probes never carry
+ * a token). A private listener: the worker has no public one. Built here, listened to by `main.ts`.
  */
 import { type MikroORM, readinessProbe } from '@keelson/db';
-import type { ProcessMetrics } from '@keelson/metrics';
+import { metricsRoute, type ProcessMetrics } from '@keelson/metrics';
 import Fastify from 'fastify';
 import type { Logger } from 'pino';
 
@@ -19,6 +20,8 @@ export interface WorkerHttpDeps {
   isRunning: () => boolean;
   /** What `/metrics` serves: the worker's metrics (`createWorkerMetrics`, shared with `createWorker`). */
   metrics: ProcessMetrics;
+  /** METRICS_TOKEN (config `metrics.token`): the bearer token `/metrics` requires; null: none. */
+  metricsToken: string | null;
 }
 
 export function createWorkerHttp(deps: WorkerHttpDeps) {
@@ -38,11 +41,7 @@ export function createWorkerHttp(deps: WorkerHttpDeps) {
     return ready ? body : reply.code(503).send(body);
   });
 
-  // OpenMetrics (with trace exemplars) when the scraper asks for it, else the Prometheus text format.
-  app.get('/metrics', quiet, async (req, reply) => {
-    const { contentType, body } = await deps.metrics.scrape(req.headers.accept);
-    return reply.header('content-type', contentType).send(body);
-  });
+  app.register(metricsRoute, { metrics: deps.metrics, token: deps.metricsToken });
 
   return app;
 }

@@ -27,6 +27,7 @@ const http = createWorkerHttp({
   acquireTimeoutMs: config.database.acquireTimeoutMs,
   isRunning: worker.isRunning,
   metrics,
+  metricsToken: config.metrics.token,
 });
 
 exitGracefullyOnSignals({

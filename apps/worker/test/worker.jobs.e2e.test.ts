@@ -20,6 +20,8 @@ import {
 } from '@keelson/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
+/** The worker's `/metrics` asks for it; its probes do not. */
+const METRICS_TOKEN = 'b16b00b5'.repeat(5);
 const CAPTURE = `(select id from graphile_worker._private_tasks where identifier = 'payment__capture')`;
 
 describe('worker process', () => {
@@ -39,6 +41,7 @@ describe('worker process', () => {
       LOG_LEVEL: 'info',
       WORKER_POLL_INTERVAL_MS: '200',
       WORKER_HTTP_PORT: '0',
+      METRICS_TOKEN,
       // One transient failure of `tok_processingError`, then success: one back-off to observe.
       PAYMENT_SANDBOX_TRANSIENT_FAILURES: '1',
     });
@@ -127,7 +130,7 @@ describe('worker process', () => {
     });
     await eventually(async () => (await client.orders.get.query({ id: order.id })).status === 'payment_failed', 20_000);
     const samples = await eventually(async () => {
-      const { samples } = await scrapeMetrics(workerUrl);
+      const { samples } = await scrapeMetrics(workerUrl, { token: METRICS_TOKEN });
       return sampleValue(samples, 'keelson_payments_failed_total') === 1 ? samples : null;
     });
     const capture = { task: 'payment__capture' };
@@ -169,12 +172,17 @@ describe('worker process', () => {
     });
   });
 
-  it('serves /healthz, /readyz and /metrics on its own port', async () => {
+  it('serves /healthz, /readyz and, to the bearer of METRICS_TOKEN only, /metrics on its own port', async () => {
     expect(await (await fetch(`${workerUrl}/healthz`)).json()).toEqual({ status: 'ok' });
     const ready = await fetch(`${workerUrl}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({ status: 'ready' });
-    const metrics = await fetch(`${workerUrl}/metrics`);
+    for (const headers of [{}, { authorization: 'Bearer not-the-token' }]) {
+      const refused = await fetch(`${workerUrl}/metrics`, { headers });
+      expect(refused.status).toBe(401);
+      expect(await refused.text()).not.toMatch(/process_cpu/);
+    }
+    const metrics = await fetch(`${workerUrl}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
     expect(metrics.headers.get('content-type')).toContain('text/plain');
     expect(await metrics.text()).toMatch(/^process_cpu_user_seconds_total /m);
   });

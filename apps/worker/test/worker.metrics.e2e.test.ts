@@ -49,6 +49,7 @@ describe('worker metrics', () => {
       acquireTimeoutMs: config.database.acquireTimeoutMs,
       isRunning: worker.isRunning,
       metrics,
+      metricsToken: null,
     });
     baseUrl = await http.listen({ host: '127.0.0.1', port: 0 });
     await worker.start();

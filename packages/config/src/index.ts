@@ -3,6 +3,7 @@
  * and passes the typed result down; nothing else looks at the environment.
  */
 import { existsSync, readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { parseEnv } from 'node:util';
 import { z } from 'zod';
 
@@ -22,6 +23,58 @@ const splitList = (v: string) =>
     .filter(Boolean);
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
+/** proxy-addr's names for address ranges, accepted in TRUST_PROXY's list. */
+const PROXY_RANGE_KEYWORDS = ['loopback', 'linklocal', 'uniquelocal'];
+/** More hops than any real chain of proxies: beyond it a client's own entries would be believed. */
+const MAX_PROXY_HOPS = 10;
+const TRUST_PROXY_EXAMPLES =
+  'the number of proxies in front of the API (e.g. 1) or their addresses (e.g. 10.0.0.0/8,127.0.0.1 or loopback,uniquelocal)';
+
+/** An IP address (prefix null) or a CIDR range with its prefix length; null if the entry is neither. */
+function parseAddressEntry(entry: string): { prefix: number | null } | null {
+  const [address = '', prefix, ...rest] = entry.split('/');
+  const family = isIP(address);
+  if (family === 0 || rest.length > 0) return null;
+  if (prefix === undefined) return { prefix: null };
+  const bits = Number(prefix);
+  return /^\d{1,3}$/.test(prefix) && bits <= (family === 4 ? 32 : 128) ? { prefix: bits } : null;
+}
+
+/**
+ * TRUST_PROXY, as Fastify's `trustProxy` takes it. `true` is refused: it believes the X-Forwarded-For of
+ * any client, so whoever reaches the API directly picks their own IP and every per-IP limit falls. A hop
+ * count trusts the nearest N connections, right only where nothing reaches the API but through them;
+ * addresses trust those proxies alone, wherever clients come from.
+ */
+function parseTrustProxy(raw: string, ctx: z.RefinementCtx): false | number | string[] {
+  const value = raw.trim();
+  const refuse = (why: string) => {
+    ctx.addIssue({ code: 'custom', message: `${why}; set ${TRUST_PROXY_EXAMPLES}` });
+    return z.NEVER;
+  };
+  if (value === '' || value === 'false') return false;
+  if (value.toLowerCase() === 'true') {
+    return refuse(
+      '`true` would believe X-Forwarded-For from any client, who could then pick their own IP and escape every per-IP limit',
+    );
+  }
+  if (/^\d+$/.test(value)) {
+    const hops = Number(value);
+    if (hops <= MAX_PROXY_HOPS) return hops === 0 ? false : hops;
+    return refuse(`${hops} hops is more than any chain of proxies (at most ${MAX_PROXY_HOPS})`);
+  }
+  const entries = splitList(value);
+  for (const entry of entries) {
+    if (PROXY_RANGE_KEYWORDS.includes(entry)) continue;
+    const parsed = parseAddressEntry(entry);
+    if (!parsed) {
+      return refuse(`"${entry}" is neither an IP address, a CIDR range nor one of ${PROXY_RANGE_KEYWORDS.join(', ')}`);
+    }
+    if (parsed.prefix === 0) return refuse(`"${entry}" trusts every address, as \`true\` would`);
+  }
+  return entries;
+}
+
 /** Every variable Keelson reads, with its default and unit. README's configuration table mirrors this. */
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
@@ -31,8 +84,20 @@ const schema = z.object({
   HOST: z.string().min(1).default('127.0.0.1'),
   /** API port; 0 picks a free one. */
   PORT: int(0, 65535).default(3000),
-  /** `false`, `true` (trust every hop), a hop count, or a comma-separated list of addresses/CIDRs. */
-  TRUST_PROXY: z.string().default('false'),
+  /** Who may say who the client is (X-Forwarded-For): `false`, a hop count, or the proxies' addresses (see parseTrustProxy). */
+  TRUST_PROXY: z.string().default('false').transform(parseTrustProxy),
+  /** Interface of the API's `/metrics` listener, apart from the public one (HOST:PORT). */
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** Port of the API's `/metrics` listener (9464: the usual Prometheus exporter port); 0 picks a free one. */
+  METRICS_PORT: int(0, 65535).default(9464),
+  /** Bearer token that `/metrics` of the API and of the worker then require (Prometheus `authorization`); unset, none. */
+  METRICS_TOKEN: z
+    .string()
+    .regex(
+      /^[\x21-\x7e]{32,}$/,
+      'expected at least 32 printable characters without spaces, e.g. `openssl rand -hex 32`',
+    )
+    .optional(),
   /** Fastify `requestTimeout`, milliseconds. */
   REQUEST_TIMEOUT_MS: int(1, 10 * MINUTE).default(30 * SECOND),
   /** Largest accepted HTTP body, bytes. */
@@ -195,11 +260,19 @@ export interface Config {
   http: {
     host: string;
     port: number;
-    trustProxy: boolean | number | string[];
+    /** TRUST_PROXY: false, the number of proxy hops to trust, or the proxies' addresses/CIDRs/keywords. */
+    trustProxy: false | number | string[];
     requestTimeoutMs: number;
     bodyLimitBytes: number;
     wsMaxPayloadBytes: number;
     maxBatchSize: number;
+  };
+  metrics: {
+    /** The API's listener for `/metrics`; the worker serves it on `worker.http`. */
+    host: string;
+    port: number;
+    /** METRICS_TOKEN; null: `/metrics` asks for no credentials (its listeners' addresses are the guard). */
+    token: string | null;
   };
   realtime: {
     /** SUBSCRIPTION_AUTH_RECHECK_MS. */
@@ -290,14 +363,6 @@ export function readEnvironment(envFile = '.env'): Record<string, string | undef
   return { ...fromFile, ...process.env };
 }
 
-function parseTrustProxy(raw: string): Config['http']['trustProxy'] {
-  const value = raw.trim();
-  if (value === '' || value === 'false') return false;
-  if (value === 'true') return true;
-  if (/^\d+$/.test(value)) return Number(value);
-  return splitList(value);
-}
-
 /**
  * Validates the environment and returns the typed configuration. Throws a `ConfigError` naming
  * every bad variable, so a misconfigured process stops at start-up rather than at first use.
@@ -325,6 +390,10 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
     // The API's drain and grace, then closing realtime and the pool, all happen before the hard exit.
     e.SHUTDOWN_DRAIN_DELAY_MS + (e.HTTP_SHUTDOWN_GRACE_MS ?? 0) + SHUTDOWN_BOOKKEEPING_MS > e.SHUTDOWN_TIMEOUT_MS &&
       `${e.HTTP_SHUTDOWN_GRACE_MS === undefined ? 'SHUTDOWN_DRAIN_DELAY_MS' : 'SHUTDOWN_DRAIN_DELAY_MS + HTTP_SHUTDOWN_GRACE_MS'}: must leave at least ${SHUTDOWN_BOOKKEEPING_MS} ms of SHUTDOWN_TIMEOUT_MS (${e.SHUTDOWN_TIMEOUT_MS})`,
+    // The point of a listener of its own is that the public one never serves metrics.
+    e.METRICS_PORT !== 0 &&
+      e.METRICS_PORT === e.PORT &&
+      'METRICS_PORT: must differ from PORT (metrics are served apart from the public listener)',
     // A live worker beats several times before anyone may call it dead, so one slow beat is no death.
     e.WORKER_DEAD_AFTER_MS < 3 * e.WORKER_HEARTBEAT_INTERVAL_MS &&
       'WORKER_DEAD_AFTER_MS: must be at least 3 times WORKER_HEARTBEAT_INTERVAL_MS',
@@ -336,12 +405,13 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
     http: {
       host: e.HOST,
       port: e.PORT,
-      trustProxy: parseTrustProxy(e.TRUST_PROXY),
+      trustProxy: e.TRUST_PROXY,
       requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
       wsMaxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
       maxBatchSize: e.TRPC_MAX_BATCH_SIZE,
     },
+    metrics: { host: e.METRICS_HOST, port: e.METRICS_PORT, token: e.METRICS_TOKEN ?? null },
     realtime: {
       authRecheckMs: e.SUBSCRIPTION_AUTH_RECHECK_MS,
       maxSubscriptionsPerConnection: e.WS_MAX_SUBSCRIPTIONS_PER_CONNECTION,

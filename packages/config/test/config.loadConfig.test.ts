@@ -24,11 +24,61 @@ describe('loadConfig', () => {
 
   it.each([
     ['false', false],
-    ['true', true],
+    ['0', false],
     ['2', 2],
     ['10.0.0.0/8, 127.0.0.1', ['10.0.0.0/8', '127.0.0.1']],
+    ['loopback,uniquelocal,linklocal', ['loopback', 'uniquelocal', 'linklocal']],
+    ['fd00::/8,::1,192.168.1.10/32', ['fd00::/8', '::1', '192.168.1.10/32']],
   ])('parses TRUST_PROXY=%s', (raw, expected) => {
     expect(loadConfig({ TRUST_PROXY: raw }).http.trustProxy).toEqual(expected);
+  });
+
+  it('refuses a TRUST_PROXY that would believe any client, saying what to set instead', () => {
+    for (const raw of ['true', 'TRUE', '0.0.0.0/0', '10.0.0.1,::/0']) {
+      expect(() => loadConfig({ TRUST_PROXY: raw }), raw).toThrow(
+        /TRUST_PROXY: .*(`true`|every address).*; set the number of proxies in front of the API \(e\.g\. 1\) or their addresses/,
+      );
+    }
+    expect(() => loadConfig({ TRUST_PROXY: 'true' })).toThrow(/pick their own IP/);
+  });
+
+  it.each([
+    ['nginx', /"nginx" is neither an IP address, a CIDR range nor one of loopback, linklocal, uniquelocal/],
+    ['10.0.0.0/33', /"10.0.0.0\/33" is neither/],
+    ['::1/129', /"::1\/129" is neither/],
+    ['10.0.0.0/8/8', /"10.0.0.0\/8\/8" is neither/],
+    ['11', /11 hops is more than any chain of proxies/],
+    ['-1', /"-1" is neither/],
+  ])('refuses TRUST_PROXY=%s, naming the variable', (raw, message) => {
+    expect(() => loadConfig({ TRUST_PROXY: raw })).toThrow(new RegExp(`TRUST_PROXY: ${message.source}`));
+  });
+
+  it('serves metrics on a loopback listener of their own by default, without a token', () => {
+    expect(loadConfig({}).metrics).toEqual({ host: '127.0.0.1', port: 9464, token: null });
+    const token = 'f'.repeat(64);
+    expect(loadConfig({ METRICS_HOST: '0.0.0.0', METRICS_PORT: '0', METRICS_TOKEN: token }).metrics).toEqual({
+      host: '0.0.0.0',
+      port: 0,
+      token,
+    });
+  });
+
+  it('refuses a short or blank METRICS_TOKEN without echoing it, and metrics on the public port', () => {
+    for (const bad of ['', 'short', `${'a'.repeat(40)} ${'b'.repeat(10)}`]) {
+      const message = (() => {
+        try {
+          loadConfig({ METRICS_TOKEN: bad });
+          return 'accepted';
+        } catch (e) {
+          return (e as Error).message;
+        }
+      })();
+      expect(message, JSON.stringify(bad)).toMatch(/METRICS_TOKEN: expected at least 32 printable characters/);
+      if (bad) expect(message).not.toContain(bad);
+    }
+    expect(() => loadConfig({ PORT: '8080', METRICS_PORT: '8080' })).toThrow(/METRICS_PORT: must differ from PORT/);
+    expect(() => loadConfig({ METRICS_PORT: '70000' })).toThrow(/METRICS_PORT/);
+    expect(loadConfig({ PORT: '0', METRICS_PORT: '0' }).metrics.port).toBe(0);
   });
 
   it('reads the worker settings, with a task allow-list', () => {

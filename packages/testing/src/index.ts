@@ -25,7 +25,13 @@ export function testLogger(): Logger {
 
 /** Configuration as the apps would load it, with test-friendly overrides on top. */
 export function testConfig(overrides: Record<string, string> = {}): Config {
-  return loadConfig({ NODE_ENV: 'test', LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent', PORT: '0', ...overrides });
+  return loadConfig({
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
+    PORT: '0',
+    METRICS_PORT: '0',
+    ...overrides,
+  });
 }
 
 /** A migrated database of this test file's own, cloned from the run's template. */
@@ -57,6 +63,8 @@ export interface TestApi extends AsyncDisposable {
   config: Config;
   /** `http://127.0.0.1:<port>` */
   baseUrl: string;
+  /** `http://127.0.0.1:<port>` of the metrics listener (`/metrics`, apart from the public port). */
+  metricsUrl: string;
   /** The real client over batched HTTP. */
   client: KeelsonClient;
   /** A client of its own, for a given transport or options. */
@@ -80,6 +88,10 @@ export async function startTestApi(
   const address = app.server.address();
   if (!address || typeof address !== 'object') throw new Error('API is not listening');
   const baseUrl = `http://127.0.0.1:${address.port}`;
+  await app.metricsServer.listen({ host: '127.0.0.1', port: config.metrics.port });
+  const metricsAddress = app.metricsServer.server.address();
+  if (!metricsAddress || typeof metricsAddress !== 'object') throw new Error('API metrics are not listening');
+  const metricsUrl = `http://127.0.0.1:${metricsAddress.port}`;
   const clients: KeelsonClient[] = [];
   const newClient = (o: ClientOpts = {}) => {
     const c = createClient({ url: `${baseUrl}/trpc`, ...o });
@@ -93,7 +105,7 @@ export async function startTestApi(
     await orm.close(true);
     if (!opts.db) await db.drop();
   };
-  return { db, orm, app, config, baseUrl, client, newClient, close, [Symbol.asyncDispose]: close };
+  return { db, orm, app, config, baseUrl, metricsUrl, client, newClient, close, [Symbol.asyncDispose]: close };
 }
 
 export interface QueuedJob {
@@ -192,6 +204,7 @@ export async function startTestWorker(opts: {
         acquireTimeoutMs: config.database.acquireTimeoutMs,
         isRunning: worker.isRunning,
         metrics,
+        metricsToken: config.metrics.token,
       })
     : null;
   let baseUrl: string | null = null;

@@ -30,9 +30,15 @@ export function sampleValue(samples: Sample[], name: string, labels: Record<stri
   return found[0]?.value ?? 0;
 }
 
-/** GETs `/metrics` in the Prometheus text format and parses it. */
-export async function scrapeMetrics(baseUrl: string): Promise<{ text: string; samples: Sample[] }> {
-  const res = await fetch(`${baseUrl}/metrics`);
+/** GETs `/metrics` in the Prometheus text format (with METRICS_TOKEN's bearer token, if any) and parses it. */
+export async function scrapeMetrics(
+  baseUrl: string,
+  opts: { token?: string } = {},
+): Promise<{ text: string; samples: Sample[] }> {
+  const res = await fetch(
+    `${baseUrl}/metrics`,
+    opts.token ? { headers: { authorization: `Bearer ${opts.token}` } } : {},
+  );
   if (!res.ok) throw new Error(`GET /metrics answered ${res.status}`);
   const text = await res.text();
   return { text, samples: parseMetrics(text) };

@@ -21,7 +21,8 @@ export interface RunningProcess extends AsyncDisposable {
 
 /**
  * Starts one of Keelson's entry points (`apps/worker/src/main.ts`, ...) as a real process with the
- * given environment on top of the inherited one (minus DATABASE_URL, so nothing leaks in by accident).
+ * given environment on top of the inherited one (minus DATABASE_URL, so nothing leaks in by accident),
+ * with METRICS_PORT 0 unless `env` sets it.
  */
 export function startProcess(
   entry: string,
@@ -30,7 +31,8 @@ export function startProcess(
 ): RunningProcess {
   const { DATABASE_URL: _ignored, ...inherited } = process.env;
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), path.join(repoRoot, entry), ...(opts.args ?? [])], {
-    env: { ...inherited, ...env },
+    // Many API processes run at once in a test run: each takes a free metrics port unless told one.
+    env: { ...inherited, METRICS_PORT: '0', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     detached: opts.detached ?? false,
   });
