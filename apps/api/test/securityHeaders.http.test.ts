@@ -92,7 +92,7 @@ describe('security headers over plain HTTP', () => {
       ['tRPC NOT_FOUND', fetch(`${api.baseUrl}/trpc/catalog.get?input=${input}`), 404],
       ['unknown procedure', fetch(`${api.baseUrl}/trpc/no.such`), 404],
       ['unknown path', fetch(`${api.baseUrl}/nowhere`), 404],
-      ['unknown method', fetch(`${api.baseUrl}/healthz`, { method: 'PATCH' }), 404],
+      ['unknown method', fetch(`${api.baseUrl}/healthz`, { method: 'PATCH' }), 405],
       [
         'body too large (error handler)',
         fetch(`${api.baseUrl}/trpc/auth.signUp`, {

@@ -16,12 +16,16 @@ const PASSWORD = 'correct horse battery staple';
 let counter = 0;
 const newEmail = () => `proxy.${Date.now()}.${counter++}@example.test`;
 
-/** `auth.signUp` over HTTP from `localAddress`, with the given X-Forwarded-For; resolves with the token. */
-function signUpOverHttp(baseUrl: string, opts: { localAddress: string; forwardedFor: string }): Promise<string> {
-  const body = JSON.stringify({ json: { email: newEmail(), password: PASSWORD, name: 'Ada' } });
+/** One tRPC mutation over HTTP from `localAddress`, with the given X-Forwarded-For. */
+function mutateOverHttp(
+  baseUrl: string,
+  opts: { localAddress: string; forwardedFor: string },
+  call: { path: string; input: unknown },
+): Promise<{ status: number; data: { token?: string } | undefined; text: string }> {
+  const body = JSON.stringify({ json: call.input });
   return new Promise((resolve, reject) => {
     const req = request(
-      `${baseUrl}/trpc/auth.signUp`,
+      `${baseUrl}/trpc/${call.path}`,
       {
         method: 'POST',
         localAddress: opts.localAddress,
@@ -31,10 +35,8 @@ function signUpOverHttp(baseUrl: string, opts: { localAddress: string; forwarded
         let text = '';
         res.on('data', (c: Buffer) => (text += c));
         res.on('end', () => {
-          const parsed = JSON.parse(text) as { result?: { data: { json: { token: string } } } };
-          const token = parsed.result?.data.json.token;
-          if (res.statusCode === 200 && token) resolve(token);
-          else reject(new Error(`sign-up answered ${res.statusCode}: ${text}`));
+          const parsed = JSON.parse(text) as { result?: { data: { json: { token?: string } } } };
+          resolve({ status: res.statusCode ?? 0, data: parsed.result?.data.json, text });
         });
       },
     );
@@ -43,24 +45,42 @@ function signUpOverHttp(baseUrl: string, opts: { localAddress: string; forwarded
   });
 }
 
+/** `auth.signUp` then `auth.logIn` over HTTP from `localAddress`; resolves with the session token. */
+async function signUpOverHttp(baseUrl: string, opts: { localAddress: string; forwardedFor: string }): Promise<string> {
+  const account = { email: newEmail(), password: PASSWORD };
+  const signedUp = await mutateOverHttp(baseUrl, opts, { path: 'auth.signUp', input: { ...account, name: 'Ada' } });
+  if (signedUp.status !== 200) throw new Error(`sign-up answered ${signedUp.status}: ${signedUp.text}`);
+  const loggedIn = await mutateOverHttp(baseUrl, opts, { path: 'auth.logIn', input: account });
+  if (loggedIn.status !== 200 || !loggedIn.data?.token) {
+    throw new Error(`log-in answered ${loggedIn.status}: ${loggedIn.text}`);
+  }
+  return loggedIn.data.token;
+}
+
 /** The same over a WebSocket whose upgrade comes from `localAddress` (tRPC reads the raw upgrade request). */
 function signUpOverWebSocket(baseUrl: string, opts: { localAddress: string; forwardedFor: string }): Promise<string> {
   const ws = new WebSocket(`${baseUrl.replace(/^http/, 'ws')}/trpc`, {
     localAddress: opts.localAddress,
     headers: { 'x-forwarded-for': opts.forwardedFor },
   });
+  const account = { email: newEmail(), password: PASSWORD };
   return new Promise<string>((resolve, reject) => {
     ws.on('error', reject);
     ws.on('open', () => {
-      const input = { json: { email: newEmail(), password: PASSWORD, name: 'Ada' } };
+      const input = { json: { ...account, name: 'Ada' } };
       ws.send(JSON.stringify({ id: 1, method: 'mutation', params: { path: 'auth.signUp', input } }));
     });
     ws.on('message', (data) => {
-      const message = JSON.parse(data.toString()) as { id?: number; result?: { data?: { json?: { token: string } } } };
-      if (message.id !== 1) return;
-      const token = message.result?.data?.json?.token;
+      const message = JSON.parse(data.toString()) as { id?: number; result?: { data?: { json?: { token?: string } } } };
+      if (message.id === 1 && message.result) {
+        ws.send(
+          JSON.stringify({ id: 2, method: 'mutation', params: { path: 'auth.logIn', input: { json: account } } }),
+        );
+        return;
+      }
+      const token = message.id === 2 ? message.result?.data?.json?.token : undefined;
       if (token) resolve(token);
-      else reject(new Error(`sign-up over WebSocket answered ${data.toString()}`));
+      else reject(new Error(`sign-up and log-in over WebSocket answered ${data.toString()}`));
     });
   }).finally(() => ws.close());
 }
