@@ -97,6 +97,21 @@ describe('email jobs', () => {
     expect(subjects.filter((s) => s?.includes('confirmed'))).toHaveLength(1);
   });
 
+  it('a reset job whose throttle cannot be read fails (and is retried) instead of dropping the email', async () => {
+    const [user] = await createUsers(t.db.url, 1);
+    // Any failure but the limit itself, e.g. the database gone mid-job.
+    await sql(t.db.url, 'alter table auth_throttle rename to auth_throttle_away');
+    try {
+      await expect(run('email__password_reset', { email: user!.email }, '301')).rejects.toThrow();
+    } finally {
+      await sql(t.db.url, 'alter table auth_throttle_away rename to auth_throttle');
+    }
+    await run('email__password_reset', { email: user!.email }, '301');
+    await smtp.waitFor(user!.email);
+    await settle();
+    expect(mailTo(user!.email)).toHaveLength(1);
+  });
+
   describe('sendOnce', () => {
     it('lets one of two concurrent senders send; the other is told to retry', async () => {
       let release: () => void = () => {};

@@ -256,8 +256,11 @@ export async function issuePasswordReset(
   if (!user) return null;
   try {
     await claim(em, { rule: rules.resetAccount, key: user.id, now: new Date() });
-  } catch {
-    return null;
+  } catch (err) {
+    // Over the limit: nothing to send. Anything else (a lost connection) fails the job, which is retried,
+    // rather than dropping the email.
+    if (err instanceof AppError && err.code === 'RATE_LIMITED') return null;
+    throw err;
   }
   return { user, token: await issueEmailToken(em, { userId: user.id, kind: 'reset_password', email: null }) };
 }
