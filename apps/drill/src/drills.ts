@@ -97,6 +97,18 @@ function report(drill: DrillReport['drill'], stack: Stack, findings: Findings[])
   return { drill, database: stack.db.server, passed: failures.length === 0, figures, failures };
 }
 
+/** The invariants (checks.ts) of a drill's stack and load; the queue may take `settleMs` to empty. */
+function invariantsOf(stack: Stack, traffic: Load, opts: { api: StackProcess; settleMs: number }): Promise<Findings> {
+  return checkInvariants({
+    databaseUrl: stack.db.url,
+    mailDir: stack.mailDir,
+    load: traffic,
+    api: [opts.api],
+    worker: stack.worker,
+    settleMs: opts.settleMs,
+  });
+}
+
 /** Requests after `from` that did not get a 2xx or a business 4xx, and how long after `from` the last one ended. */
 function failuresAfter(l: Load, from: number): { count: number; lastMs: number } {
   const bad = l.records.filter((r) => r.start >= from && (r.status === 0 || r.status >= 500));
@@ -146,18 +158,11 @@ export async function killDrill(
       figures: {
         'kill rounds': rounds,
         'connections terminated': killed,
-        'recovered after last kill (ms)': recovery.lastMs,
+        'requests failing after last kill (ms)': recovery.lastMs,
         ...requestFigures(traffic),
       },
     };
-    const invariants = await checkInvariants({
-      databaseUrl: stack.db.url,
-      mailDir: stack.mailDir,
-      load: traffic,
-      api: [stack.api],
-      worker: stack.worker,
-      settleMs: 120_000,
-    });
+    const invariants = await invariantsOf(stack, traffic, { api: stack.api, settleMs: 120_000 });
     return report('kill', stack, [faults, invariants]);
   });
 }
@@ -225,14 +230,7 @@ export async function restartDrill(opts: DrillOptions & { downMs: number; binDir
           ...requestFigures(traffic),
         },
       };
-      const invariants = await checkInvariants({
-        databaseUrl: stack.db.url,
-        mailDir: stack.mailDir,
-        load: traffic,
-        api: [stack.api],
-        worker: stack.worker,
-        settleMs: 120_000,
-      });
+      const invariants = await invariantsOf(stack, traffic, { api: stack.api, settleMs: 120_000 });
       return report('restart', stack, [faults, invariants]);
     });
   } finally {
@@ -291,14 +289,7 @@ export async function sigtermDrill(adminUrl: string, opts: DrillOptions & { cycl
       },
     };
     const live = apis.at(-1) as StackProcess;
-    const invariants = await checkInvariants({
-      databaseUrl: stack.db.url,
-      mailDir: stack.mailDir,
-      load: traffic,
-      api: [live],
-      worker: stack.worker,
-      settleMs: 60_000,
-    });
+    const invariants = await invariantsOf(stack, traffic, { api: live, settleMs: 60_000 });
     for (const api of apis) await api.process.stop('SIGKILL');
     return report('sigterm', stack, [faults, invariants]);
   });

@@ -3,28 +3,18 @@
  * can stop and start), and the API and worker as real processes, started exactly as `pnpm start:api` and
  * `pnpm start:worker` start them.
  */
-import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { createOrm, migrate } from '@keelson/db';
 import { startEmbeddedPostgres } from '@keelson/db/embedded';
-import { type RunningProcess, startProcess } from '@keelson/testing/processes';
+import { createTemplateDatabase } from '@keelson/db/testing';
+import { freePort, type RunningProcess, startProcess } from '@keelson/testing/processes';
+
 import pg from 'pg';
 
-export type Log = (line: string) => void;
+export { freePort };
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
+export type Log = (line: string) => void;
 
 export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -39,12 +29,6 @@ export async function query<R extends pg.QueryResultRow>(url: string, text: stri
   }
 }
 
-function withDatabase(url: string, database: string): string {
-  const u = new URL(url);
-  u.pathname = `/${encodeURIComponent(database)}`;
-  return u.toString();
-}
-
 export interface DrillDatabase {
   name: string;
   url: string;
@@ -55,22 +39,9 @@ export interface DrillDatabase {
 
 /** A fresh, migrated database named for the drill, so that one left behind by a killed run is recognisable. */
 export async function createDrillDatabase(adminUrl: string): Promise<DrillDatabase> {
-  const name = `keelson_drill_${randomBytes(5).toString('hex')}`;
-  await query(adminUrl, `create database "${name}"`);
-  const url = withDatabase(adminUrl, name);
-  const orm = await createOrm({ url, poolMax: 2 });
-  try {
-    await migrate(orm, { url });
-  } finally {
-    await orm.close(true);
-  }
-  const [row] = await query<{ version: string }>(url, 'select version()');
-  return {
-    name,
-    url,
-    server: row?.version.split(' on ')[0]?.split(' (')[0] ?? 'PostgreSQL',
-    drop: () => query(adminUrl, `drop database if exists "${name}" with (force)`).then(() => {}),
-  };
+  const db = await createTemplateDatabase(adminUrl, 'keelson_drill');
+  const [row] = await query<{ version: string }>(db.url, 'select version()');
+  return { ...db, server: row?.version.split(' on ')[0]?.split(' (')[0] ?? 'PostgreSQL' };
 }
 
 /** A PostgreSQL server of the drill's own, which it may stop (a fast shutdown, as in a failover) and start. */

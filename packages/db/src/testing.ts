@@ -30,9 +30,12 @@ export interface TemplateDatabase {
   drop(): Promise<void>;
 }
 
-/** Creates and migrates a uniquely named template database on the server behind `adminUrl`. */
-export async function createTemplateDatabase(adminUrl: string): Promise<TemplateDatabase> {
-  const name = `keelson_tpl_${randomBytes(5).toString('hex')}`;
+/**
+ * Creates and migrates a uniquely named database on the server behind `adminUrl`: a template for test
+ * files, or (with another `prefix`) a scratch database of its own.
+ */
+export async function createTemplateDatabase(adminUrl: string, prefix = 'keelson_tpl'): Promise<TemplateDatabase> {
+  const name = `${prefix}_${randomBytes(5).toString('hex')}`;
   await admin(adminUrl, (c) => c.query(`create database ${c.escapeIdentifier(name)}`));
   const url = withDatabase(adminUrl, name);
   const orm = await createOrm({ url, poolMax: 2 });

@@ -3,12 +3,12 @@
  * and migrates a template database that every test file clones.
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from '@keelson/db/embedded';
 import { createTemplateDatabase } from '@keelson/db/testing';
 import type { TestProject } from 'vitest/node';
+import { freePort } from './processes.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -17,20 +17,6 @@ declare module 'vitest' {
     /** Name of the migrated template database. */
     templateDatabase: string;
   }
-}
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        address && typeof address === 'object' ? resolve(address.port) : reject(new Error('no port')),
-      );
-    });
-  });
 }
 
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {

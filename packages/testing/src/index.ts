@@ -16,7 +16,7 @@ import pg from 'pg';
 import type { Logger } from 'pino';
 import { afterAll, beforeAll, inject } from 'vitest';
 
-export { freePort } from './globalSetup.ts';
+export { freePort } from './processes.ts';
 
 /** Logs are silent in tests unless TEST_LOG_LEVEL asks for them. */
 export function testLogger(): Logger {
