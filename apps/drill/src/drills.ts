@@ -115,15 +115,16 @@ function failuresAfter(l: Load, from: number): { count: number; lastMs: number }
   return { count: bad.length, lastMs: bad.length ? Math.round(Math.max(...bad.map((r) => r.end)) - from) : 0 };
 }
 
-/** Lines of a process's log that say something went wrong that no fault excuses. */
+/** Lines of a process's log that say something went wrong that no fault excuses: the first three, and a count. */
 function unexpectedLogLines(p: StackProcess): string[] {
-  return p.process
+  const lines = p.process
     .output()
     .split('\n')
     .filter((line) =>
       /driver has already been destroyed|"level":60|"msg":"procedure failed"|"msg":"unhandled error"/.test(line),
-    )
-    .map((line) => line.slice(0, 300));
+    );
+  const shown = lines.slice(0, 3).map((line) => `${p.name} logged: ${line.slice(0, 300)}`);
+  return lines.length > 3 ? [...shown, `${p.name} logged ${lines.length - 3} more such line(s)`] : shown;
 }
 
 export async function killDrill(
@@ -152,8 +153,8 @@ export async function killDrill(
     const faults: Findings = {
       failures: [
         ...(after.count ? [`${after.count} request(s) started 5 s or more after the last kill failed`] : []),
-        ...unexpectedLogLines(stack.api).map((l) => `api logged: ${l}`),
-        ...unexpectedLogLines(stack.worker).map((l) => `worker logged: ${l}`),
+        ...unexpectedLogLines(stack.api),
+        ...unexpectedLogLines(stack.worker),
       ],
       figures: {
         'kill rounds': rounds,
@@ -216,8 +217,8 @@ export async function restartDrill(opts: DrillOptions & { downMs: number; binDir
             ? ['a /readyz probe got no answer while the database was down']
             : []),
           ...(after.count ? [`${after.count} request(s) started 5 s or more after the restart failed`] : []),
-          ...unexpectedLogLines(stack.api).map((l) => `api logged: ${l}`),
-          ...unexpectedLogLines(stack.worker).map((l) => `worker logged: ${l}`),
+          ...unexpectedLogLines(stack.api),
+          ...unexpectedLogLines(stack.worker),
         ],
         figures: {
           'database down (ms)': Math.round(startedAt - stoppedAt),
@@ -256,7 +257,7 @@ export async function sigtermDrill(adminUrl: string, opts: DrillOptions & { cycl
       const { code, ms } = await stopping;
       exits.push(`${code} in ${Math.round(ms)} ms`);
       if (code !== 0) failures.push(`${current.name} exited ${code} after SIGTERM`);
-      for (const l of unexpectedLogLines(current)) failures.push(`${current.name} logged: ${l}`);
+      failures.push(...unexpectedLogLines(current));
       // The deploy's new process, on the same port: clients reconnect to it.
       apis.push(
         await startApi({
