@@ -8,7 +8,7 @@ import { query } from '../src/stack.ts';
  */
 export async function restartableBinDir(adminUrl: string, usingTestDatabaseUrl: boolean): Promise<string | undefined> {
   if (!usingTestDatabaseUrl) return undefined;
-  const [row] = await query<{ v: string }>(adminUrl, 'show server_version_num');
+  const [row] = await query<{ v: string }>(adminUrl, "select current_setting('server_version_num') as v");
   const major = Math.floor(Number(row?.v) / 10_000);
   const dir = `/usr/lib/postgresql/${major}/bin`;
   if (!existsSync(`${dir}/postgres`)) {
