@@ -159,6 +159,44 @@ describe('email jobs', () => {
       expect(retry.status).toBe('sent');
     });
 
+    it('never lets a retry take back a claim whose send was attempted (every stamp failed): it waits out the lease', async () => {
+      // Every stamp fails, as with a database away for longer than the stamp's retries.
+      await sql(
+        t.db.url,
+        `create function fail_every_stamp() returns trigger language plpgsql as $$
+         begin
+           if new.key = 'unstamped' and new.sent_at is not null then
+             raise exception 'terminating connection due to administrator command' using errcode = 'admin_shutdown';
+           end if;
+           return new;
+         end $$;
+         create trigger fail_every_stamp before update on email_delivery for each row execute function fail_every_stamp();`,
+      );
+      try {
+        const sends: string[] = [];
+        const counting: Mailer = {
+          send: async (m) => {
+            sends.push(m.to);
+            return { messageId: m.messageId ?? 'x' };
+          },
+          close: () => {},
+        };
+        const delivery = {
+          key: 'unstamped',
+          kind: 'test',
+          jobId: '9',
+          stampRetryDelaysMs: [10, 10],
+          compose: async () => ({ to: 'unstamped@shop.test', subject: 'Unstamped', text: 'x', html: '<p>x</p>' }),
+        };
+        await expect(sendOnce(fork(), counting, delivery)).rejects.toThrow(/administrator command/);
+        // The same job's retry: the message may be out, so it must not send again.
+        await expect(sendOnce(fork(), counting, delivery)).rejects.toBeInstanceOf(DeliveryInProgressError);
+        expect(sends).toHaveLength(1);
+      } finally {
+        await sql(t.db.url, 'drop trigger fail_every_stamp on email_delivery; drop function fail_every_stamp()');
+      }
+    });
+
     it('releases the claim when sending fails, so the retry sends', async () => {
       const failing: Mailer = { send: () => Promise.reject(new Error('SMTP down')), close: () => {} };
       const message = { to: 'retry@shop.test', subject: 'Retry', text: 'x', html: '<p>x</p>' };

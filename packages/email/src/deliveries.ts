@@ -5,15 +5,17 @@
  * 1. claim the event's row for a lease (`insert ... on conflict do update ... where not sent and the
  *    previous lease lapsed`): whoever gets the row sends; a concurrent duplicate finds it claimed and
  *    retries later (DeliveryInProgressError), by when it is sent. The retry of the job holding the lease
- *    takes it back at once: graphile-worker runs one attempt of a job at a time, and a claim whose answer
- *    or release was lost with a database connection would otherwise hold the email back for the lease;
+ *    takes it back at once if no send was attempted yet (`message_id` is written just before sending):
+ *    graphile-worker runs one attempt of a job at a time, and a claim whose answer or release was lost
+ *    with a database connection would otherwise hold the email back for the whole lease;
  * 2. compose the message only then (tasks that mint a token do it here, so a skipped resend mints none);
  * 3. send, and stamp `sent_at`.
  *
- * A stamp that fails (the database connection lost just then) is retried, and the claim is never
- * released once the message is out. The one window left is a crash between the SMTP server accepting
- * the message and the stamp, or a database away for longer than the lease: the retry sends again, with
- * the same Message-ID (derived from the key), which lets mail systems drop it.
+ * A stamp that fails (the database connection lost just then) is retried, and once a send was attempted
+ * no retry takes the claim back before the lease lapses. The one window left is a crash between the SMTP
+ * server accepting the message and the stamp, or a database away for longer than those retries: after
+ * the lease the retry sends again, with the same Message-ID (derived from the key), which lets mail
+ * systems drop it.
  */
 import { createHash } from 'node:crypto';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -34,6 +36,8 @@ export interface Delivery {
   jobId?: string;
   /** Builds the message once the delivery is ours; null means there is nothing to send after all. */
   compose: () => Promise<Message | null>;
+  /** Waits before each further attempt to record a send, milliseconds. Default: about half a minute in all. */
+  stampRetryDelaysMs?: readonly number[];
 }
 
 export type DeliveryResult =
@@ -54,7 +58,7 @@ export async function sendOnce(em: EntityManager, mailer: Mailer, delivery: Deli
        set attempts = email_delivery.attempts + 1, claimed_until = excluded.claimed_until, job_id = excluded.job_id
        where email_delivery.sent_at is null
          and (email_delivery.claimed_until is null or email_delivery.claimed_until < now()
-              or email_delivery.job_id = excluded.job_id)
+              or (email_delivery.job_id = excluded.job_id and email_delivery.message_id is null))
      returning key`,
     [delivery.key, delivery.kind, delivery.jobId ?? null, LEASE_MS],
   );
@@ -73,19 +77,23 @@ export async function sendOnce(em: EntityManager, mailer: Mailer, delivery: Deli
       await conn.execute('delete from email_delivery where key = ?', [delivery.key]);
       return { status: 'nothing_to_send' };
     }
-    sent = await mailer.send({ ...message, messageId: messageIdFor(delivery.key) });
+    // Recorded before sending: from here on the message may be out, and no retry may take the claim back
+    // before the lease lapses (a failing stamp below could not tell it so).
+    const messageId = messageIdFor(delivery.key);
+    await conn.execute('update email_delivery set message_id = ? where key = ?', [messageId, delivery.key]);
+    sent = await mailer.send({ ...message, messageId });
   } catch (err) {
-    // Not sent: let the retry claim it at once.
-    await conn.execute('update email_delivery set claimed_until = null where key = ? and sent_at is null', [
-      delivery.key,
-    ]);
+    // Not sent (the mail server or the record before it refused): let the retry claim it at once.
+    await conn.execute(
+      'update email_delivery set claimed_until = null, message_id = null where key = ? and sent_at is null',
+      [delivery.key],
+    );
     throw err;
   }
-  await stampSent(em, delivery.key, sent.messageId);
+  await stampSent(em, { key: delivery.key, messageId: sent.messageId, delays: delivery.stampRetryDelaysMs });
   return { status: 'sent', ...sent };
 }
 
-/** Waits before each further attempt to record a send, milliseconds: about half a minute in all. */
 const STAMP_RETRY_DELAYS_MS = [100, 500, 1_000, 2_000, 5_000, 10_000, 15_000];
 
 /**
@@ -94,7 +102,10 @@ const STAMP_RETRY_DELAYS_MS = [100, 500, 1_000, 2_000, 5_000, 10_000, 15_000];
  * retried on fresh connections; should every attempt fail, the claim is kept, so a retry within the
  * lease finds the delivery in progress rather than sending.
  */
-async function stampSent(em: EntityManager, key: string, messageId: string): Promise<void> {
+async function stampSent(
+  em: EntityManager,
+  { key, messageId, delays = STAMP_RETRY_DELAYS_MS }: { key: string; messageId: string; delays?: readonly number[] },
+): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
       await em
@@ -105,7 +116,7 @@ async function stampSent(em: EntityManager, key: string, messageId: string): Pro
         ]);
       return;
     } catch (err) {
-      const delay = STAMP_RETRY_DELAYS_MS[attempt];
+      const delay = delays[attempt];
       if (delay === undefined) throw err;
       await new Promise((resolve) => setTimeout(resolve, delay));
     }
