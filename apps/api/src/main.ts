@@ -13,6 +13,7 @@ const orm = await createOrm({
   url: requireDatabaseUrl(config),
   poolMax: config.database.poolMax,
   acquireTimeoutMs: config.database.acquireTimeoutMs,
+  queryTimeoutMs: config.database.queryTimeoutMs,
   applicationName: 'keelson-api',
 });
 const app = await buildApp({ config, orm, logger });

@@ -81,6 +81,7 @@ export function createHeartbeat(deps: HeartbeatDeps): Heartbeat {
     applicationName: 'keelson-worker-heartbeat',
     acquireTimeoutMs: deps.intervalMs,
     statementTimeoutMs: deps.intervalMs,
+    queryTimeoutMs: deps.intervalMs,
     onError: (err, where) => logger.warn({ err, where }, 'heartbeat database connection failed'),
   });
   const ids = new Set<string>();

@@ -16,6 +16,7 @@ const orm = await createOrm({
   url: databaseUrl,
   poolMax: config.database.poolMax,
   acquireTimeoutMs: config.database.acquireTimeoutMs,
+  queryTimeoutMs: config.database.queryTimeoutMs,
   applicationName: 'keelson-worker',
 });
 const metrics = workerMetrics({ orm, logger });

@@ -142,6 +142,7 @@ export function createWorker(deps: WorkerDeps): KeelsonWorker {
     max: config.worker.concurrency + 2,
     applicationName: 'keelson-worker-jobs',
     acquireTimeoutMs: config.database.acquireTimeoutMs,
+    queryTimeoutMs: config.database.queryTimeoutMs,
     onError: (err, where) => logger.warn({ err, where }, 'worker database connection failed'),
   });
   deps.metrics?.trackPool(() => pgPool);

@@ -140,6 +140,11 @@ const schema = z.object({
    * SERVICE_UNAVAILABLE, milliseconds: a lost or saturated database answers clients instead of hanging them.
    */
   DATABASE_ACQUIRE_TIMEOUT_MS: int(100, 5 * MINUTE).default(5 * SECOND),
+  /**
+   * Longest a query may go unanswered before its connection is dropped and it fails, milliseconds: a
+   * database gone silent (no reset: a failed-over host, a frozen server) cannot hold requests or jobs.
+   */
+  DATABASE_QUERY_TIMEOUT_MS: int(SECOND, 1 * DAY).default(30 * SECOND),
   /** Where the embedded PostgreSQL keeps its data (relative to the repository root). */
   EMBEDDED_PG_DIR: z.string().min(1).default('.data/postgres'),
   /** Port of the embedded PostgreSQL (loopback only). */
@@ -290,6 +295,7 @@ export interface Config {
     url: string | undefined;
     poolMax: number;
     acquireTimeoutMs: number;
+    queryTimeoutMs: number;
     embedded: { dir: string; port: number };
   };
   worker: {
@@ -429,6 +435,7 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
       url: e.DATABASE_URL,
       poolMax: e.DATABASE_POOL_MAX,
       acquireTimeoutMs: e.DATABASE_ACQUIRE_TIMEOUT_MS,
+      queryTimeoutMs: e.DATABASE_QUERY_TIMEOUT_MS,
       embedded: { dir: e.EMBEDDED_PG_DIR, port: e.EMBEDDED_PG_PORT },
     },
     worker: {

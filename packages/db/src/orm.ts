@@ -12,6 +12,8 @@ export interface OrmOptions {
   poolMax?: number;
   /** DATABASE_ACQUIRE_TIMEOUT_MS: how long a query waits for a connection. Default: 5 s. */
   acquireTimeoutMs?: number;
+  /** DATABASE_QUERY_TIMEOUT_MS: how long a query may go unanswered. Default: none. */
+  queryTimeoutMs?: number;
   /** `application_name` of its connections. Default: `keelson`. */
   applicationName?: string;
   /** Log every SQL statement (MikroORM's `debug`). */
@@ -32,6 +34,7 @@ export function ormOptions(opts: OrmOptions): Options {
     driverOptions: pgPoolConfig({
       applicationName: opts.applicationName ?? 'keelson',
       acquireTimeoutMs: opts.acquireTimeoutMs ?? 5_000,
+      queryTimeoutMs: opts.queryTimeoutMs,
     }),
     // Every request and job forks its own EntityManager; touching the global one is a bug.
     allowGlobalContext: false,

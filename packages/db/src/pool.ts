@@ -12,21 +12,64 @@ export interface PgPoolOptions {
   applicationName: string;
   /** How long `connect()` waits for a free or new connection before it fails, milliseconds. */
   acquireTimeoutMs: number;
+  /** Past this, a query's connection is destroyed and the query fails (see `clientWithDeadline`). Default: none. */
+  queryTimeoutMs?: number;
   /** Server-side limit per statement, milliseconds. Default: none. */
   statementTimeoutMs?: number;
   /** Where a connection's failure is reported; the query that was running rejects by itself. */
   onError: (err: Error, where: 'idle' | 'in use') => void;
 }
 
+type Query = (this: pg.Client, ...args: unknown[]) => unknown;
+
+/**
+ * A client class whose every query has a deadline: past it, the connection is destroyed, so the query
+ * (and anything queued behind it) fails and the pool drops the client. A silent peer (a failed-over
+ * host, a frozen server or proxy that keeps the TCP connection open) would otherwise hold the query, its
+ * caller and the pool's slot forever: keep-alive probes only idle connections, and the kernel retries
+ * unacknowledged data for a quarter of an hour. `statement_timeout` cannot help: it runs on the server.
+ */
+export function clientWithDeadline(ms: number): typeof pg.Client {
+  class DeadlineClient extends pg.Client {}
+  const query = pg.Client.prototype.query as unknown as Query;
+  (DeadlineClient.prototype as unknown as { query: Query }).query = function (this: pg.Client, ...args: unknown[]) {
+    const timer = setTimeout(() => {
+      // node-postgres has no public way to drop a connection whose peer went silent: end() waits for it.
+      const { connection } = this as unknown as { connection?: { stream?: { destroy(err: Error): void } } };
+      const error = Object.assign(new Error(`no answer from the database within ${ms} ms`), { code: 'ETIMEDOUT' });
+      connection?.stream?.destroy(error);
+    }, ms);
+    timer.unref();
+    const last = args.at(-1);
+    if (typeof last === 'function') {
+      // The callback form (pg-pool's pool.query uses it).
+      args[args.length - 1] = (...result: unknown[]) => {
+        clearTimeout(timer);
+        return (last as (...a: unknown[]) => unknown)(...result);
+      };
+      return query.apply(this, args);
+    }
+    const result = query.apply(this, args);
+    if (result instanceof Promise) return result.finally(() => clearTimeout(timer));
+    // A submittable (a cursor): it reports through its own events; no deadline for it.
+    clearTimeout(timer);
+    return result;
+  };
+  return DeadlineClient;
+}
+
 /** Options shared with the ORM's pool: named, bounded waits, TCP keep-alive. */
-export function pgPoolConfig(opts: Pick<PgPoolOptions, 'applicationName' | 'acquireTimeoutMs'>): pg.PoolConfig {
+export function pgPoolConfig(
+  opts: Pick<PgPoolOptions, 'applicationName' | 'acquireTimeoutMs' | 'queryTimeoutMs'>,
+): pg.PoolConfig {
   return {
     application_name: opts.applicationName,
     connectionTimeoutMillis: opts.acquireTimeoutMs,
-    // A peer that vanished without a FIN or RST (a failed-over host, a NAT that forgot us) is noticed
-    // within a minute or so instead of the kernel's two hours.
+    // A peer that vanished without a FIN or RST (a failed-over host, a NAT that forgot us) is noticed on
+    // an idle connection within half a minute instead of the kernel's two hours.
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
+    ...(opts.queryTimeoutMs ? { Client: clientWithDeadline(opts.queryTimeoutMs) } : {}),
   };
 }
 

@@ -47,19 +47,31 @@ export function readinessProbe(orm: MikroORM, opts: ReadinessOptions): Readiness
     applicationName: 'keelson-readiness',
     acquireTimeoutMs: timeoutMs,
     statementTimeoutMs: timeoutMs,
+    // A ping lost in a silent network drops its connection, so the next check starts afresh.
+    queryTimeoutMs: timeoutMs,
     onError: () => {},
   });
   let migrated = false;
   let lastRelease = Date.now();
-  let watched: Pool | undefined;
-  const watch = async () => {
-    if (watched) return watched;
-    watched = (await orm.em.getConnection().getNativeClient()) as Pool;
-    watched.on('release', () => {
-      lastRelease = Date.now();
+  let watching: Promise<Pool> | undefined;
+  const watch = () => {
+    watching ??= orm.em
+      .getConnection()
+      .getNativeClient()
+      .then((pool) => {
+        pool.on('release', () => {
+          lastRelease = Date.now();
+        });
+        return pool as Pool;
+      });
+    // A failed attempt (the database down at start) is tried again by the next check.
+    watching.catch(() => {
+      watching = undefined;
     });
-    return watched;
+    return watching;
   };
+  // From now on, not from the first check: a first check during a stall must not see a stale release.
+  void watch().catch(() => {});
 
   const checkOnce = async (): Promise<Readiness> => {
     // Migrations are never unapplied: once seen complete, later checks only ping.

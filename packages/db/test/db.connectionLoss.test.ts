@@ -1,4 +1,5 @@
-import { createOrm, createPgPool, type EntityManager, isDatabaseUnavailable } from '@keelson/db';
+import { connect, createServer, type Socket } from 'node:net';
+import { createOrm, createPgPool, type EntityManager, isDatabaseUnavailable, readinessProbe } from '@keelson/db';
 import { eventually, freePort, sql, testDatabase } from '@keelson/testing';
 import type { Pool } from 'pg';
 import { describe, expect, it } from 'vitest';
@@ -89,7 +90,9 @@ describe('connection loss', () => {
         isDatabaseUnavailable(syntax),
         isDatabaseUnavailable(duplicate),
         isDatabaseUnavailable(new Error('x')),
-      ]).toEqual([false, false, false]);
+        // A protocol violation is a bug of ours (too many bind parameters), not an outage.
+        isDatabaseUnavailable(Object.assign(new Error('bind message has 4464 parameter formats'), { code: '08P01' })),
+      ]).toEqual([false, false, false, false]);
     } finally {
       await orm.close(true);
     }
@@ -103,5 +106,58 @@ describe('connection loss', () => {
     const refused = await nowhere.query('select 1').catch((e: unknown) => e);
     await nowhere.end();
     expect(isDatabaseUnavailable(refused)).toBe(true);
+    // Another service's outage is not the database's: a refused fetch carries ECONNREFUSED as its cause.
+    const otherService = await fetch(`http://127.0.0.1:${await freePort()}/`).catch((e: unknown) => e);
+    expect(isDatabaseUnavailable(otherService)).toBe(false);
+  });
+
+  it('fails a query the database never answers (a silent network) and the pool carries on', async () => {
+    await using db = await testDatabase();
+    const target = new URL(db.url);
+    // A TCP proxy that can stop forwarding on its open connections without closing them: no FIN, no RST.
+    const pairs: [Socket, Socket][] = [];
+    const proxy = createServer((client) => {
+      const server = connect(Number(target.port || 5432), target.hostname);
+      client.pipe(server).pipe(client);
+      client.on('error', () => {});
+      server.on('error', () => {});
+      pairs.push([client, server]);
+    });
+    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+    const via = new URL(db.url);
+    via.hostname = '127.0.0.1';
+    via.port = String((proxy.address() as { port: number }).port);
+    const orm = await createOrm({ url: via.toString(), poolMax: 2, acquireTimeoutMs: 1_000, queryTimeoutMs: 500 });
+    const readiness = readinessProbe(orm, { url: via.toString(), stuckAfterMs: 1_000 });
+    try {
+      const conn = orm.em.getConnection();
+      expect(await conn.execute('select 1 as ok')).toEqual([{ ok: 1 }]);
+      expect((await readiness.check()).ready).toBe(true);
+      for (const [client, server] of pairs) {
+        client.unpipe(server);
+        server.unpipe(client);
+      }
+      const started = performance.now();
+      const silent = await conn.execute('select 1').catch((e: unknown) => e);
+      expect(performance.now() - started).toBeLessThan(2_000);
+      expect(isDatabaseUnavailable(silent)).toBe(true);
+      const probe = await readiness.check();
+      expect(probe.ready).toBe(false);
+      // New connections through the proxy forward again: each silent one fails its next query and is
+      // dropped (an idle one cannot be told silent before it is used), and the pool goes on.
+      await eventually(async () => {
+        const rows = await conn.execute<{ ok: number }[]>('select 2 as ok').catch(() => null);
+        return rows?.[0]?.ok === 2;
+      }, 5_000);
+      await eventually(async () => (await readiness.check()).ready);
+    } finally {
+      await readiness.close();
+      await orm.close(true);
+      for (const [client, server] of pairs) {
+        client.destroy();
+        server.destroy();
+      }
+      await new Promise((resolve) => proxy.close(resolve));
+    }
   });
 });

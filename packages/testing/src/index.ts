@@ -82,6 +82,7 @@ export async function startTestApi(
     url: db.url,
     poolMax: config.database.poolMax,
     acquireTimeoutMs: config.database.acquireTimeoutMs,
+    queryTimeoutMs: config.database.queryTimeoutMs,
   });
   const app = await buildApp({ config, orm, logger: testLogger() });
   await app.listen({ host: '127.0.0.1', port: config.http.port });

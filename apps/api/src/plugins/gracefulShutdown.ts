@@ -49,6 +49,9 @@ async function gracefulShutdown(app: FastifyInstance, opts: GracefulShutdownOpti
         cut = unanswered.size;
         if (cut) app.log.warn({ requests: cut }, 'shutdown grace ran out: cutting the requests still running');
         app.server.closeAllConnections();
+        // Upgraded sockets are no HTTP connections any more: a client that never answers the close frame
+        // (a phone asleep) would hold `close()` for ws's 30 s.
+        for (const socket of app.websocketServer?.clients ?? []) socket.terminate();
       }, opts.graceMs);
       try {
         // Stops accepting; Node closes idle keep-alive sockets at once and waits for the others.

@@ -17,7 +17,13 @@ const config = loadConfig({
   // catalogue cache would answer from memory instead and measure something else.
   CATALOG_CACHE_MAX_ENTRIES: '0',
 });
-const orm = await createOrm({ url: databaseUrl, poolMax: config.database.poolMax });
+const orm = await createOrm({
+  url: databaseUrl,
+  poolMax: config.database.poolMax,
+  acquireTimeoutMs: config.database.acquireTimeoutMs,
+  queryTimeoutMs: config.database.queryTimeoutMs,
+  applicationName: 'keelson-api',
+});
 const app = await buildApp({ config, orm, logger: pino({ level: config.logLevel }) });
 await app.listen({ host: '127.0.0.1', port: 0 });
 
