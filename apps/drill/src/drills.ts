@@ -43,6 +43,8 @@ interface Stack {
   api: StackProcess;
   apiPort: number;
   worker: StackProcess;
+  /** Runs `fn` when the drill ends, however it ends (processes it started later, for instance). */
+  defer(fn: () => Promise<unknown>): void;
   shoppers: Shopper[];
   productIds: string[];
 }
@@ -76,7 +78,16 @@ async function withStack<T>(adminUrl: string, opts: DrillOptions, fn: (stack: St
   cleanup.defer(() => api.process.stop('SIGKILL').then(() => {}));
   opts.log(`stack up: ${db.server}, database ${db.name}, API ${api.baseUrl}, ${opts.clients} clients`);
   // Awaited here: returning the bare promise would dispose of the stack before the drill ran.
-  return await fn({ db, mailDir: mail.dir, api, apiPort, worker, shoppers, productIds: products.map((p) => p.id) });
+  return await fn({
+    db,
+    mailDir: mail.dir,
+    api,
+    apiPort,
+    worker,
+    shoppers,
+    productIds: products.map((p) => p.id),
+    defer: (later) => cleanup.defer(() => later().then(() => {})),
+  });
 }
 
 function load(stack: Stack, baseUrl = stack.api.baseUrl): Load {
@@ -195,8 +206,13 @@ export async function restartDrill(opts: DrillOptions & { downMs: number; binDir
       await server.start();
       down = false;
       const startedAt = performance.now();
+      // Bounded: a process that never recovers is this drill's finding, not a hang.
       const readyAgain = async (p: StackProcess) => {
-        while ((await readyStatus(p.baseUrl)) !== 200) await sleep(100);
+        const deadline = startedAt + 30_000;
+        while ((await readyStatus(p.baseUrl)) !== 200) {
+          if (performance.now() > deadline) return Number.NaN;
+          await sleep(100);
+        }
         return performance.now() - startedAt;
       };
       const [apiReadyMs, workerReadyMs] = await Promise.all([readyAgain(stack.api), readyAgain(stack.worker)]);
@@ -217,6 +233,8 @@ export async function restartDrill(opts: DrillOptions & { downMs: number; binDir
             ? ['a /readyz probe got no answer while the database was down']
             : []),
           ...(after.count ? [`${after.count} request(s) started 5 s or more after the restart failed`] : []),
+          ...(Number.isNaN(apiReadyMs) ? ['the API was not ready again within 30 s of the restart'] : []),
+          ...(Number.isNaN(workerReadyMs) ? ['the worker was not ready again within 30 s of the restart'] : []),
           ...unexpectedLogLines(stack.api),
           ...unexpectedLogLines(stack.worker),
         ],
@@ -245,6 +263,7 @@ export async function sigtermDrill(adminUrl: string, opts: DrillOptions & { cycl
     const apis: StackProcess[] = [stack.api];
     const failures: string[] = [];
     let inFlight = 0;
+    let checkoutsInFlight = 0;
     let cutBefore = 0;
     let refusedAfter = 0;
     const exits: string[] = [];
@@ -259,19 +278,20 @@ export async function sigtermDrill(adminUrl: string, opts: DrillOptions & { cycl
       if (code !== 0) failures.push(`${current.name} exited ${code} after SIGTERM`);
       failures.push(...unexpectedLogLines(current));
       // The deploy's new process, on the same port: clients reconnect to it.
-      apis.push(
-        await startApi({
-          databaseUrl: stack.db.url,
-          mailDir: stack.mailDir,
-          env: STACK_ENV,
-          port: stack.apiPort,
-          name: `api#${cycle + 2}`,
-        }),
-      );
+      const next = await startApi({
+        databaseUrl: stack.db.url,
+        mailDir: stack.mailDir,
+        env: STACK_ENV,
+        port: stack.apiPort,
+        name: `api#${cycle + 2}`,
+      });
+      stack.defer(() => next.process.stop('SIGKILL'));
+      apis.push(next);
       await sleep(1_000);
       // Requests sent before the signal must all have been answered, and by the stopping process.
       const before = traffic.records.filter((r) => r.start < signalled && r.end >= signalled);
       inFlight += before.length;
+      checkoutsInFlight += before.filter((r) => r.op === 'orders.checkout' && r.status === 200).length;
       cutBefore += before.filter((r) => r.status === 0 || r.status >= 500).length;
       refusedAfter += traffic.records.slice(open).filter((r) => r.start >= signalled && r.status === 0).length;
     }
@@ -285,13 +305,13 @@ export async function sigtermDrill(adminUrl: string, opts: DrillOptions & { cycl
         'exits (code in time)': exits.join(', '),
         'requests in flight at SIGTERM': inFlight,
         'in-flight requests lost': cutBefore,
+        'checkouts in flight at SIGTERM answered 200': checkoutsInFlight,
         'requests refused while restarting (retried by clients)': refusedAfter,
         ...requestFigures(traffic),
       },
     };
     const live = apis.at(-1) as StackProcess;
     const invariants = await invariantsOf(stack, traffic, { api: live, settleMs: 60_000 });
-    for (const api of apis) await api.process.stop('SIGKILL');
     return report('sigterm', stack, [faults, invariants]);
   });
 }

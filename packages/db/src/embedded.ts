@@ -203,6 +203,13 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
     );
   }
   const exited = new Promise<void>((resolve) => server.once('exit', () => resolve()));
+  // Its own process group outlives ours: a process that ends without stop() (a crash, a timed-out test
+  // run) must not leave the server running.
+  const orphanGuard = () => {
+    if (server.exitCode === null && server.signalCode === null) server.kill('SIGINT');
+  };
+  process.once('exit', orphanGuard);
+  void exited.then(() => process.off('exit', orphanGuard));
 
   const urlFor = (database: string) =>
     `postgres://${USER}:${PASSWORD}@127.0.0.1:${opts.port}/${encodeURIComponent(database)}`;

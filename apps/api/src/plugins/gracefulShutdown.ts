@@ -32,6 +32,8 @@ async function gracefulShutdown(app: FastifyInstance, opts: GracefulShutdownOpti
   const unanswered = new Set<object>();
   app.decorate('draining', { getter: () => draining });
   app.addHook('onRequest', async (req, reply) => {
+    // An upgraded WebSocket is no request in flight: it is told to reconnect (preClose) or terminated.
+    if (req.headers.upgrade) return;
     unanswered.add(req.raw);
     reply.raw.once('close', () => unanswered.delete(req.raw));
   });
