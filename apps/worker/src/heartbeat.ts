@@ -4,6 +4,10 @@
  * pool id it runs (the `locked_by` of its jobs) every interval, and every process sweeps at the same pace:
  * jobs locked by an id whose heartbeat is older than `deadAfterMs` (or that never had one and has held its
  * jobs that long) are unlocked with graphile-worker's own `force_unlock_workers`, so they run again at once.
+ *
+ * A live worker can orphan a job too: when the answer to graphile-worker's `get_job` is lost with its
+ * connection after the lock committed, the job stays locked by this very process, which never runs it.
+ * Each round also unlocks jobs locked by its own ids that it does not hold, once they are that old.
  */
 import { hostname } from 'node:os';
 import { createPgPool, WORKER_SCHEMA } from '@keelson/db';
@@ -17,6 +21,8 @@ export interface HeartbeatDeps {
   intervalMs: number;
   /** WORKER_DEAD_AFTER_MS */
   deadAfterMs: number;
+  /** Ids of the jobs this process holds: running, or just finished and being released. Default: none. */
+  heldJobs?: () => Iterable<string>;
 }
 
 export interface ReleasedJob {
@@ -66,6 +72,13 @@ const DEAD_WORKERS = `select worker_id from worker_heartbeat
       and j.locked_by <> all(${IDS})
       and not exists (select 1 from worker_heartbeat h where h.worker_id = j.locked_by)`;
 
+// Jobs locked by our own ids that we do not hold. No function of graphile-worker unlocks single jobs
+// (reschedule_jobs refuses locked ones), hence its table.
+const ORPHANED_JOBS = `update ${WORKER_SCHEMA}._private_jobs set locked_at = null, locked_by = null
+  where locked_by = any(${IDS}) and locked_at < now() - ? * interval '1 millisecond'
+    and id::text <> all(${IDS})
+  returning id::text, locked_by as "lockedBy"`;
+
 const LOCKED_JOBS = `select id::text, task_identifier as task, locked_by as "lockedBy", locked_at as "lockedAt"
   from ${WORKER_SCHEMA}.jobs where locked_by = any(${IDS}) order by id`;
 
@@ -96,6 +109,14 @@ export function createHeartbeat(deps: HeartbeatDeps): Heartbeat {
   const beat = async () => {
     if (!ids.size) return;
     await query(pool, BEAT, [hostname(), process.pid, json(ids)]);
+    const orphaned = await query<{ id: string; lockedBy: string }>(pool, ORPHANED_JOBS, [
+      json(ids),
+      deps.deadAfterMs,
+      json(deps.heldJobs?.() ?? []),
+    ]);
+    if (orphaned.length) {
+      logger.warn({ jobs: orphaned }, `released ${orphaned.length} job(s) this worker had locked without running them`);
+    }
   };
 
   const sweep = async (): Promise<ReleasedJob[]> => {

@@ -21,6 +21,9 @@ import type { Logger } from 'pino';
 import { createHeartbeat, type Heartbeat } from './heartbeat.ts';
 import { taskFactories } from './tasks/index.ts';
 
+/** How many recently finished jobs count as held (see heldJobs in createWorker). */
+const MAX_RECENTLY_FINISHED = 10_000;
+
 export interface WorkerDeps {
   config: Config;
   orm: MikroORM;
@@ -127,11 +130,25 @@ export function createWorker(deps: WorkerDeps): KeelsonWorker {
     metrics: deps.metrics,
   };
   const taskList = Object.fromEntries(selected.map((name) => [name, taskFactories[name](taskDeps)])) as TaskList;
+  // The jobs this process holds: running ones, and for WORKER_DEAD_AFTER_MS after they end those whose
+  // completion or failure may still be retried in the background (see apps/worker/patches); at most
+  // MAX_RECENTLY_FINISHED of the newest, read once per heartbeat.
+  const running = new Set<string>();
+  const finished = new Map<string, number>();
+  const heldJobs = () => {
+    const since = Date.now() - config.worker.deadAfterMs;
+    for (const [id, at] of finished) {
+      if (at >= since && finished.size <= MAX_RECENTLY_FINISHED) break;
+      finished.delete(id);
+    }
+    return [...running, ...finished.keys()];
+  };
   const heartbeat: Heartbeat = createHeartbeat({
     databaseUrl: deps.databaseUrl,
     logger,
     intervalMs: config.worker.heartbeatIntervalMs,
     deadAfterMs: config.worker.deadAfterMs,
+    heldJobs,
   });
   // Ours, not graphile-worker's: a forceful shutdown skips its own pool release, and we must still end it.
   // A connection cut while idle or checked out (a PostgreSQL restart) must not crash the process: pg
@@ -156,6 +173,11 @@ export function createWorker(deps: WorkerDeps): KeelsonWorker {
     events.on('job:success', ({ job }) => metrics.jobFinished(job, 'success'));
     events.on('job:error', ({ job }) => metrics.jobFinished(job, 'failure'));
   }
+  events.on('job:start', ({ job }) => running.add(job.id));
+  events.on('job:complete', ({ job }) => {
+    running.delete(job.id);
+    finished.set(job.id, Date.now());
+  });
   const pools: WorkerPool[] = [];
   events.on('pool:create', ({ workerPool }) => {
     pools.push(workerPool);
