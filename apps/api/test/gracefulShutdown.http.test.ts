@@ -1,27 +1,12 @@
 /**
  * `app.stop()` as SIGTERM runs it (apps/api/src/main.ts): unready but serving through the drain delay,
  * requests in flight answered (with `Connection: close`), and only what still runs after the grace cut,
- * WebSockets whose client never answers included. A request is held in flight by a row lock taken from
- * another connection on the user it updates.
+ * WebSockets whose client never answers included. A request is held in flight by a lock on the row of the
+ * user it updates (`lockRow`).
  */
 import { connect, type Socket } from 'node:net';
-import { createUsers, startTestApi } from '@keelson/testing';
-import pg from 'pg';
+import { createUsers, lockRow, startTestApi } from '@keelson/testing';
 import { describe, expect, it } from 'vitest';
-
-/** Locks the user's row until `release`: `account.updateProfile` for that user waits meanwhile. */
-async function holdUser(url: string, userId: string) {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  await client.query('begin');
-  await client.query('select 1 from app_user where id = $1 for update', [userId]);
-  return {
-    release: async () => {
-      await client.query('rollback');
-      await client.end();
-    },
-  };
-}
 
 function updateProfile(baseUrl: string, token: string) {
   return fetch(`${baseUrl}/trpc/account.updateProfile`, {
@@ -61,7 +46,7 @@ describe('graceful shutdown', () => {
       config: { SHUTDOWN_DRAIN_DELAY_MS: '400', HTTP_SHUTDOWN_GRACE_MS: '5000' },
     });
     const [user] = await createUsers(api.db.url, 1);
-    const lock = await holdUser(api.db.url, user!.id);
+    const lock = await lockRow(api.db.url, { table: 'app_user', id: user!.id });
     const inFlight = updateProfile(api.baseUrl, user!.token);
     await new Promise((r) => setTimeout(r, 100));
     const stopping = api.app.stop();
@@ -87,7 +72,7 @@ describe('graceful shutdown', () => {
   it('cuts only what still runs after the grace, a WebSocket that never answers included', async () => {
     await using api = await startTestApi({ config: { HTTP_SHUTDOWN_GRACE_MS: '300' } });
     const [user] = await createUsers(api.db.url, 1);
-    const lock = await holdUser(api.db.url, user!.id);
+    const lock = await lockRow(api.db.url, { table: 'app_user', id: user!.id });
     const socket = await sleepingWebSocket(api.baseUrl);
     try {
       const inFlight = updateProfile(api.baseUrl, user!.token).then(

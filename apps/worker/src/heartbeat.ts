@@ -86,8 +86,8 @@ export function createHeartbeat(deps: HeartbeatDeps): Heartbeat {
   const { logger } = deps;
   // A pool of its own, not the jobs' connections: if long jobs held every pooled connection, the beat
   // would wait, and another worker would declare this live one dead and run its jobs a second time.
-  // Timeouts keep a hung database from stalling the rounds for longer than one interval.
-  // Its connections' failures are logged here; the round they broke fails and the next one retries.
+  // Its timeouts keep a hung database from stalling a round past one interval; a broken round fails,
+  // is logged, and the next one retries.
   const pool = createPgPool({
     url: deps.databaseUrl,
     max: 2,

@@ -113,6 +113,45 @@ describe('email jobs', () => {
   });
 
   describe('sendOnce', () => {
+    /** A mailer that only records whom it was asked to send to. */
+    const countingMailer = () => {
+      const sends: string[] = [];
+      const counting: Mailer = {
+        send: async (m) => {
+          sends.push(m.to);
+          return { messageId: m.messageId ?? 'x' };
+        },
+        close: () => {},
+      };
+      return { sends, counting };
+    };
+    /**
+     * Makes recording the send of `key` fail as a terminated connection does: its first attempt only (a
+     * sequence, which is not rolled back with the failing statement, counts them) or every one. Resolves
+     * with the undo.
+     */
+    const failStamps = async (key: string, which: 'first' | 'every') => {
+      const name = `fail_stamp_${key}`;
+      await sql(
+        t.db.url,
+        `create sequence ${name}_attempts;
+         create function ${name}() returns trigger language plpgsql as $$
+         begin
+           if new.key = '${key}' and new.sent_at is not null and old.sent_at is null
+              and (${which === 'every'} or nextval('${name}_attempts') = 1) then
+             raise exception 'terminating connection due to administrator command' using errcode = 'admin_shutdown';
+           end if;
+           return new;
+         end $$;
+         create trigger ${name} before update on email_delivery for each row execute function ${name}();`,
+      );
+      return () =>
+        sql(
+          t.db.url,
+          `drop trigger ${name} on email_delivery; drop function ${name}(); drop sequence ${name}_attempts`,
+        );
+    };
+
     it('lets one of two concurrent senders send; the other is told to retry', async () => {
       let release: () => void = () => {};
       let claimed: () => void = () => {};
@@ -161,26 +200,9 @@ describe('email jobs', () => {
 
     it('never lets a retry take back a claim whose send was attempted (every stamp failed): it waits out the lease', async () => {
       // Every stamp fails, as with a database away for longer than the stamp's retries.
-      await sql(
-        t.db.url,
-        `create function fail_every_stamp() returns trigger language plpgsql as $$
-         begin
-           if new.key = 'unstamped' and new.sent_at is not null then
-             raise exception 'terminating connection due to administrator command' using errcode = 'admin_shutdown';
-           end if;
-           return new;
-         end $$;
-         create trigger fail_every_stamp before update on email_delivery for each row execute function fail_every_stamp();`,
-      );
+      const undo = await failStamps('unstamped', 'every');
       try {
-        const sends: string[] = [];
-        const counting: Mailer = {
-          send: async (m) => {
-            sends.push(m.to);
-            return { messageId: m.messageId ?? 'x' };
-          },
-          close: () => {},
-        };
+        const { sends, counting } = countingMailer();
         const delivery = {
           key: 'unstamped',
           kind: 'test',
@@ -193,7 +215,7 @@ describe('email jobs', () => {
         await expect(sendOnce(fork(), counting, delivery)).rejects.toBeInstanceOf(DeliveryInProgressError);
         expect(sends).toHaveLength(1);
       } finally {
-        await sql(t.db.url, 'drop trigger fail_every_stamp on email_delivery; drop function fail_every_stamp()');
+        await undo();
       }
     });
 
@@ -214,29 +236,9 @@ describe('email jobs', () => {
     });
 
     it('records a send whose stamp failed once (a lost connection), so the retry does not send again', async () => {
-      // The first attempt to stamp `sent_at` fails as a terminated connection does (nextval is not
-      // rolled back with it, so only the first one fails).
-      await sql(
-        t.db.url,
-        `create sequence stamp_attempts;
-         create function fail_first_stamp() returns trigger language plpgsql as $$
-         begin
-           if new.key = 'stamp' and new.sent_at is not null and old.sent_at is null and nextval('stamp_attempts') = 1 then
-             raise exception 'terminating connection due to administrator command' using errcode = 'admin_shutdown';
-           end if;
-           return new;
-         end $$;
-         create trigger fail_first_stamp before update on email_delivery for each row execute function fail_first_stamp();`,
-      );
+      const undo = await failStamps('stamp', 'first');
       try {
-        const sends: string[] = [];
-        const counting: Mailer = {
-          send: async (m) => {
-            sends.push(m.to);
-            return { messageId: m.messageId ?? 'x' };
-          },
-          close: () => {},
-        };
+        const { sends, counting } = countingMailer();
         const delivery = {
           key: 'stamp',
           kind: 'test',
@@ -246,10 +248,7 @@ describe('email jobs', () => {
         expect((await sendOnce(fork(), counting, delivery)).status).toBe('already_sent');
         expect(sends).toHaveLength(1);
       } finally {
-        await sql(
-          t.db.url,
-          'drop trigger fail_first_stamp on email_delivery; drop function fail_first_stamp(); drop sequence stamp_attempts',
-        );
+        await undo();
       }
     });
 

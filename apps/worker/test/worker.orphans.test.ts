@@ -3,8 +3,7 @@
  * its connection after the lock committed. graphile-worker would free it after 4 hours; the heartbeat
  * frees it once it is WORKER_DEAD_AFTER_MS old, and a job the worker runs is never taken from it.
  */
-import { createProduct, eventually, sql, startTestWorker, testDatabase } from '@keelson/testing';
-import pg from 'pg';
+import { createProduct, eventually, lockRow, sql, startTestWorker, testDatabase } from '@keelson/testing';
 import { expect, it } from 'vitest';
 
 const jobGone = (url: string, id: string) => async () =>
@@ -41,11 +40,8 @@ it("frees a job locked by this worker's own id that it is not running, and leave
 
   // A job running longer than WORKER_DEAD_AFTER_MS (blocked on a product row locked from here) is ours.
   const busy = await createProduct(db.url, { priceCents: 100, stock: 1 });
-  const holder = new pg.Client({ connectionString: db.url });
-  await holder.connect();
+  const lock = await lockRow(db.url, { table: 'product', id: busy.id });
   try {
-    await holder.query('begin');
-    await holder.query('select 1 from product where id = $1 for update', [busy.id]);
     const [long] = await sql<{ id: string }>(
       db.url,
       `select id::text from graphile_worker.add_job('catalog__refresh_view_count', json_build_object('productId', $1::text))`,
@@ -63,9 +59,9 @@ it("frees a job locked by this worker's own id that it is not running, and leave
       [long!.id],
     );
     expect(still).toEqual({ attempts: 1, locked_by: ownId });
-    await holder.query('commit');
+    await lock.release();
     await eventually(jobGone(db.url, long!.id));
   } finally {
-    await holder.end();
+    await lock.release().catch(() => {});
   }
 });

@@ -5,8 +5,15 @@
  * from another connection, a lock on the product row `catalog__refresh_view_count` updates.
  */
 import type { TestDatabase } from '@keelson/db/testing';
-import { createProduct, eventually, type RunningProcess, sql, startProcess, testDatabase } from '@keelson/testing';
-import pg from 'pg';
+import {
+  createProduct,
+  eventually,
+  lockRow,
+  type RunningProcess,
+  sql,
+  startProcess,
+  testDatabase,
+} from '@keelson/testing';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 
 interface JobRow {
@@ -33,19 +40,8 @@ describe('worker shutdown and crash recovery', () => {
     return worker;
   };
 
-  /** Holds the product's row lock in an open transaction until `release`. */
-  const holdProduct = async (productId: string) => {
-    const client = new pg.Client({ connectionString: db.url });
-    await client.connect();
-    await client.query('begin');
-    await client.query('select 1 from product where id = $1 for update', [productId]);
-    return {
-      release: async () => {
-        await client.query('commit');
-        await client.end();
-      },
-    };
-  };
+  /** Holds the product's row lock until `release`. */
+  const holdProduct = (productId: string) => lockRow(db.url, { table: 'product', id: productId });
 
   const addRefreshJob = async (productId: string) => {
     const [row] = await sql<{ id: string }>(

@@ -1,6 +1,5 @@
-import { connect, createServer, type Socket } from 'node:net';
 import { createOrm, createPgPool, type EntityManager, isDatabaseUnavailable, readinessProbe } from '@keelson/db';
-import { eventually, freePort, sql, testDatabase } from '@keelson/testing';
+import { eventually, freePort, sql, tcpProxy, testDatabase } from '@keelson/testing';
 import type { Pool } from 'pg';
 import { describe, expect, it } from 'vitest';
 
@@ -113,30 +112,14 @@ describe('connection loss', () => {
 
   it('fails a query the database never answers (a silent network) and the pool carries on', async () => {
     await using db = await testDatabase();
-    const target = new URL(db.url);
-    // A TCP proxy that can stop forwarding on its open connections without closing them: no FIN, no RST.
-    const pairs: [Socket, Socket][] = [];
-    const proxy = createServer((client) => {
-      const server = connect(Number(target.port || 5432), target.hostname);
-      client.pipe(server).pipe(client);
-      client.on('error', () => {});
-      server.on('error', () => {});
-      pairs.push([client, server]);
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    const via = new URL(db.url);
-    via.hostname = '127.0.0.1';
-    via.port = String((proxy.address() as { port: number }).port);
-    const orm = await createOrm({ url: via.toString(), poolMax: 2, acquireTimeoutMs: 1_000, queryTimeoutMs: 500 });
-    const readiness = readinessProbe(orm, { url: via.toString(), stuckAfterMs: 1_000 });
+    await using proxy = await tcpProxy(db.url);
+    const orm = await createOrm({ url: proxy.url, poolMax: 2, acquireTimeoutMs: 1_000, queryTimeoutMs: 500 });
+    const readiness = readinessProbe(orm, { url: proxy.url, stuckAfterMs: 1_000 });
     try {
       const conn = orm.em.getConnection();
       expect(await conn.execute('select 1 as ok')).toEqual([{ ok: 1 }]);
       expect((await readiness.check()).ready).toBe(true);
-      for (const [client, server] of pairs) {
-        client.unpipe(server);
-        server.unpipe(client);
-      }
+      proxy.silence();
       const started = performance.now();
       const silent = await conn.execute('select 1').catch((e: unknown) => e);
       expect(performance.now() - started).toBeLessThan(2_000);
@@ -153,11 +136,6 @@ describe('connection loss', () => {
     } finally {
       await readiness.close();
       await orm.close(true);
-      for (const [client, server] of pairs) {
-        client.destroy();
-        server.destroy();
-      }
-      await new Promise((resolve) => proxy.close(resolve));
     }
   });
 });

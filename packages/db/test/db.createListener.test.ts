@@ -1,6 +1,5 @@
-import { connect, createServer, type Socket } from 'node:net';
 import { createListener, type ListenerNotification } from '@keelson/db';
-import { eventually, sql, testDatabase } from '@keelson/testing';
+import { eventually, sql, tcpProxy, testDatabase } from '@keelson/testing';
 import { describe, expect, it } from 'vitest';
 
 describe('createListener', () => {
@@ -96,25 +95,11 @@ describe('createListener', () => {
   });
   it('drops and replaces a connection that went silent without closing (a NAT or firewall forgot it)', async () => {
     await using db = await testDatabase();
-    const target = new URL(db.url);
-    // A TCP proxy in front of PostgreSQL that can stop forwarding on its open connections without closing
-    // them, which is what a middlebox that dropped its state does: no FIN, no RST, just silence.
-    const pairs: [Socket, Socket][] = [];
-    const proxy = createServer((client) => {
-      const server = connect(Number(target.port || 5432), target.hostname);
-      client.pipe(server).pipe(client);
-      client.on('error', () => {});
-      server.on('error', () => {});
-      pairs.push([client, server]);
-    });
-    await new Promise<void>((resolve) => proxy.listen(0, '127.0.0.1', resolve));
-    const via = new URL(db.url);
-    via.hostname = '127.0.0.1';
-    via.port = String((proxy.address() as { port: number }).port);
+    await using proxy = await tcpProxy(db.url);
     const received: ListenerNotification[] = [];
     const events: string[] = [];
     const listener = createListener({
-      url: via.toString(),
+      url: proxy.url,
       channels: ['test_silent'],
       onNotification: (n) => received.push(n),
       onConnect: ({ reconnect }) => events.push(reconnect ? 'reconnect' : 'connect'),
@@ -124,10 +109,7 @@ describe('createListener', () => {
     });
     try {
       await listener.start();
-      for (const [client, server] of [...pairs]) {
-        client.unpipe(server);
-        server.unpipe(client);
-      }
+      proxy.silence();
       await eventually(async () => events.includes('reconnect'));
       await eventually(async () => {
         await sql(db.url, `select pg_notify('test_silent', 'after')`);
@@ -135,11 +117,6 @@ describe('createListener', () => {
       });
     } finally {
       await listener.close();
-      for (const [client, server] of pairs) {
-        client.destroy();
-        server.destroy();
-      }
-      await new Promise((resolve) => proxy.close(resolve));
     }
   });
 });

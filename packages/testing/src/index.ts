@@ -54,6 +54,26 @@ export async function sql<R extends pg.QueryResultRow = Record<string, unknown>>
   }
 }
 
+/**
+ * Locks one row from a connection of its own until `release`: whatever updates it (a job, a request)
+ * waits meanwhile, so a test can hold it in flight as long as it needs.
+ */
+export async function lockRow(
+  url: string,
+  row: { table: 'product' | 'app_user'; id: string },
+): Promise<{ release(): Promise<void> }> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  await client.query('begin');
+  await client.query(`select 1 from ${row.table} where id = $1 for update`, [row.id]);
+  return {
+    release: async () => {
+      await client.query('rollback');
+      await client.end();
+    },
+  };
+}
+
 type ClientOpts = Omit<Parameters<typeof createClient>[0], 'url'>;
 
 export interface TestApi extends AsyncDisposable {
@@ -175,6 +195,7 @@ export function testContext(
   );
 }
 export { type CapturedMail, type SmtpCapture, startSmtpCapture } from './smtp.ts';
+export { type TcpProxy, tcpProxy } from './tcpProxy.ts';
 
 export interface TestWorker extends AsyncDisposable {
   /** With `http`: `http://127.0.0.1:<port>` of its `/healthz`, `/readyz` and `/metrics`. */
