@@ -1,3 +1,4 @@
+import './apps/dev/src/supportedNode.mjs';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({

@@ -4,11 +4,16 @@
  */
 import { loadConfig, requireDatabaseUrl } from '@keelson/config';
 import { createOrm, poolSettled } from '@keelson/db';
-import { createLogger, exitGracefullyOnSignals } from '@keelson/runtime';
+import { createLogger, exitGracefullyOnSignals, failStartup } from '@keelson/runtime';
 import { buildApp } from './app.ts';
 
 const config = loadConfig();
 const logger = createLogger({ level: config.logLevel, name: 'keelson-api' });
+// A taken port or an unreachable database is said in one line, not a stack trace.
+const startupFailed = failStartup(logger, {
+  ports: { [config.http.port]: 'PORT', [config.metrics.port]: 'METRICS_PORT' },
+  databaseUrl: config.database.url ?? undefined,
+});
 const orm = await createOrm({
   url: requireDatabaseUrl(config),
   poolMax: config.database.poolMax,
@@ -34,7 +39,10 @@ exitGracefullyOnSignals({
   },
 });
 
-// Metrics first: a taken port stops start-up before the public listener opens.
-const metricsAddress = await app.metricsServer.listen({ host: config.metrics.host, port: config.metrics.port });
-const address = await app.listen({ host: config.http.host, port: config.http.port });
+// Metrics first: a taken port stops start-up before the public listener opens. Listening starts the
+// realtime hub, the first use of the database.
+const metricsAddress = await app.metricsServer
+  .listen({ host: config.metrics.host, port: config.metrics.port })
+  .catch(startupFailed);
+const address = await app.listen({ host: config.http.host, port: config.http.port }).catch(startupFailed);
 logger.info({ address, metricsAddress }, 'api listening');

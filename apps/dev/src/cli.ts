@@ -1,14 +1,18 @@
 /**
  * Database commands: `pnpm db:migrate`, `db:migration:create [name]`, `db:seed`, `db:schema:dump`,
- * `db:schema:check`. With no DATABASE_URL they use the embedded PostgreSQL.
+ * `db:schema:check`, `db:admin:reset-password [email]`. With no DATABASE_URL they use the embedded
+ * PostgreSQL (the running one when `pnpm start` runs it).
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { resetPasswordByOperator } from '@keelson/auth';
 import { loadConfig } from '@keelson/config';
 import { createOrm, dumpSchema, migrate } from '@keelson/db';
 import { startEmbeddedPostgres } from '@keelson/db/embedded';
 import { createTemplateDatabase } from '@keelson/db/testing';
+import { AppError } from '@keelson/errors';
+import { explainStartupError } from '@keelson/runtime';
 import { repoRoot, resolveDatabase } from './database.ts';
 import { migrateAndSeed } from './setup.ts';
 
@@ -92,10 +96,37 @@ async function main(command: string | undefined, args: string[]): Promise<number
       );
       return 1;
     }
+    case 'admin:reset-password': {
+      // For a lost first-run password: a new one, shown once; every session of the account ends.
+      const email = args[0] ?? config.seed.adminEmail;
+      const password = randomBytes(12).toString('base64url');
+      const db = await resolveDatabase(config, log);
+      const orm = await createOrm({ url: db.url, poolMax: 2 });
+      try {
+        const { role } = await resetPasswordByOperator(orm.em.fork(), { email, password });
+        log(`New password for ${email} (${role}): ${password}  (shown once; its sessions were ended)`);
+      } finally {
+        await orm.close(true);
+        await db.stop();
+      }
+      return 0;
+    }
     default:
-      console.error('usage: cli.ts migrate | seed | migration:create [name] | schema:dump | schema:check');
+      console.error(
+        'usage: cli.ts migrate | seed | migration:create [name] | schema:dump | schema:check | admin:reset-password [email]',
+      );
       return 2;
   }
 }
 
-process.exitCode = await main(process.argv[2], process.argv.slice(3));
+try {
+  process.exitCode = await main(process.argv[2], process.argv.slice(3));
+} catch (err) {
+  const config = loadConfig();
+  const line =
+    explainStartupError(err, { databaseUrl: config.database.url ?? undefined }) ??
+    (err instanceof AppError ? err.message : undefined);
+  if (!line) throw err;
+  console.error(line);
+  process.exitCode = 1;
+}

@@ -1,6 +1,8 @@
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import type { Config } from '@keelson/config';
 import { startEmbeddedPostgres } from '@keelson/db/embedded';
+import { describeDatabaseUrl } from '@keelson/runtime';
 import pg from 'pg';
 
 /** The repository root: `.data/` and relative paths in config are resolved against it. */
@@ -17,29 +19,45 @@ export interface ResolvedDatabase {
   stop(): Promise<void>;
 }
 
-async function reachable(url: string): Promise<boolean> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 1000 });
+/** Connects once: `undefined` when the database answers, else the error (for a one-line explanation). */
+async function probe(url: string): Promise<unknown> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
   try {
     await client.connect();
-    return true;
-  } catch {
-    return false;
+    return undefined;
+  } catch (err) {
+    return err ?? new Error('connection failed');
   } finally {
     await client.end().catch(() => {});
   }
 }
 
 /**
- * DATABASE_URL when set; otherwise the embedded PostgreSQL, reusing it when `pnpm start` already runs
- * it (so `pnpm db:seed` works beside a running stack) and starting it otherwise.
+ * DATABASE_URL when set (failing at once when it cannot be reached); otherwise the embedded PostgreSQL,
+ * reusing it when `pnpm start` already runs it (so `pnpm db:seed` works beside a running stack) and
+ * starting it otherwise.
  */
 export async function resolveDatabase(config: Config, log: (line: string) => void): Promise<ResolvedDatabase> {
-  if (config.database.url) return { url: config.database.url, embedded: false, stop: async () => {} };
+  if (config.database.url) {
+    const err = await probe(config.database.url);
+    if (err) throw err;
+    log(`using DATABASE_URL (${describeDatabaseUrl(config.database.url)})`);
+    return { url: config.database.url, embedded: false, stop: async () => {} };
+  }
   const { dir, port } = config.database.embedded;
   const url = `postgres://postgres:postgres@127.0.0.1:${port}/${EMBEDDED_DATABASE}`;
-  if (await reachable(url)) return { url, embedded: false, stop: async () => {} };
+  if (!(await probe(url))) {
+    log(`using the embedded PostgreSQL already running on port ${port}`);
+    return { url, embedded: false, stop: async () => {} };
+  }
+  const dataDir = path.resolve(repoRoot, dir);
+  log(
+    existsSync(path.join(dataDir, 'PG_VERSION'))
+      ? `starting the embedded PostgreSQL (port ${port}, data in ${path.relative(repoRoot, dataDir) || dataDir})...`
+      : `creating the embedded PostgreSQL in ${path.relative(repoRoot, dataDir) || dataDir} (first run only: a few seconds)...`,
+  );
   const server = await startEmbeddedPostgres({
-    dir: path.resolve(repoRoot, dir),
+    dir: dataDir,
     port,
     persistent: true,
     onLog: (line) => {
@@ -47,5 +65,6 @@ export async function resolveDatabase(config: Config, log: (line: string) => voi
     },
   });
   await server.ensureDatabase(EMBEDDED_DATABASE);
+  log('embedded PostgreSQL ready');
   return { url: server.urlFor(EMBEDDED_DATABASE), embedded: true, dataDir: server.dataDir, stop: () => server.stop() };
 }

@@ -10,8 +10,13 @@ import { createOrm, migrate, needsAdmin, seed } from '@keelson/db';
 export async function migrateAndSeed(url: string, config: Config, log: (line: string) => void): Promise<void> {
   const orm = await createOrm({ url, poolMax: 2 });
   try {
+    log('migrating...');
     const { applied } = await migrate(orm, { url });
-    log(applied.length ? `Applied migrations: ${applied.join(', ')}` : 'Database schema is up to date.');
+    log(
+      applied.length
+        ? `Applied ${applied.length} migrations (${applied.at(-1)} the latest).`
+        : 'Database schema is up to date.',
+    );
     const em = orm.em.fork();
     let generatedPassword: string | undefined;
     let admin: { email: string; passwordHash: string } | undefined;
@@ -23,7 +28,7 @@ export async function migrateAndSeed(url: string, config: Config, log: (line: st
     const result = await seed(em, { admin });
     if (result.adminCreated) {
       log(
-        `Created admin ${config.seed.adminEmail}${generatedPassword ? ` with password: ${generatedPassword}  (shown once)` : ''}`,
+        `Created admin ${config.seed.adminEmail}${generatedPassword ? ` with password: ${generatedPassword}  (shown once; lost it? pnpm db:admin:reset-password)` : ''}`,
       );
     }
     if (result.productsCreated) log(`Created ${result.productsCreated} demo products.`);

@@ -7,20 +7,46 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { loadConfig } from '@keelson/config';
+import { EmbeddedStartError } from '@keelson/db/embedded';
+import { explainStartupError, firstTakenPort } from '@keelson/runtime';
 import { repoRoot, resolveDatabase } from './database.ts';
 import { migrateAndSeed } from './setup.ts';
 
 const log = (line: string) => console.log(`[keelson] ${line}`);
 const config = loadConfig();
+const ports = {
+  [config.http.port]: 'PORT',
+  [config.metrics.port]: 'METRICS_PORT',
+  [config.worker.http.port]: 'WORKER_HTTP_PORT',
+};
+const failWith = (line: string): never => {
+  console.error(`[keelson] ${line}`);
+  process.exit(1);
+};
 
-const db = await resolveDatabase(config, log);
-log(db.embedded ? `embedded PostgreSQL ready (data in ${db.dataDir})` : 'using DATABASE_URL');
+// Every port first, so a second `pnpm start` stops before starting anything rather than half-way.
+const taken = await firstTakenPort([
+  { host: config.http.host, port: config.http.port },
+  { host: config.metrics.host, port: config.metrics.port },
+  { host: config.worker.http.host, port: config.worker.http.port },
+]);
+if (taken) failWith(explainStartupError(taken, { ports }) ?? String(taken));
+
+const db = await resolveDatabase(config, log).catch((err: unknown) => {
+  const line =
+    explainStartupError(err, { databaseUrl: config.database.url ?? undefined }) ??
+    (err instanceof EmbeddedStartError ? err.message : undefined);
+  if (!line) throw err;
+  return failWith(line);
+});
 
 try {
   await migrateAndSeed(db.url, config, log);
 } catch (err) {
   await db.stop();
-  throw err;
+  const line = explainStartupError(err, { databaseUrl: db.url });
+  if (!line) throw err;
+  failWith(line);
 }
 
 const TELEMETRY_REGISTER = import.meta.resolve('@keelson/telemetry/register');
@@ -49,7 +75,7 @@ let stopping = false;
 async function stop(exitCode: number): Promise<void> {
   if (stopping) return;
   stopping = true;
-  log('stopping api and worker...');
+  log('stopping the API and the worker...');
   const exited = [...children.values()].map(
     (child) =>
       new Promise<void>((resolve) => (child.exitCode !== null ? resolve() : child.once('exit', () => resolve()))),
@@ -69,20 +95,21 @@ process.on('SIGINT', () => void stop(0));
 process.on('SIGTERM', () => void stop(0));
 process.on('SIGHUP', () => void stop(0));
 
+log('starting the API and the worker...');
 startChild('api', 'apps/api/src/main.ts');
 startChild('worker', 'apps/worker/src/main.ts');
 
-// Announce the URL once the API answers its readiness probe.
+// Announce the URL once the API answers its readiness probe (the ports were free, so it is ours).
 const host = config.http.host === '0.0.0.0' ? '127.0.0.1' : config.http.host;
 const base = `http://${host}:${config.http.port}`;
-for (let i = 0; i < 100 && !stopping; i++) {
-  const ready = await fetch(`${base}/readyz`).then(
+const readyBy = Date.now() + 60_000;
+let announced = false;
+while (!stopping && !announced && Date.now() < readyBy) {
+  announced = await fetch(`${base}/readyz`).then(
     (r) => r.ok,
     () => false,
   );
-  if (ready) {
-    log(`API ready: ${base}/trpc  (health: ${base}/healthz)`);
-    break;
-  }
-  await new Promise((r) => setTimeout(r, 200));
+  if (!announced) await new Promise((r) => setTimeout(r, 200));
 }
+if (announced) log(`API ready: ${base}/trpc  (open ${base}/ in a browser; health: ${base}/healthz)`);
+else if (!stopping) log(`the API is not ready after 60 s: see its log above, or ${base}/readyz`);

@@ -4,7 +4,7 @@
  */
 import { loadConfig, requireDatabaseUrl } from '@keelson/config';
 import { createOrm } from '@keelson/db';
-import { createLogger, exitGracefullyOnSignals } from '@keelson/runtime';
+import { createLogger, exitGracefullyOnSignals, failStartup } from '@keelson/runtime';
 import { createWorkerHttp } from './http.ts';
 import { workerMetrics } from './metrics.ts';
 import { createWorker } from './worker.ts';
@@ -43,9 +43,13 @@ exitGracefullyOnSignals({
   forceStop: () => worker.interrupt('second signal'),
 });
 
-const address = await http.listen({ host: config.worker.http.host, port: config.worker.http.port });
+// A taken port or an unreachable database is said in one line, not a stack trace.
+const startupFailed = failStartup(logger, { ports: { [config.worker.http.port]: 'WORKER_HTTP_PORT' }, databaseUrl });
+const address = await http
+  .listen({ host: config.worker.http.host, port: config.worker.http.port })
+  .catch(startupFailed);
 logger.info({ address }, 'worker http listening');
-await worker.start();
+await worker.start().catch(startupFailed);
 worker.done.catch((err: unknown) => {
   logger.fatal({ err }, 'worker crashed');
   process.exit(1);

@@ -271,29 +271,51 @@ export async function resetPassword(em: EntityManager, input: { token: string; p
   const passwordHash = await hashPassword(input.password);
   await em.transactional(async (tx) => {
     const record = await redeem(tx, input.token, 'reset_password');
-    const user = record.user as unknown as User;
-    user.passwordHash = passwordHash;
-    await tx.flush();
-    await retireTokens(tx, user.id, 'reset_password');
-    await invalidateUserSessions(tx, user.id);
-    // A reset often means the password leaked: a device that logged in with it may be the thief's.
-    await forgetDevices(tx, user.id);
-    // Whoever reset it controls the mailbox: lift the log-in block they may be under.
-    // (By prefix, not LIKE: an address may hold `_` or `%`, which would match other accounts' keys.)
-    await tx
-      .getKysely<Database>()
-      .deleteFrom('auth_throttle')
-      .where((eb) =>
-        eb.or([
-          eb.and([eb('bucket', '=', rules.loginAccount.bucket), eb('key', '=', user.email)]),
-          eb.and([
-            eb('bucket', '=', rules.loginAccountIp.bucket),
-            eb.fn<boolean>('starts_with', [eb.ref('key'), eb.val(`${user.email} `)]),
-          ]),
-        ]),
-      )
-      .execute();
+    await replacePassword(tx, record.user as unknown as User, passwordHash);
   });
+}
+
+/**
+ * An operator's reset (`pnpm db:admin:reset-password`), for an admin who lost the password and so the
+ * way into the console: the same as an emailed reset, without the email. NOT_FOUND for an unknown address.
+ */
+export async function resetPasswordByOperator(
+  em: EntityManager,
+  input: { email: string; password: string },
+): Promise<{ userId: string; role: string }> {
+  await assertAcceptablePassword(input.password);
+  const passwordHash = await hashPassword(input.password);
+  return em.transactional(async (tx) => {
+    const user = await tx.findOne(User, { email: input.email.toLowerCase() });
+    if (!user) throw new AppError('USER_NOT_FOUND', { message: `No account has the address ${input.email}.` });
+    await replacePassword(tx, user, passwordHash);
+    return { userId: user.id, role: user.role };
+  });
+}
+
+/** A reset of either kind: the new hash, every session and known device ended, the log-in block lifted. */
+async function replacePassword(tx: EntityManager, user: User, passwordHash: string): Promise<void> {
+  user.passwordHash = passwordHash;
+  await tx.flush();
+  await retireTokens(tx, user.id, 'reset_password');
+  await invalidateUserSessions(tx, user.id);
+  // A reset often means the password leaked: a device that logged in with it may be the thief's.
+  await forgetDevices(tx, user.id);
+  // Whoever reset it controls the mailbox (or the server): lift the log-in block they may be under.
+  // (By prefix, not LIKE: an address may hold `_` or `%`, which would match other accounts' keys.)
+  await tx
+    .getKysely<Database>()
+    .deleteFrom('auth_throttle')
+    .where((eb) =>
+      eb.or([
+        eb.and([eb('bucket', '=', rules.loginAccount.bucket), eb('key', '=', user.email)]),
+        eb.and([
+          eb('bucket', '=', rules.loginAccountIp.bucket),
+          eb.fn<boolean>('starts_with', [eb.ref('key'), eb.val(`${user.email} `)]),
+        ]),
+      ]),
+    )
+    .execute();
 }
 
 export async function updateProfile(em: EntityManager, userId: string, input: { name: string }): Promise<AuthUser> {

@@ -12,6 +12,7 @@ export {
   requestPasswordReset,
   resendVerification,
   resetPassword,
+  resetPasswordByOperator,
   type SignedIn,
   signUp,
   toAuthUser,

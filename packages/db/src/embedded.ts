@@ -173,6 +173,11 @@ async function initdbFrom(binDir: string, dir: string, log: (line: string) => vo
   }
 }
 
+/** The embedded server did not start: its message says what to check. */
+export class EmbeddedStartError extends Error {
+  override name = 'EmbeddedStartError';
+}
+
 export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<EmbeddedDatabase> {
   const log = opts.onLog ?? (() => {});
   const dir = await usableDataDir(path.resolve(opts.dir), log);
@@ -197,7 +202,7 @@ export async function startEmbeddedPostgres(opts: EmbeddedOptions): Promise<Embe
   try {
     server = await spawnServer({ dir, port: opts.port, binDir: opts.binDir, log });
   } catch (cause) {
-    throw new Error(
+    throw new EmbeddedStartError(
       `The embedded PostgreSQL did not start on port ${opts.port} (data in ${dir}). Is another server using that port, or is a previous one still running?`,
       { cause },
     );

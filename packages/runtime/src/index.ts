@@ -116,3 +116,11 @@ export function exitGracefullyOnSignals(opts: ShutdownOptions): void {
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 }
+
+export {
+  describeDatabaseUrl,
+  explainStartupError,
+  failStartup,
+  firstTakenPort,
+  type StartupContext,
+} from './startup.ts';

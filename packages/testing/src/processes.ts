@@ -8,6 +8,8 @@ export interface RunningProcess extends AsyncDisposable {
   child: ChildProcess;
   /** Everything it printed so far (stdout and stderr). */
   output(): string;
+  /** Resolves when it exits by itself. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** Resolves when the output matches, rejects on exit or timeout. */
   waitFor(pattern: RegExp, timeoutMs?: number): Promise<RegExpMatchArray>;
   /**
@@ -31,12 +33,16 @@ export function startProcess(
   opts: { detached?: boolean; args?: string[]; nodeArgs?: string[] } = {},
 ): RunningProcess {
   const { DATABASE_URL: _ignored, ...inherited } = process.env;
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), path.join(repoRoot, entry), ...(opts.args ?? [])], {
-    // Many API processes run at once in a test run: each takes a free metrics port unless told one.
-    env: { ...inherited, METRICS_PORT: '0', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    detached: opts.detached ?? false,
-  });
+  const child = spawn(
+    process.execPath,
+    [...(opts.nodeArgs ?? []), path.resolve(repoRoot, entry), ...(opts.args ?? [])],
+    {
+      // Many API processes run at once in a test run: each takes a free metrics port unless told one.
+      env: { ...inherited, METRICS_PORT: '0', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+      detached: opts.detached ?? false,
+    },
+  );
   let out = '';
   const waiters = new Set<() => void>();
   const onData = (chunk: Buffer) => {
@@ -75,6 +81,7 @@ export function startProcess(
   };
   return {
     child,
+    exited,
     output: () => out,
     waitFor(pattern, timeoutMs = 20_000) {
       return new Promise((resolve, reject) => {
