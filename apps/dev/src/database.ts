@@ -51,10 +51,11 @@ export async function resolveDatabase(config: Config, log: (line: string) => voi
     return { url, embedded: false, stop: async () => {} };
   }
   const dataDir = path.resolve(repoRoot, dir);
+  const shown = path.relative(repoRoot, dataDir).startsWith('..') ? dataDir : path.relative(repoRoot, dataDir);
   log(
     existsSync(path.join(dataDir, 'PG_VERSION'))
-      ? `starting the embedded PostgreSQL (port ${port}, data in ${path.relative(repoRoot, dataDir) || dataDir})...`
-      : `creating the embedded PostgreSQL in ${path.relative(repoRoot, dataDir) || dataDir} (first run only: a few seconds)...`,
+      ? `starting the embedded PostgreSQL (port ${port}, data in ${shown})...`
+      : `creating the embedded PostgreSQL in ${shown} (first run only: a few seconds)...`,
   );
   const server = await startEmbeddedPostgres({
     dir: dataDir,

@@ -29,7 +29,9 @@ describe('pnpm start (embedded default)', () => {
   it('starts API and worker on a fresh embedded database, answers catalog.list, and stops cleanly', async () => {
     await using stack = startProcess('apps/dev/src/start.ts', env);
     const [, url] = (await stack.waitFor(/API ready: (\S+)/, 60_000)) as [string, string];
-    expect(stack.output()).toMatch(/Created admin admin@keelson\.local with password: \S+ {2}\(shown once\)/);
+    expect(stack.output()).toMatch(
+      /Created admin admin@keelson\.local with password: \S+ {2}\(shown once; lost it\? pnpm db:admin:reset-password\)/,
+    );
     expect(stack.output()).toContain('Created 60 demo products.');
 
     const client = createClient({ url });
@@ -57,8 +59,25 @@ describe('pnpm start (embedded default)', () => {
 
   it('keeps the data between runs, seeds nothing twice, and survives a terminal Ctrl-C', async () => {
     await using stack = startProcess('apps/dev/src/start.ts', env, { detached: true });
-    await stack.waitFor(/API ready/, 60_000);
+    const [, url] = (await stack.waitFor(/API ready: (\S+)/, 60_000)) as [string, string];
     expect(stack.output()).not.toContain('Created');
+
+    // A lost first-run admin password: a new one from the command line, beside the running stack.
+    await using reset = startProcess('apps/dev/src/cli.ts', env, { args: ['admin:reset-password'] });
+    const [, password] = (await reset.waitFor(/New password for admin@keelson\.local \(admin\): (\S+)/)) as [
+      string,
+      string,
+    ];
+    expect((await reset.exited).code).toBe(0);
+    const client = createClient({ url });
+    const { user } = await client.auth.logIn.mutate({ email: 'admin@keelson.local', password });
+    expect(user.role).toBe('admin');
+    await closeClient(client);
+    await using unknown = startProcess('apps/dev/src/cli.ts', env, {
+      args: ['admin:reset-password', 'nobody@example.com'],
+    });
+    expect((await unknown.exited).code).toBe(1);
+    expect(unknown.output().trim().split('\n').at(-1)).toBe('No account has the address nobody@example.com.');
     // Ctrl-C signals the whole foreground process group; the stack must still stop in order.
     const { code } = await stack.stop('SIGINT', { group: true });
     expect(code).toBe(0);
