@@ -28,6 +28,7 @@ import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { oidcRoutes } from './oidcRoutes.ts';
+import pages, { trpcIndexRoute } from './pages.ts';
 import gracefulShutdown from './plugins/gracefulShutdown.ts';
 import { hostHeader } from './plugins/hostHeader.ts';
 import { httpMethods } from './plugins/httpMethods.ts';
@@ -322,6 +323,7 @@ export async function buildApp(deps: AppDeps) {
     commerce: config.commerce,
   };
   const publicCacheControl = `public, max-age=${catalog.httpMaxAgeS}, stale-while-revalidate=${catalog.httpStaleWhileRevalidateS}`;
+  await app.register(trpcIndexRoute, { prefix: '/trpc', router: appRouter });
   await app.register(fastifyTRPCPlugin, {
     prefix: '/trpc',
     useWSS: true,
@@ -382,6 +384,7 @@ export async function buildApp(deps: AppDeps) {
   await app.register(oidcRoutes, { config, orm, sessions });
   await app.register(reportRoutes, { orm, sessions });
 
+  await app.register(pages, { router: appRouter, oidc: config.oidc !== null });
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   await app.register(metricsServer, { metrics, token: config.metrics.token, logger });
