@@ -1,6 +1,6 @@
 /**
  * Database commands: `pnpm db:migrate`, `db:migration:create [name]`, `db:seed`, `db:schema:dump`,
- * `db:schema:check`, `db:admin:reset-password [email]`. With no DATABASE_URL they use the embedded
+ * `db:schema:check`, `db:admin:reset-password [email]`, and `env:example` (writes .env.example). With no DATABASE_URL they use the embedded
  * PostgreSQL (the running one when `pnpm start` runs it).
  */
 import { randomBytes } from 'node:crypto';
@@ -14,6 +14,7 @@ import { createTemplateDatabase } from '@keelson/db/testing';
 import { AppError } from '@keelson/errors';
 import { explainStartupError } from '@keelson/runtime';
 import { repoRoot, resolveDatabase } from './database.ts';
+import { envExample } from './envExample.ts';
 import { migrateAndSeed } from './setup.ts';
 
 const schemaFile = path.join(repoRoot, 'packages/db/schema.sql');
@@ -111,9 +112,15 @@ async function main(command: string | undefined, args: string[]): Promise<number
       }
       return 0;
     }
+    case 'env:example': {
+      const file = path.join(repoRoot, '.env.example');
+      await writeFile(file, envExample(await readFile(path.join(repoRoot, 'README.md'), 'utf8')));
+      log(`Wrote ${path.relative(repoRoot, file)}`);
+      return 0;
+    }
     default:
       console.error(
-        'usage: cli.ts migrate | seed | migration:create [name] | schema:dump | schema:check | admin:reset-password [email]',
+        'usage: cli.ts migrate | seed | migration:create [name] | schema:dump | schema:check | admin:reset-password [email] | env:example',
       );
       return 2;
   }

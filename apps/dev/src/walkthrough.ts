@@ -1,13 +1,15 @@
 /**
  * `pnpm demo [api-url] [payment-token]`: the store's main flow through `@keelson/client`, against a
- * running API and worker (`pnpm start`): sign up and log in, add to cart, check out with a sandbox test token,
+ * running API and worker (`pnpm start`; by default the one HOST and PORT name, as `pnpm start` does): sign up and log in, add to cart, check out with a sandbox test token,
  * watch the worker take the payment live (a subscription over WebSocket), and read the inbox. The
  * README's walkthrough is this file.
  */
 import { randomUUID } from 'node:crypto';
 import { closeClient, createClient } from '@keelson/client';
+import { loadConfig } from '@keelson/config';
 
-const url = process.argv[2] ?? 'http://127.0.0.1:3000/trpc';
+const { http } = loadConfig();
+const url = process.argv[2] ?? `http://${http.host === '0.0.0.0' ? '127.0.0.1' : http.host}:${http.port}/trpc`;
 const paymentToken = process.argv[3] ?? 'tok_visa';
 const money = (cents: number, currency: string) => `${(cents / 100).toFixed(2)} ${currency}`;
 

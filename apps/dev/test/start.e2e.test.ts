@@ -40,7 +40,8 @@ describe('pnpm start (embedded default)', () => {
     await closeClient(client);
 
     // The README's walkthrough: sign up, log in, cart, checkout with a test token, the worker takes the payment.
-    await using demo = startProcess('apps/dev/src/walkthrough.ts', {}, { args: [url] });
+    // No URL argument: it finds the API by HOST and PORT, as `pnpm start` does.
+    await using demo = startProcess('apps/dev/src/walkthrough.ts', env);
     await demo.waitFor(/unread notification\(s\)\./, 45_000);
     expect(demo.output()).toMatch(/Cart: 2 × .+ Mug, subtotal [\d.]+ USD, tax 0\.00 USD/);
     // Pushed by the subscription (over WebSocket), then read back from the order's history.

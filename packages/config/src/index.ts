@@ -259,6 +259,24 @@ export type Env = z.infer<typeof schema>;
 /** The names of every variable read, for documentation checks. */
 export const configVariables = Object.keys(schema.shape) as (keyof Env)[];
 
+/** The `.default()` a variable's schema declares, before any transform; undefined when it has none. */
+function declaredDefault(type: z.ZodType): unknown {
+  const def = type._zod.def as { type: string; defaultValue?: unknown; in?: z.ZodType };
+  if (def.type === 'default') return def.defaultValue;
+  if (def.type === 'pipe' && def.in) return declaredDefault(def.in);
+  return undefined;
+}
+
+/** Each variable's default as it would be written in the environment (`.env.example` is made of these). */
+export function configDefaults(): Record<keyof Env, string | undefined> {
+  return Object.fromEntries(
+    Object.entries(schema.shape).map(([name, type]) => {
+      const value = declaredDefault(type as z.ZodType);
+      return [name, value === undefined ? undefined : String(value)];
+    }),
+  ) as Record<keyof Env, string | undefined>;
+}
+
 export interface Config {
   env: Env['NODE_ENV'];
   logLevel: Env['LOG_LEVEL'];
