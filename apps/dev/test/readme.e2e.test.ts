@@ -84,6 +84,34 @@ function run(cmd: string, args: string[], opts: { stopAfterMs?: number; timeoutM
   });
 }
 
+describe('README TypeScript examples', () => {
+  it('type-check as strict TypeScript, as in a frontend project', async () => {
+    const dir = path.join(repoRoot, 'apps/dev/.readme-types');
+    await rm(dir, { recursive: true, force: true });
+    await mkdir(dir, { recursive: true });
+    try {
+      const blocks = examples(readFileSync(path.join(repoRoot, 'README.md'), 'utf8')).filter(
+        (e) => e.lang === 'ts' && e.marker?.startsWith('example'),
+      );
+      for (const e of blocks) await writeFile(path.join(dir, `readme-${e.line}.ts`), e.code);
+      await writeFile(
+        path.join(dir, 'tsconfig.json'),
+        JSON.stringify({
+          extends: '../../../tsconfig.json',
+          compilerOptions: { lib: ['es2024', 'esnext.disposable', 'dom'] },
+          include: ['*.ts'],
+        }),
+      );
+      const tsc = path.join(repoRoot, 'node_modules/.bin/tsc');
+      const result = await run(tsc, ['-p', path.join(dir, 'tsconfig.json')], { timeoutMs: 60_000 });
+      expect(result.stdout + result.stderr).toBe('');
+      expect(result.code).toBe(0);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }, 70_000);
+});
+
 describe('README examples, as pasted, against a live stack', () => {
   const all = examples(readFileSync(path.join(repoRoot, 'README.md'), 'utf8'));
   let dir: string;
