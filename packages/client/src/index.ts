@@ -1,9 +1,9 @@
 /**
  * `@keelson/client`: the typed client for TypeScript frontends (and Keelson's own tests).
- * It imports only *types* from the router package, never server code.
+ * It imports only *types* from the router package, never server code; the published package carries the
+ * router's type without the server's context (router.ts), so a frontend installs nothing of the server.
  */
 
-import type { AppRouter } from '@keelson/trpc';
 import {
   createTRPCClient,
   createWSClient,
@@ -16,10 +16,14 @@ import {
   type TRPCLink,
   wsLink,
 } from '@trpc/client';
+import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import { EventSource } from 'eventsource';
 import superjson from 'superjson';
+import type { AppRouter } from './router.ts';
 
-export type { AppRouter, RouterInputs, RouterOutputs } from '@keelson/trpc';
+export type { AppRouter };
+export type RouterInputs = inferRouterInputs<AppRouter>;
+export type RouterOutputs = inferRouterOutputs<AppRouter>;
 export { TRPCClientError };
 
 export interface ClientOptions {
