@@ -1,9 +1,9 @@
 /**
  * `@keelson/client`: the typed client for TypeScript frontends (and Keelson's own tests).
- * It imports only *types* from the router package, never server code.
+ * It imports only *types* from the router package, never server code; the published package carries the
+ * router's type without the server's context (router.ts), so a frontend installs nothing of the server.
  */
 
-import type { AppRouter } from '@keelson/trpc';
 import {
   createTRPCClient,
   createWSClient,
@@ -16,14 +16,23 @@ import {
   type TRPCLink,
   wsLink,
 } from '@trpc/client';
+import type { inferRouterInputs, inferRouterOutputs } from '@trpc/server';
 import { EventSource } from 'eventsource';
 import superjson from 'superjson';
+import { resolveApiUrl, toWebSocketUrl } from './apiUrl.ts';
+import type { AppRouter } from './router.ts';
 
-export type { AppRouter, RouterInputs, RouterOutputs } from '@keelson/trpc';
+export type { AppRouter };
+export type RouterInputs = inferRouterInputs<AppRouter>;
+export type RouterOutputs = inferRouterOutputs<AppRouter>;
 export { TRPCClientError };
 
 export interface ClientOptions {
-  /** Base URL of the API's tRPC endpoint, e.g. `http://localhost:3000/trpc`. */
+  /**
+   * URL of the API's tRPC endpoint: `http://localhost:3000/trpc`, or in a browser a relative one such as
+   * `/trpc`, resolved against the page (WebSocket then on ws:, or wss: for an https: page). Outside a
+   * browser it must be absolute.
+   */
   url: string;
   /**
    * `http` (default): queries and mutations over batched HTTP, subscriptions over WebSocket.
@@ -37,9 +46,15 @@ export interface ClientOptions {
   /**
    * Session token for bearer clients (mobile apps, servers, scripts): sent as `Authorization: Bearer`
    * over HTTP and in `connectionParams` over WebSocket. Browsers leave it out and use the HttpOnly
-   * cookie that `auth.logIn` sets (same site, or `credentials: 'include'` via `fetch`).
+   * cookie that `auth.logIn` sets (see `credentials`).
    */
   token?: () => string | null | undefined;
+  /**
+   * Whether browsers send cookies (the session) with HTTP and SSE requests, as `fetch`'s `credentials`.
+   * `include` lets a frontend on another origin sign in; the API accepts credentials only from its allowed
+   * origins. `same-origin` sends them to the page's own origin only; `omit` never. Default: `include`.
+   */
+  credentials?: 'include' | 'same-origin' | 'omit';
   /** Extra headers for every HTTP request. */
   headers?: () => Record<string, string> | Promise<Record<string, string>>;
   /** A custom `fetch` (tests, React Native). Default: the global one. */
@@ -57,43 +72,51 @@ export async function closeClient(client: KeelsonClient): Promise<void> {
   await sockets.get(client)?.close();
 }
 
-function toWsUrl(url: string): string {
-  const u = new URL(url);
-  u.protocol = u.protocol === 'https:' ? 'wss:' : 'ws:';
-  return u.toString();
+/** The client's options with the defaults filled in, the URL resolved and credentials on every request. */
+interface Resolved {
+  url: string;
+  fetch: typeof fetch;
+  authHeaders(): Promise<Record<string, string>>;
+}
+
+function resolve(opts: ClientOptions): Resolved {
+  const url = resolveApiUrl(opts.url).href;
+  const credentials = opts.credentials ?? 'include';
+  // The global looked up per call, so that a fetch installed after the client was created is used.
+  const baseFetch: typeof fetch = opts.fetch ?? ((input, init) => fetch(input, init));
+  return {
+    url,
+    fetch: (input, init) => baseFetch(input, { ...init, credentials }),
+    authHeaders: async () => {
+      const token = opts.token?.();
+      return { ...(await opts.headers?.()), ...(token ? { authorization: `Bearer ${token}` } : {}) };
+    },
+  };
 }
 
 /**
  * Subscriptions over SSE. The `eventsource` package rather than the platform's EventSource: Node has
- * none, and a browser's cannot send `Authorization` (cookies still work, with `withCredentials`).
+ * none, and a browser's cannot send `Authorization`. It sets `credentials` only where it sees a `window`,
+ * so the fetch below sets it itself.
  */
-function sseLink(opts: ClientOptions): TRPCLink<AppRouter> {
-  const baseFetch = opts.fetch ?? fetch;
+function sseLink(opts: ClientOptions, resolved: Resolved): TRPCLink<AppRouter> {
   return httpSubscriptionLink({
-    url: opts.url,
+    url: resolved.url,
     transformer: superjson,
     EventSource,
     eventSourceOptions: () => ({
-      withCredentials: true,
-      fetch: async (input, init) => {
-        const token = opts.token?.();
-        return baseFetch(input, {
-          ...init,
-          headers: {
-            ...init?.headers,
-            ...(await opts.headers?.()),
-            ...(token ? { authorization: `Bearer ${token}` } : {}),
-          },
-        });
-      },
+      withCredentials: (opts.credentials ?? 'include') === 'include',
+      fetch: async (input, init) =>
+        resolved.fetch(input, { ...init, headers: { ...init?.headers, ...(await resolved.authHeaders()) } }),
     }),
   });
 }
 
 export function createClient(opts: ClientOptions): KeelsonClient {
+  const resolved = resolve(opts);
   // The WebSocket opens on first use only, so an HTTP-only client never holds a socket.
   const wsClient = createWSClient({
-    url: toWsUrl(opts.url),
+    url: toWebSocketUrl(new URL(resolved.url)),
     lazy: { enabled: true, closeMs: 10_000 },
     connectionParams: () => {
       const token = opts.token?.();
@@ -102,16 +125,13 @@ export function createClient(opts: ClientOptions): KeelsonClient {
   });
   const ws: TRPCLink<AppRouter> = wsLink({ client: wsClient, transformer: superjson });
   const http: TRPCLink<AppRouter> = httpBatchLink({
-    url: opts.url,
+    url: resolved.url,
     transformer: superjson,
     maxItems: opts.maxBatchItems ?? 50,
     // Batched queries travel in the URL; longer ones are split, well below Node's 16 KiB header limit.
     maxURLLength: 8_000,
-    headers: async () => {
-      const token = opts.token?.();
-      return { ...(await opts.headers?.()), ...(token ? { authorization: `Bearer ${token}` } : {}) };
-    },
-    ...(opts.fetch ? { fetch: opts.fetch } : {}),
+    headers: resolved.authHeaders,
+    fetch: resolved.fetch,
   });
   const links =
     opts.transport === 'ws'
@@ -119,7 +139,7 @@ export function createClient(opts: ClientOptions): KeelsonClient {
       : [
           splitLink({
             condition: (op: Operation) => op.type === 'subscription',
-            true: opts.transport === 'sse' ? sseLink(opts) : ws,
+            true: opts.transport === 'sse' ? sseLink(opts, resolved) : ws,
             false: http,
           }),
         ];
