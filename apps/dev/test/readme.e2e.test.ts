@@ -70,6 +70,7 @@ function run(cmd: string, args: string[], opts: { stopAfterMs?: number; timeoutM
     const child = spawn(cmd, args, {
       cwd: repoRoot,
       detached: true,
+      // biome-ignore lint/style/noProcessEnv: a shell example's `node` must be the Node running the tests.
       env: { ...process.env, PATH: `${path.dirname(process.execPath)}:${process.env.PATH}` },
     });
     let stdout = '';
