@@ -36,6 +36,7 @@ import metricsServer from './plugins/metricsServer.ts';
 import securityHeaders from './plugins/securityHeaders.ts';
 import { reportRoutes } from './reportRoutes.ts';
 import { httpRequestInfo, wsRequestInfo } from './requestInfo.ts';
+import { limitWebSocketBatches } from './wsBatchLimit.ts';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -288,6 +289,8 @@ export async function buildApp(deps: AppDeps) {
   // Sockets whose context exists, hence counted; see CONNECTION_PARAMS_TIMEOUT_MS for the others.
   const identified = new WeakSet<WebSocket>();
   app.websocketServer.on('connection', (socket: WebSocket, req: IncomingMessage) => {
+    // Before tRPC's handler starts listening to the socket.
+    limitWebSocketBatches(socket, { router: appRouter, maxBatchSize: config.http.maxBatchSize });
     if (new URL(req.url ?? '/', 'http://localhost').searchParams.get('connectionParams') !== '1') return;
     const timer = setTimeout(() => {
       if (!identified.has(socket)) socket.close(1008, 'connectionParams not sent');

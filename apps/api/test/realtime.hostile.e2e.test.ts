@@ -8,7 +8,7 @@
  *   of an unexpected shape threw outside any handler and brought the server down.
  * - CVE-2024-37890 (GHSA-3h5v-q93c-6h6q, ws < 8.17.1): an upgrade request with more headers than
  *   `server.maxHeadersCount` lost its Sec-WebSocket-Key and crashed ws' handshake.
- * The installed versions (checked below, and a downgrade fails this test) are @trpc/server 11.25.2 and
+ * The installed versions (checked below, and a downgrade fails this test) are @trpc/server 11.22.1 and
  * ws 8.23.0, both patched; the replay checks the patches hold in Keelson's own wiring. On Node 24 the
  * header-count attack no longer reaches ws at all (Node answers 431), so the missing-key handshake it
  * used to produce is sent as well.

@@ -94,8 +94,10 @@ const plugin: FastifyPluginAsync<HttpMethodsOptions> = async (app, opts) => {
     }
   });
 
-  app.addHook('onSend', async (req, reply) => {
-    if (reply.statusCode !== 405 || reply.hasHeader('allow')) return;
+  app.addHook('onSend', async (req, reply, payload) => {
+    // tRPC's adapter sends a fetch Response, whose status Fastify applies only after this hook.
+    const status = payload instanceof Response ? payload.status : reply.statusCode;
+    if (status !== 405 || reply.hasHeader('allow')) return;
     const path = trpcPath(req);
     if (path !== null) reply.header('allow', allowHeader(trpcAllow(router, path)));
   });
