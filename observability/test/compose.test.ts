@@ -32,7 +32,15 @@ const service = (name: string): Service => {
   return s;
 };
 const env = (name: string): Record<string, string> => service(name).environment ?? {};
-const rootScripts = (JSON.parse(readText('package.json')) as { scripts: Record<string, string> }).scripts;
+/**
+ * The root scripts as the image runs them: `node` itself (so SIGTERM reaches it), without the check that
+ * this Node is recent enough, which the image's Node 24 is.
+ */
+const rootScripts = Object.fromEntries(
+  Object.entries((JSON.parse(readText('package.json')) as { scripts: Record<string, string> }).scripts).map(
+    ([name, body]) => [name, body.replace(/^exec node --import \.\/apps\/dev\/src\/supportedNode\.mjs /, 'node ')],
+  ),
+);
 
 /** The application services and the root script each one runs. */
 const appCommands = { migrate: 'db:migrate', api: 'start:api', worker: 'start:worker' } as const;
