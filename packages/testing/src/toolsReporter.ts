@@ -24,8 +24,10 @@ export default class ToolsReporter implements Reporter {
       for (const test of module.children.allTests()) {
         const missing = test.meta().missingTools;
         if (!missing?.length) continue;
-        // Required, they ran (unless `-t` left them out); otherwise needsTool skipped them.
-        if ((test.result().state === 'skipped') === required) continue;
+        // Required, they were meant to run (a failed beforeAll reports them skipped, yet counts: the
+        // missing tool failed it); otherwise needsTool skipped them.
+        const meantToRun = test.options.mode === 'run' || test.options.mode === 'only';
+        if (meantToRun !== required) continue;
         count++;
         for (const tool of missing) tools.add(tool);
         byFile.set(module.relativeModuleId, (byFile.get(module.relativeModuleId) ?? 0) + 1);
