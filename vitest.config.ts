@@ -9,7 +9,8 @@ export default defineConfig({
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,
-    reporters: ['default', 'json'],
+    // toolsReporter last: it ends the run with the tests skipped for a missing system binary (needsTool).
+    reporters: ['default', 'json', './packages/testing/src/toolsReporter.ts'],
     outputFile: { json: '.vitest-report.json' },
   },
 });

@@ -119,7 +119,8 @@ const execFileAsync = promisify(execFile);
 
 /**
  * Runs promtool. A missing binary fails the test with what to install: these checks are the only thing
- * standing between a typo in alerts.yml and a Prometheus that refuses to start.
+ * standing between a typo in alerts.yml and a Prometheus that refuses to start. Tests calling it declare
+ * `needsTool('promtool')`, so that they are skipped and counted instead where promtool is not installed.
  */
 export async function promtool(args: string[]): Promise<{ code: number; output: string }> {
   try {

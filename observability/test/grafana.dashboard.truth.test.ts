@@ -17,6 +17,7 @@ import {
   createProduct,
   eventually,
   freePort,
+  needsTool,
   rawCall,
   sql,
   startTestApi,
@@ -122,7 +123,7 @@ function hasData(result: QueryResult): boolean {
   return (data.result as { value?: [number, string] }[]).some((s) => Number.isFinite(Number(s.value?.[1])));
 }
 
-describe('dashboard truth against a real Prometheus', () => {
+describe('dashboard truth against a real Prometheus', needsTool('prometheus'), () => {
   let api: TestApi;
   let worker: TestWorker;
   let prometheus: Awaited<ReturnType<typeof startPrometheus>>;

@@ -3,6 +3,7 @@
  * and every alert carries what an on-call engineer needs (severity, summary, description, a runbook
  * that exists in the README).
  */
+import { needsTool } from '@keelson/testing/tools';
 import { describe, expect, it } from 'vitest';
 import { promtool, readAlertRules, readmeAnchors, readYaml } from './files.ts';
 
@@ -11,17 +12,21 @@ interface RuleTest {
 }
 
 describe('prometheus config and alerts', () => {
-  it('promtool check config accepts prometheus.yml (and the alerts.yml it loads)', async () => {
+  it('promtool check config accepts prometheus.yml (and the alerts.yml it loads)', needsTool('promtool'), async () => {
     const { code, output } = await promtool(['check', 'config', 'observability/prometheus/prometheus.yml']);
     expect(output).toContain('SUCCESS');
     expect(code, output).toBe(0);
   });
 
-  it('promtool test rules: every alert fires on its unhealthy series and not on the healthy one', async () => {
-    const { code, output } = await promtool(['test', 'rules', 'observability/prometheus/alerts.test.yml']);
-    expect(code, output).toBe(0);
-    expect(output).toContain('SUCCESS');
-  });
+  it(
+    'promtool test rules: every alert fires on its unhealthy series and not on the healthy one',
+    needsTool('promtool'),
+    async () => {
+      const { code, output } = await promtool(['test', 'rules', 'observability/prometheus/alerts.test.yml']);
+      expect(code, output).toBe(0);
+      expect(output).toContain('SUCCESS');
+    },
+  );
 
   it('the rule tests cover every alert both ways', () => {
     const tests = readYaml<{ tests: RuleTest[] }>('observability/prometheus/alerts.test.yml').tests;

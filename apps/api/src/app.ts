@@ -29,6 +29,7 @@ import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { oidcRoutes } from './oidcRoutes.ts';
 import pages, { trpcIndexRoute } from './pages.ts';
+import cors from './plugins/cors.ts';
 import gracefulShutdown from './plugins/gracefulShutdown.ts';
 import { hostHeader } from './plugins/hostHeader.ts';
 import { httpMethods } from './plugins/httpMethods.ts';
@@ -218,16 +219,23 @@ export async function buildApp(deps: AppDeps) {
 
   // After @fastify/websocket, whose hook marks an upgrade: one refused before that kept its socket open.
   await app.register(hostHeader);
+  const { allowedOrigins } = config.auth;
+  // Before httpMethods and tRPC's route, which would answer a preflight 405 or 415.
+  await app.register(cors, { allowedOrigins });
   await app.register(httpMethods, { trpc: { prefix: '/trpc', router: appRouter } });
 
-  // WebSocket upgrades carry cookies across sites too (cross-site WebSocket hijacking): a browser's
-  // upgrade must come from an allowed origin. Clients that send no Origin (servers, apps) are not browsers.
-  const { allowedOrigins } = config.auth;
+  // WebSocket upgrades carry cookies across sites too (cross-site WebSocket hijacking) and no CORS protects
+  // them: a browser's upgrade must come from an allowed origin. Clients that send no Origin (servers, apps)
+  // are not browsers.
   app.addHook('onRequest', async (req, reply) => {
     const origin = req.headers.origin;
     if (req.headers.upgrade?.toLowerCase() !== 'websocket') return;
     if (origin && !allowedOrigins.includes(origin)) {
-      return reply.code(403).send({ error: 'Origin not allowed', requestId: req.id });
+      return reply.code(403).send({
+        error: errorCatalogue.ORIGIN_NOT_ALLOWED.message,
+        appCode: 'ORIGIN_NOT_ALLOWED',
+        requestId: req.id,
+      });
     }
     if (realtime.shuttingDown) return reply.code(503).send({ error: 'Shutting down', requestId: req.id });
   });

@@ -6,6 +6,7 @@
 import { appRouter } from '@keelson/trpc';
 import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import cors from '../src/plugins/cors.ts';
 import { httpMethods } from '../src/plugins/httpMethods.ts';
 
 describe('httpMethods plugin', () => {
@@ -74,5 +75,38 @@ describe('httpMethods plugin', () => {
       expect(res.statusCode).toBe(404);
       expect(res.headers.allow).toBeUndefined();
     }
+  });
+});
+
+describe('httpMethods beside the CORS plugin', () => {
+  const app = Fastify();
+  beforeAll(async () => {
+    // As in app.ts: CORS first. @fastify/cors adds an `OPTIONS *` route, which must not pass for a route.
+    await app.register(cors, { allowedOrigins: ['http://app.test'] });
+    await app.register(httpMethods, { trpc: { prefix: '/trpc', router: appRouter } });
+    app.all('/trpc/:path', async (req) => ({ tRPC: req.method }));
+    app.get('/healthz', async () => ({ status: 'ok' }));
+    await app.ready();
+  });
+  afterAll(() => app.close());
+
+  it('still answers OPTIONS with 204 and Allow, leaves paths without routes their 404, and CORS its preflights', async () => {
+    const options = await app.inject({ method: 'OPTIONS', url: '/healthz' });
+    expect(options.statusCode).toBe(204);
+    expect(options.headers.allow).toBe('GET, HEAD, OPTIONS');
+    expect((await app.inject({ method: 'OPTIONS', url: '/trpc/auth.logIn' })).headers.allow).toBe('POST, OPTIONS');
+    for (const method of ['OPTIONS', 'TRACE'] as const) {
+      const res = await app.inject({ method, url: '/no/such/path' });
+      expect(res.statusCode, method).toBe(404);
+      expect(res.headers.allow, method).toBeUndefined();
+    }
+    const preflight = await app.inject({
+      method: 'OPTIONS',
+      url: '/trpc/auth.logIn',
+      headers: { origin: 'http://app.test', 'access-control-request-method': 'POST' },
+    });
+    expect(preflight.statusCode).toBe(204);
+    expect(preflight.headers['access-control-allow-origin']).toBe('http://app.test');
+    expect(preflight.headers.allow).toBeUndefined();
   });
 });

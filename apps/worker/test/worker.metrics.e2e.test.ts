@@ -7,6 +7,7 @@ import type { TestDatabase } from '@keelson/db/testing';
 import {
   createProduct,
   eventually,
+  needsTool,
   promtoolCheckMetrics,
   type Sample,
   sampleValue,
@@ -127,7 +128,7 @@ describe('worker metrics', () => {
     expect(samples.some((s) => s.name === 'keelson_payments_failed_total')).toBe(true);
   });
 
-  it('serves an exposition promtool finds nothing wrong with', async () => {
+  it('serves an exposition promtool finds nothing wrong with', needsTool('promtool'), async () => {
     const { text } = await scrapeMetrics(baseUrl);
     expect(text).toMatch(/^process_cpu_user_seconds_total /m);
     expect(promtoolCheckMetrics(text)).toBe('');

@@ -169,13 +169,17 @@ const schema = z.object({
 
   /** Where users reach the app (links in emails, cookie prefix); default http://HOST:PORT. */
   PUBLIC_URL: z.url({ protocol: /^https?$/ }).optional(),
-  /** Origins (besides PUBLIC_URL's) allowed to send cookie-authenticated mutations and WebSocket upgrades. */
+  /**
+   * Origins (besides PUBLIC_URL's) whose pages may call the API with credentials (CORS), send
+   * cookie-authenticated mutations and open WebSockets. http(s) only: any other scheme's origin is the
+   * opaque `null`, which sandboxed frames of any site send too.
+   */
   ALLOWED_ORIGINS: z
     .string()
     .default('')
     .refine(
-      (v) => splitList(v).every((o) => URL.canParse(o)),
-      'expected comma-separated origins like https://shop.example',
+      (v) => splitList(v).every((o) => URL.canParse(o) && /^https?:$/.test(new URL(o).protocol)),
+      'expected comma-separated http(s) origins like https://shop.example',
     ),
   /** A session unused this long expires (renewed as it is used), milliseconds. */
   SESSION_IDLE_TIMEOUT_MS: int(MINUTE, 90 * DAY).default(1 * DAY),
@@ -330,7 +334,7 @@ export interface Config {
   auth: {
     /** Origin users reach the app at, e.g. `https://shop.example` (no trailing slash). */
     publicUrl: string;
-    /** Origins allowed to send cookie-authenticated mutations; always includes publicUrl's. */
+    /** Origins allowed CORS with credentials, cookie-authenticated mutations and WebSockets; always includes publicUrl's. */
     allowedOrigins: string[];
     sessionIdleTimeoutMs: number;
     sessionMaxAgeMs: number;

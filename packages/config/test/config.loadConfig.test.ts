@@ -53,6 +53,22 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ TRUST_PROXY: raw })).toThrow(new RegExp(`TRUST_PROXY: ${message.source}`));
   });
 
+  it('allows the origin of PUBLIC_URL and the http(s) origins of ALLOWED_ORIGINS, nothing opaque', () => {
+    const config = loadConfig({
+      PUBLIC_URL: 'https://shop.example/',
+      ALLOWED_ORIGINS: 'http://localhost:5173, https://admin.shop.example/ignored/path',
+    });
+    expect(config.auth.allowedOrigins).toEqual([
+      'https://shop.example',
+      'http://localhost:5173',
+      'https://admin.shop.example',
+    ]);
+    // Their origin would be `null`, which any sandboxed frame sends.
+    for (const raw of ['file:///tmp/app.html', 'data:text/html,x', '*', 'shop.example']) {
+      expect(() => loadConfig({ ALLOWED_ORIGINS: raw }), raw).toThrow(/ALLOWED_ORIGINS: expected .*http\(s\) origins/);
+    }
+  });
+
   it('serves metrics on a loopback listener of their own by default, without a token', () => {
     expect(loadConfig({}).metrics).toEqual({ host: '127.0.0.1', port: 9464, token: null });
     const token = 'f'.repeat(64);

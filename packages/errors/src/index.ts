@@ -26,6 +26,7 @@ export const errorCatalogue = {
   INVALID_CREDENTIALS: { trpc: 'UNAUTHORIZED', message: 'Wrong email or password.' },
   FORBIDDEN: { trpc: 'FORBIDDEN', message: 'You are not allowed to do this.' },
   CSRF_REJECTED: { trpc: 'FORBIDDEN', message: 'Cross-site request refused.' },
+  ORIGIN_NOT_ALLOWED: { trpc: 'FORBIDDEN', message: 'This origin may not call the API.' },
   OIDC_REJECTED: { trpc: 'FORBIDDEN', message: 'Sign-in with this provider was refused.' },
   PRODUCT_NOT_FOUND: { trpc: 'NOT_FOUND', message: 'No such product.' },
   USER_NOT_FOUND: { trpc: 'NOT_FOUND', message: 'No such user.' },

@@ -46,7 +46,7 @@ export async function scrapeMetrics(
 
 /**
  * What `promtool check metrics` says about an exposition: '' when it finds nothing. Throws when promtool
- * is not installed: the check must not pass by being skipped.
+ * is not installed: the check must not pass without running (tests calling it declare `needsTool('promtool')`).
  */
 export function promtoolCheckMetrics(text: string): string {
   const run = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8', timeout: 30_000 });

@@ -10,7 +10,8 @@
  *   tRPC's route does (GET, HEAD, POST), and over those tRPC's 404.
  * - Any other path: the methods its routes answer. A path with no route at all stays a 404.
  * - CORS preflights (`OPTIONS` with `Access-Control-Request-Method`) are never answered here: they
- *   belong to whatever handles CORS.
+ *   belong to whatever handles CORS. The catch-all `OPTIONS *` route @fastify/cors adds for them counts as
+ *   no route, so that any other OPTIONS still gets its Allow and a path without routes its 404.
  *
  * CONNECT and methods Node's parser does not know never reach Fastify (Node closes, or answers 400).
  */
@@ -40,9 +41,23 @@ function trpcAllow(router: AnyTRPCRouter, path: string): string[] {
   return allow?.length ? allow : TRPC_METHODS;
 }
 
-/** The methods Fastify has a route for at this URL (the same lookup its router does for a request). */
+/** The route @fastify/cors registers so that Fastify accepts preflights, which it answers in a hook. */
+const CORS_PREFLIGHT_ROUTE = '*';
+
+/** The route pattern a request matched; undefined for none, and for the CORS plugin's catch-all. */
+function routeOf(req: FastifyRequest): string | undefined {
+  const url = req.routeOptions.url;
+  return req.method === 'OPTIONS' && url === CORS_PREFLIGHT_ROUTE ? undefined : url;
+}
+
+/**
+ * The methods Fastify has a route for at this URL (the same lookup its router does for a request).
+ * OPTIONS is left out: it is always allowed (see allowHeader), and the CORS catch-all matches any path.
+ */
 function routeAllow(app: FastifyInstance, url: string): string[] {
-  return app.supportedMethods.filter((method) => app.findRoute({ method, url }) !== null).sort();
+  return app.supportedMethods
+    .filter((method) => method !== 'OPTIONS' && app.findRoute({ method, url }) !== null)
+    .sort();
 }
 
 /** The Allow header: OPTIONS is answered here, so it is allowed too. */
@@ -65,8 +80,9 @@ const plugin: FastifyPluginAsync<HttpMethodsOptions> = async (app, opts) => {
    * Fastify has no route for at all (PROPFIND, MKCOL…): tRPC's catch-all only covers the ones it knows.
    */
   const trpcPath = (req: FastifyRequest): string | null => {
-    if (req.routeOptions.url === trpcRoute) return (req.params as { path?: string }).path ?? '';
-    if (req.routeOptions.url !== undefined) return null;
+    const route = routeOf(req);
+    if (route === trpcRoute) return (req.params as { path?: string }).path ?? '';
+    if (route !== undefined) return null;
     const pathname = req.url.split('?')[0] ?? '';
     const rest = pathname.startsWith(`${prefix}/`) ? pathname.slice(prefix.length + 1) : null;
     if (!rest || rest.includes('/')) return null;
@@ -88,7 +104,7 @@ const plugin: FastifyPluginAsync<HttpMethodsOptions> = async (app, opts) => {
       return;
     }
     // No route for this method here: 405 if the path has routes for other methods, else the 404.
-    if (req.routeOptions.url === undefined) {
+    if (routeOf(req) === undefined) {
       const allow = routeAllow(app, req.url);
       if (allow.length) return refuse(req, reply, allow);
     }
