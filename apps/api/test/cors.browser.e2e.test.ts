@@ -14,18 +14,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { MikroORM } from '@keelson/db';
 import { notify } from '@keelson/notifications';
-import {
-  eventually,
-  findTool,
-  freePort,
-  needsTool,
-  scrapeMetrics,
-  sql,
-  startTestApi,
-  type TestApi,
-} from '@keelson/testing';
+import { eventually, freePort, needsTool, scrapeMetrics, sql, startTestApi, type TestApi } from '@keelson/testing';
+import { launchChromium, within } from '@keelson/testing/browser';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { type BrowserContext, type ConsoleMessage, chromium, type Page } from 'playwright-core';
+import type { BrowserContext, ConsoleMessage, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { PageApi } from './fixtures/browser/page.ts';
@@ -35,26 +27,6 @@ const FIXTURE = path.join(import.meta.dirname, 'fixtures/browser');
 const BUILD_TIMEOUT_MS = 60_000;
 const LAUNCH_TIMEOUT_MS = 30_000;
 const STEP_TIMEOUT_MS = 15_000;
-/** The closed network makes Chromium's background services misbehave: they are all off. */
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-function within<T>(ms: number, what: string, promise: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took more than ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
-
 /** The page's script, bundled for browsers as the web app will be (Vite), into `outDir/page.js`. */
 async function bundlePage(outDir: string): Promise<void> {
   await within(
@@ -122,7 +94,7 @@ async function notifyUser(orm: MikroORM, userId: string, title: string) {
 describe('CORS in Chromium', needsTool('chromium'), () => {
   let api: TestApi;
   let dir: string;
-  let context: BrowserContext | undefined;
+  let context: (BrowserContext & AsyncDisposable) | undefined;
   const servers: Server[] = [];
   let app: { origin: string; page: Page };
   let sibling: { origin: string; page: Page };
@@ -155,17 +127,7 @@ describe('CORS in Chromium', needsTool('chromium'), () => {
       api = await startTestApi({ config: { ALLOWED_ORIGINS: listed.origin } });
       apiOrigin = `http://localhost:${new URL(api.baseUrl).port}`;
 
-      const executablePath = findTool('chromium');
-      // Only under KEELSON_REQUIRE_TOOLS=1 (needsTool skips the file otherwise).
-      if (!executablePath)
-        throw new Error("chromium is not installed: install Debian's chromium package, as .ci/run does");
-      context = await chromium.launchPersistentContext(path.join(dir, 'profile'), {
-        executablePath,
-        headless: true,
-        args: CHROMIUM_ARGS,
-        timeout: LAUNCH_TIMEOUT_MS,
-      });
-      context.setDefaultTimeout(STEP_TIMEOUT_MS);
+      context = await launchChromium({ launchTimeoutMs: LAUNCH_TIMEOUT_MS, stepTimeoutMs: STEP_TIMEOUT_MS });
       context.on('request', (req) => {
         if (req.url().startsWith(apiOrigin)) {
           apiRequests.push({ method: req.method(), url: req.url(), origin: req.headerValue('origin') });
@@ -189,7 +151,7 @@ describe('CORS in Chromium', needsTool('chromium'), () => {
 
   afterAll(async () => {
     // Each in turn whatever failed before it, the browser first: nothing outlives the file.
-    await within(10_000, 'closing Chromium', context?.close() ?? Promise.resolve()).catch(() => {});
+    await context?.[Symbol.asyncDispose]();
     for (const server of servers) {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
