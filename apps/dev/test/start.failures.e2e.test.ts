@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort, repoRoot, startProcess } from '@keelson/testing';
+import { freePort, repoRoot, startProcess, testDatabase } from '@keelson/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { problem, REQUIRED, supported } from '../src/supportedNode.mjs';
 
@@ -94,6 +94,61 @@ describe('pnpm start when something is wrong', () => {
     },
     200_000,
   );
+});
+
+describe('the API and the worker alone (production) when something is wrong', () => {
+  /** The JSON log lines a service printed. */
+  const logLines = (out: string) =>
+    out
+      .split('\n')
+      .filter((l) => l.startsWith('{'))
+      .map((l) => JSON.parse(l) as { level: number; msg: string; err?: unknown });
+
+  it.each([
+    ['apps/api/src/main.ts', 'api'],
+    ['apps/worker/src/main.ts', 'worker'],
+  ])('%s: an unreachable database is one fatal line, exit 1', async (entry) => {
+    const port = await freePort();
+    await using service = startProcess(entry, {
+      DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/keelson`,
+      PORT: String(await freePort()),
+      WORKER_HTTP_PORT: String(await freePort()),
+      LOG_LEVEL: 'info',
+    });
+    expect((await service.exited).code).toBe(1);
+    const fatal = logLines(service.output()).filter((l) => l.level === 60);
+    expect(fatal.map((l) => l.msg)).toEqual([
+      `Cannot reach PostgreSQL at 127.0.0.1:${port}/keelson (connection refused): is the server running and reachable, and is DATABASE_URL right?`,
+    ]);
+    expect(service.output()).not.toMatch(STACK_FRAME);
+  });
+
+  it.each([
+    ['apps/api/src/main.ts', 'PORT'],
+    ['apps/api/src/main.ts', 'METRICS_PORT'],
+    ['apps/worker/src/main.ts', 'WORKER_HTTP_PORT'],
+  ])('%s: a taken %s is one fatal line naming it, exit 1', async (entry, variable) => {
+    await using db = await testDatabase(); // reachable: only the port is wrong
+    const holder: Server = createServer();
+    const port = await freePort();
+    await new Promise<void>((resolve) => holder.listen(port, '127.0.0.1', resolve));
+    try {
+      await using service = startProcess(entry, {
+        DATABASE_URL: db.url,
+        PORT: String(await freePort()),
+        METRICS_PORT: String(await freePort()),
+        WORKER_HTTP_PORT: String(await freePort()),
+        [variable]: String(port),
+      });
+      expect((await service.exited).code).toBe(1);
+      const fatal = logLines(service.output()).filter((l) => l.level === 60);
+      expect(fatal[0]?.msg).toBe(
+        `Port 127.0.0.1:${port} is already in use (another copy running?): stop what holds it, or set ${variable} to another port.`,
+      );
+    } finally {
+      holder.close();
+    }
+  });
 });
 
 describe('an unsupported Node', () => {
