@@ -23,6 +23,22 @@ import { register as registerImportHooks } from 'import-in-the-middle/register-h
 
 /** Probes and scrapes run every few seconds and say nothing about a user's request. */
 const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
+/**
+ * Query parameters whose values never reach a span's `url.query`: single-use tokens (old email links had
+ * them in the query; new ones put them in the fragment, which is never sent), tRPC's GET `input` (what a
+ * caller asked for, personal data included), and instrumentation-http's own defaults (signed URLs).
+ */
+const REDACTED_QUERY_PARAMS = [
+  'token',
+  'input',
+  'sig',
+  'Signature',
+  'AWSAccessKeyId',
+  'X-Goog-Signature',
+  'X-Amz-Signature',
+  'X-Amz-Credential',
+  'X-Amz-Security-Token',
+];
 
 /**
  * ES modules are patched through import-in-the-middle's in-thread loader hook (Node ≥ 24.11), limited
@@ -53,6 +69,7 @@ function instrumentations() {
   return [
     new HttpInstrumentation({
       ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.has((req.url ?? '').split('?')[0] ?? ''),
+      redactedQueryParamsServer: REDACTED_QUERY_PARAMS,
     }),
     // Registers its plugin on every Fastify instance as it is created (a diagnostics channel), so it
     // needs no change in buildApp and works whatever the import order.

@@ -123,6 +123,16 @@ describe('tracing', () => {
     expect(failed?.status.code).toBe(SpanStatusCode.ERROR);
   });
 
+  it("keeps query inputs and tokens out of the HTTP span's url.query", async () => {
+    await api.client.catalog.list.query({ q: 'ada@example.com', limit: 2 });
+    await fetch(`${api.baseUrl}/reset-password?token=a-live-reset-token`, { headers: { accept: 'text/html' } });
+    const server = spans().filter((s) => s.kind === SpanKind.SERVER && s.attributes['url.query'] !== undefined);
+    expect(server.length).toBeGreaterThanOrEqual(2);
+    const queries = server.map((s) => String(s.attributes['url.query']));
+    expect(queries.join(' ')).not.toMatch(/ada|example\.com|a-live-reset-token/);
+    expect(queries).toContain('token=REDACTED');
+  });
+
   it('puts the active span’s trace and span ids on log lines', () => {
     const lines: Record<string, unknown>[] = [];
     const destination = new Writable({

@@ -6,7 +6,7 @@ export interface CapturedMail {
   raw: string;
   /** `raw` with quoted-printable soft line breaks and `=3D` undone: searchable for links. */
   text: string;
-  /** The first https?:// link with a `token` query parameter, decoded. */
+  /** The first https?:// link with a `token` parameter (in its fragment or query), decoded. */
   token: string | null;
 }
 
@@ -22,7 +22,7 @@ export interface SmtpCapture extends AsyncDisposable {
 const unwrap = (raw: string) => raw.replace(/=\r?\n/g, '').replace(/=3D/g, '=');
 
 function tokenOf(text: string): string | null {
-  const match = text.match(/https?:\/\/\S+?[?&]token=([\w%-]+)/);
+  const match = text.match(/https?:\/\/\S+?[#?&]token=([\w%-]+)/);
   return match?.[1] ? decodeURIComponent(match[1]) : null;
 }
 

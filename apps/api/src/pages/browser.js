@@ -23,9 +23,17 @@ async function call(type, path, input) {
 }
 
 const params = new URLSearchParams(location.search);
-const token = params.get('token');
-// The token has been read: keep it out of the history and of anything copied from the address bar.
-if (token) history.replaceState(null, '', location.pathname);
+// Emailed links carry the token in the fragment, which the browser never sends: no access log, proxy or
+// trace sees it (older links had it in the query). Once read, it leaves the address bar, so that nothing
+// copied from there carries it; it is kept for this tab until used, so a reload still works.
+const TOKEN_KEY = `keelson:${location.pathname}:token`;
+const linked = new URLSearchParams(location.hash.slice(1)).get('token') ?? params.get('token');
+if (linked) {
+  sessionStorage.setItem(TOKEN_KEY, linked);
+  history.replaceState(null, '', location.pathname);
+}
+const token = sessionStorage.getItem(TOKEN_KEY);
+const used = () => sessionStorage.removeItem(TOKEN_KEY);
 
 const say = (text) => {
   const el = document.querySelector('[data-result]');
@@ -35,10 +43,12 @@ const say = (text) => {
 const actions = {
   'verify-email': async () => {
     const user = await call('mutation', 'auth.verifyEmail', { token });
+    used();
     say(`${user.email} is verified. You can sign in.`);
   },
   'reset-password': async (form) => {
     await call('mutation', 'auth.resetPassword', { token, password: form.password.value });
+    used();
     say('Your password is changed and every session ended. Sign in with the new one.');
   },
   'sign-in': async (form) => {

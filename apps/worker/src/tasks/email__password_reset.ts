@@ -14,7 +14,7 @@ export const email__password_reset = defineTask(
       compose: async () => {
         const issued = await issuePasswordReset(em, payload.email);
         if (!issued) return null; // no such account, disabled, or asked too often: silence, by design
-        const link = `${deps.publicUrl}/reset-password?token=${encodeURIComponent(issued.token)}`;
+        const link = `${deps.publicUrl}/reset-password#token=${encodeURIComponent(issued.token)}`;
         return passwordResetMessage({ to: issued.user.email, name: issued.user.name, link });
       },
     });

@@ -17,7 +17,7 @@ export const email__verify_address = defineTask(
         // An address another account owns gets nothing: the change could never complete anyway.
         if (await em.count(User, { email: payload.email, id: { $ne: user.id } })) return null;
         const token = await issueEmailToken(em, { userId: user.id, kind: 'verify_email', email: payload.email });
-        const link = `${deps.publicUrl}/verify-email?token=${encodeURIComponent(token)}`;
+        const link = `${deps.publicUrl}/verify-email#token=${encodeURIComponent(token)}`;
         return verifyEmailMessage({ to: payload.email, name: user.name, link });
       },
     });
