@@ -101,8 +101,11 @@ export function publishEvent(tx: EntityManager, event: PublishedEvent): Promise<
 }
 
 /**
- * Numbers every committed event that has no position yet, in id order, after the highest position;
- * NOTIFYs `keelson_events` with the new highest one. Returns it, or null when there was nothing to do.
+ * Numbers every committed event that has no position yet, after the highest position, one transaction's
+ * events together in the order given: by their transaction's first id, then id. (Ids alone would not
+ * do: concurrent multi-row inserts interleave their `nextval`s. Rows written in one (sub)transaction
+ * share `xmin`.) NOTIFYs `keelson_events` with the new highest position. Returns it, or null when there
+ * was nothing to do.
  *
  * Why positions are visible in order: runs are serialised by a transaction-scoped advisory lock taken
  * by a statement of its own, so the numbering statement's snapshot (READ COMMITTED: one per statement)
@@ -130,8 +133,12 @@ export async function sequenceEvents(em: EntityManager): Promise<number | null> 
              coalesce((select position from app_event_pruned where id = 1), 0)
            ) as p
          ), pending as (
-           select id, row_number() over (order by id) as n
-           from app_event where position is null order by id limit ?
+           select id, row_number() over (order by first_id, id) as n
+           from (
+             select id, min(id) over (partition by xmin::text) as first_id
+             from app_event where position is null
+           ) unpositioned
+           order by first_id, id limit ?
          ), sequenced as (
            update app_event e set position = base.p + pending.n
            from pending, base where e.id = pending.id

@@ -2,8 +2,9 @@
  * Ordering of the realtime outbox without a writers' lock: ids are taken before commit and commit out
  * of order; positions are given after commit by the sequencer, so a cursor never skips a late commit.
  */
-import { createEventHub, createOrm, type EventHub, publishEvents, type StoredEvent } from '@keelson/db';
+import { createEventHub, createOrm, type EventHub, publishEvents, type StoredEvent, sequenceEvents } from '@keelson/db';
 import { eventually, sql, testDatabase } from '@keelson/testing';
+import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 
 /** Collects a subscription's events until the signal aborts. */
@@ -90,6 +91,34 @@ describe('event sequencing', () => {
     } finally {
       stop.abort();
       await hub.close();
+      await orm.close(true);
+    }
+  });
+
+  it("keeps one transaction's events together when another's id falls between them", async () => {
+    await using db = await testDatabase();
+    const orm = await createOrm({ url: db.url, poolMax: 2 });
+    const [a, b] = [new pg.Client(db.url), new pg.Client(db.url)];
+    await Promise.all([a.connect(), b.connect()]);
+    try {
+      const insert = (c: pg.Client, tag: string) =>
+        c.query(`insert into app_event (topic, payload, created_at) values ('stock', $1, now())`, [{ tag }]);
+      // Ids A1 < B1 < A2, as concurrent multi-row inserts interleave their nextvals.
+      await a.query('begin');
+      await insert(a, 'A1');
+      await b.query('begin');
+      await insert(b, 'B1');
+      await insert(a, 'A2');
+      await b.query('commit');
+      await a.query('commit');
+      await sequenceEvents(orm.em);
+      const rows = await sql<{ tag: string }>(
+        db.url,
+        `select payload ->> 'tag' as tag from app_event order by position`,
+      );
+      expect(rows.map((r) => r.tag)).toEqual(['A1', 'A2', 'B1']);
+    } finally {
+      await Promise.all([a.end(), b.end()]);
       await orm.close(true);
     }
   });
