@@ -8,6 +8,9 @@
 import { type AnyTRPCRouter, getTRPCErrorShape, TRPCError, transformTRPCResponse } from '@trpc/server';
 import type { WebSocket } from 'ws';
 
+/** Over this many times the limit, a frame's calls are not answered one by one: its socket is closed. */
+const MAX_ANSWERED_FACTOR = 10;
+
 /** A text frame's text; null for what tRPC would not read as JSON anyway. */
 function frameText(data: unknown): string | null {
   if (typeof data === 'string') return data;
@@ -49,10 +52,16 @@ function refuse(socket: WebSocket, data: unknown, opts: { router: AnyTRPCRouter;
     input: undefined,
     ctx: undefined,
   });
-  const ids = calls.filter(isCall).map((c) => c.id);
-  for (const id of ids.length > 0 ? ids : [null]) {
-    socket.send(JSON.stringify(transformTRPCResponse(config, { id, error: shape })));
+  const ids = [...new Set(calls.filter(isCall).map((c) => c.id))];
+  // Each refused call is answered, so that a client's pending calls end; but a frame of thousands of
+  // calls is no client's batch, and answering each would make one small frame cost megabytes and
+  // seconds: that socket is closed instead (its client's calls then fail as on any lost connection).
+  if (ids.length > MAX_ANSWERED_FACTOR * opts.maxBatchSize) {
+    socket.close(1008, 'batch too large');
+    return true;
   }
+  const answer = (id: string | number | null) => JSON.stringify(transformTRPCResponse(config, { id, error: shape }));
+  for (const id of ids.length > 0 ? ids : [null]) socket.send(answer(id));
   return true;
 }
 

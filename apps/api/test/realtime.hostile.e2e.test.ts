@@ -188,6 +188,15 @@ describe('hostile WebSocket input', () => {
       .filter((m) => /\bat .+:\d+:\d+|node_modules|\bselect\b.+\bfrom\b/i.test(m));
     expect(leaks).toEqual([]);
 
+    // A frame of 60,000 calls (under 1 MB) is no client's batch: answering each would cost ~15 MB and
+    // about a second of CPU, so its socket is closed (1008) instead, at once.
+    const flood = rawSocket(base);
+    await flood.opened;
+    const started = performance.now();
+    flood.send(JSON.stringify(Array.from({ length: 60_000 }, (_, i) => ({ id: i }))));
+    expect((await flood.closed).code).toBe(1008);
+    expect(performance.now() - started).toBeLessThan(2_000);
+
     // A text frame that is not UTF-8 breaks the WebSocket protocol: ws closes that socket (1007).
     const invalidUtf8 = rawSocket(base);
     await invalidUtf8.opened;
