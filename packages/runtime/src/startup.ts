@@ -6,8 +6,11 @@ import net from 'node:net';
 
 interface ErrorLike {
   code?: string;
+  syscall?: string;
   port?: number;
   address?: string;
+  hostname?: string;
+  severity?: string;
   message?: string;
   cause?: unknown;
   errors?: unknown[];
@@ -22,19 +25,39 @@ function* chain(err: unknown, depth = 0): Generator<ErrorLike> {
   for (const inner of e.errors ?? []) yield* chain(inner, depth + 1);
 }
 
-const DATABASE_PROBLEMS: Record<string, string> = {
+/** Failures of a socket to the database (only from `connect` or a host lookup, to its host and port). */
+const NETWORK_PROBLEMS: Record<string, string> = {
   ECONNREFUSED: 'connection refused',
   ENOTFOUND: 'unknown host',
   EAI_AGAIN: 'host lookup failed',
   ETIMEDOUT: 'timed out',
   EHOSTUNREACH: 'host unreachable',
   ENETUNREACH: 'network unreachable',
-  ECONNRESET: 'connection reset',
+};
+/** What the PostgreSQL server itself answered (a pg DatabaseError, which carries a severity). */
+const SERVER_PROBLEMS: Record<string, string> = {
   '28P01': 'password authentication failed',
   '28000': 'authentication refused',
   '3D000': 'the database does not exist',
   '57P03': 'the server is starting up or shutting down',
 };
+/** pg's own messages for a connection that never completed. */
+const CONNECT_TIMEOUTS = new Set(['timeout expired', 'Connection terminated due to connection timeout']);
+
+/** Whether a socket error was about this database's host and port (when it says which). */
+function aboutDatabase(e: ErrorLike, url: URL): boolean {
+  const port = Number(url.port || 5432);
+  if (e.syscall === 'connect') return e.port === undefined || e.port === port;
+  if (e.syscall === 'getaddrinfo') return e.hostname === undefined || e.hostname === url.hostname;
+  return false;
+}
+
+function databaseProblem(e: ErrorLike, url: URL): string | undefined {
+  if (e.code && NETWORK_PROBLEMS[e.code] && aboutDatabase(e, url)) return NETWORK_PROBLEMS[e.code];
+  if (e.code && SERVER_PROBLEMS[e.code] && e.severity) return SERVER_PROBLEMS[e.code];
+  if (e.message && CONNECT_TIMEOUTS.has(e.message)) return 'timed out';
+  return undefined;
+}
 
 /** `host:port/database` of a PostgreSQL URL: never its user or password. */
 export function describeDatabaseUrl(url: string): string {
@@ -56,18 +79,22 @@ export interface StartupContext {
 
 /** One line explaining `err` when the user can fix it by configuration; `undefined` otherwise. */
 export function explainStartupError(err: unknown, ctx: StartupContext = {}): string | undefined {
+  let url: URL | undefined;
+  try {
+    url = ctx.databaseUrl ? new URL(ctx.databaseUrl) : undefined;
+  } catch {}
   for (const e of chain(err)) {
-    if (e.code === 'EADDRINUSE' || e.code === 'EACCES') {
+    // Only a refused `listen` is about a port: an EACCES of a file write is not.
+    if ((e.code === 'EADDRINUSE' || e.code === 'EACCES') && e.syscall === 'listen') {
       const variable = e.port !== undefined ? ctx.ports?.[e.port] : undefined;
       const where = `${e.address ?? ''}:${e.port ?? '?'}`;
       const what = e.code === 'EADDRINUSE' ? 'is already in use (another copy running?)' : 'needs privileges';
       return `Port ${where} ${what}: stop what holds it${variable ? `, or set ${variable} to another port` : ''}.`;
     }
-    const problem = e.code && DATABASE_PROBLEMS[e.code];
-    const timedOut = !problem && /timeout expired|connection timeout/i.test(e.message ?? '');
-    if ((problem || timedOut) && ctx.databaseUrl) {
+    const problem = url && databaseProblem(e, url);
+    if (problem && ctx.databaseUrl) {
       const source = ctx.databaseSource ?? 'DATABASE_URL';
-      return `Cannot reach PostgreSQL at ${describeDatabaseUrl(ctx.databaseUrl)} (${problem || 'timed out'}): is the server running and reachable, and is ${source} right?`;
+      return `Cannot reach PostgreSQL at ${describeDatabaseUrl(ctx.databaseUrl)} (${problem}): is the server running and reachable, and is ${source} right?`;
     }
   }
   return undefined;
