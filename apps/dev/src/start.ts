@@ -24,6 +24,21 @@ const failWith = (line: string): never => {
   process.exit(1);
 };
 
+// A signal while PostgreSQL starts or the schema migrates: that step finishes, then what started stops.
+// (Dying at once would orphan the embedded server, which runs in a process group of its own.)
+let interrupted = false;
+const interrupt = () => {
+  interrupted = true;
+};
+const SIGNALS = ['SIGINT', 'SIGTERM', 'SIGHUP'] as const;
+for (const signal of SIGNALS) process.on(signal, interrupt);
+const stopIfInterrupted = async (started?: { stop(): Promise<void> }) => {
+  if (!interrupted) return;
+  await started?.stop();
+  log('stopped');
+  process.exit(0);
+};
+
 // Every port first, so a second `pnpm start` stops before starting anything rather than half-way.
 const taken = await firstTakenPort([
   { host: config.http.host, port: config.http.port },
@@ -32,7 +47,8 @@ const taken = await firstTakenPort([
 ]);
 if (taken) failWith(explainStartupError(taken, { ports }) ?? String(taken));
 
-const db = await resolveDatabase(config, log).catch((err: unknown) => {
+const db = await resolveDatabase(config, log).catch(async (err: unknown) => {
+  await stopIfInterrupted(); // a Ctrl-C reaches initdb too, which then fails
   const line =
     explainStartupError(err, { databaseUrl: config.database.url ?? undefined }) ??
     (err instanceof EmbeddedStartError ? err.message : undefined);
@@ -40,10 +56,12 @@ const db = await resolveDatabase(config, log).catch((err: unknown) => {
   return failWith(line);
 });
 
+await stopIfInterrupted(db);
 try {
   await migrateAndSeed(db.url, config, log);
 } catch (err) {
   await db.stop();
+  await stopIfInterrupted();
   const line = explainStartupError(err, { databaseUrl: db.url });
   if (!line) throw err;
   failWith(line);
@@ -91,9 +109,11 @@ async function stop(exitCode: number): Promise<void> {
   log('stopped');
   process.exit(exitCode);
 }
-process.on('SIGINT', () => void stop(0));
-process.on('SIGTERM', () => void stop(0));
-process.on('SIGHUP', () => void stop(0));
+await stopIfInterrupted(db);
+for (const signal of SIGNALS) {
+  process.off(signal, interrupt);
+  process.on(signal, () => void stop(0));
+}
 
 log('starting the API and the worker...');
 startChild('api', 'apps/api/src/main.ts');

@@ -78,6 +78,17 @@ describe('pnpm start when something is wrong', () => {
     expect(stack.output()).not.toContain('secret');
   });
 
+  it('SIGTERM while PostgreSQL starts: that step ends, PostgreSQL stops, exit 0', async () => {
+    const pgDir = path.join(dir, 'pg-interrupted');
+    await using stack = startProcess('apps/dev/src/start.ts', { ...env, EMBEDDED_PG_DIR: pgDir });
+    await stack.waitFor(/creating the embedded PostgreSQL/, 30_000);
+    const { code } = await stack.stop('SIGTERM');
+    expect(code, stack.output()).toBe(0);
+    expect(stack.output()).toMatch(/\[keelson\] stopped\n$/);
+    const left = spawnSync('pgrep', ['-f', `postgres -D ${pgDir}`], { encoding: 'utf8' });
+    expect(left.stdout).toBe('');
+  }, 60_000);
+
   const pnpm = pnpmCli();
   it.skipIf(!pnpm)(
     '`pnpm start` exits 0 after SIGTERM and after a terminal Ctrl-C, and pnpm reports no failure',
