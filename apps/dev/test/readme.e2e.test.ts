@@ -9,10 +9,12 @@
  * Only the host changes: `http://127.0.0.1:3000` and `https://shop.example` become the test stack's.
  */
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { closeClient, createClient } from '@keelson/client';
 import { freePort, repoRoot, startProcess } from '@keelson/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
@@ -63,9 +65,23 @@ globalThis.fetch = async (input: RequestInfo | URL, init: RequestInit = {}) => {
 };
 `;
 
-/** Runs a command; resolves with its exit code (null when stopped) and output. */
-function run(cmd: string, args: string[], opts: { stopAfterMs?: number; timeoutMs: number }) {
-  return new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs a command; resolves with its exit code (null when stopped) and output. With `live`, the command
+ * is a subscription: once it has had time to connect, `trigger` makes an event happen, and it is stopped
+ * as soon as its output matches `prints` (or at the timeout, which then fails the match).
+ */
+function run(
+  cmd: string,
+  args: string[],
+  opts: { timeoutMs: number; live?: { trigger: () => Promise<unknown>; prints: RegExp } },
+): Promise<Run> {
+  return new Promise((resolve, reject) => {
     // A group of its own, so that stopping a shell example stops the curl it runs too.
     const child = spawn(cmd, args, {
       cwd: repoRoot,
@@ -75,15 +91,28 @@ function run(cmd: string, args: string[], opts: { stopAfterMs?: number; timeoutM
     });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
+    const kill = () => {
+      try {
+        process.kill(-(child.pid as number), 'SIGTERM');
+      } catch {}
+    };
+    child.stdout.on('data', (d) => {
+      stdout += d;
+      if (opts.live?.prints.test(stdout)) kill();
+    });
     child.stderr.on('data', (d) => (stderr += d));
-    const stop = setTimeout(() => process.kill(-(child.pid as number), 'SIGTERM'), opts.stopAfterMs ?? opts.timeoutMs);
+    const timer = setTimeout(kill, opts.timeoutMs);
+    const triggerTimer = opts.live && setTimeout(() => opts.live?.trigger().catch(reject), 1500);
     child.on('exit', (code) => {
-      clearTimeout(stop);
+      clearTimeout(timer);
+      if (triggerTimer) clearTimeout(triggerTimer);
       resolve({ code, stdout, stderr });
     });
   });
 }
+
+/** Shell examples fail on an HTTP error, as a user would notice one. */
+const SHELL_PRELUDE = 'curl() { command curl --fail-with-body "$@"; }\n';
 
 describe('README TypeScript examples', () => {
   it('type-check as strict TypeScript, as in a frontend project', async () => {
@@ -118,6 +147,7 @@ describe('README examples, as pasted, against a live stack', () => {
   let dir: string;
   let base: string;
   let stack: Awaited<ReturnType<typeof startProcess>>;
+  let adminPassword: string;
   const scratch = path.join(repoRoot, 'apps/dev/.readme-examples');
 
   beforeAll(async () => {
@@ -130,6 +160,8 @@ describe('README examples, as pasted, against a live stack', () => {
       WORKER_HTTP_PORT: String(await freePort()),
       LOG_LEVEL: 'warn',
     });
+    const [, password] = (await stack.waitFor(/with password: (\S+)/, 90_000)) as [string, string];
+    adminPassword = password;
     await stack.waitFor(/API ready/, 90_000);
     base = `http://127.0.0.1:${port}`;
     // Inside the workspace, so that `@keelson/client` resolves as it does for a package that depends on it.
@@ -147,28 +179,57 @@ describe('README examples, as pasted, against a live stack', () => {
     expect(all.filter((e) => e.marker?.startsWith('example')).length).toBeGreaterThanOrEqual(8);
   });
 
+  /** What makes an event for a subscription example: a restock for stock, an order for orders and the inbox. */
+  async function trigger(code: string): Promise<void> {
+    const anonymous = createClient({ url: `${base}/trpc` });
+    try {
+      if (/onStockChange/.test(code)) {
+        const { token } = await anonymous.auth.logIn.mutate({ email: 'admin@keelson.local', password: adminPassword });
+        const admin = createClient({ url: `${base}/trpc`, token: () => token });
+        const mugs = [...(await admin.catalog.list.query({ q: 'mug', limit: 2 })).items];
+        mugs.push(await admin.catalog.get.query({ slug: 'oak-mug' }));
+        for (const p of mugs) await admin.catalog.restock.mutate({ productId: p.id, delta: 1 });
+        await closeClient(admin);
+      }
+      if (/onStatusChange|notifications\.onNew/.test(code)) {
+        const ada = { email: 'ada@example.com', password: 'correct horse battery staple' };
+        const { token } = await anonymous.auth.logIn.mutate(ada);
+        const api = createClient({ url: `${base}/trpc`, token: () => token });
+        const mug = (await api.catalog.list.query({ q: 'mug', limit: 20 })).items.find((p) => p.stock >= 1);
+        await api.cart.clear.mutate();
+        await api.cart.addItem.mutate({ productId: mug?.id as string, quantity: 1 });
+        await api.orders.checkout.mutate({ idempotencyKey: randomUUID(), paymentToken: 'tok_visa' });
+        await closeClient(api);
+      }
+    } finally {
+      await closeClient(anonymous);
+    }
+  }
+
   for (const example of all.filter((e) => e.marker?.startsWith('example'))) {
     it(`README.md:${example.line} (${example.lang}, ${example.marker})`, async () => {
       const code = example.code.replaceAll('http://127.0.0.1:3000', base).replaceAll('https://shop.example', base);
-      const staysOpen = example.marker === 'example: stays open';
-      let result: Awaited<ReturnType<typeof run>>;
+      // A subscription must deliver the event the test then causes: a stock `data:` line for curl, a line for a script.
+      const live =
+        example.marker === 'example: stays open'
+          ? { trigger: () => trigger(code), prints: example.lang === 'sh' ? /^data: .*"stock"/m : /\S/ }
+          : undefined;
+      let result: Run;
       if (example.lang === 'sh') {
-        result = await run('bash', ['-euo', 'pipefail', '-c', code], {
-          timeoutMs: 30_000,
-          stopAfterMs: staysOpen ? 3000 : undefined,
-        });
+        result = await run('bash', ['-euo', 'pipefail', '-c', SHELL_PRELUDE + code], { timeoutMs: 15_000, live });
       } else {
         const file = path.join(scratch, `readme-${example.line}.ts`);
         await writeFile(file, example.marker === 'example: browser' ? `${browserPrelude(base)}\n${code}` : code);
-        result = await run(process.execPath, [file], { timeoutMs: 30_000, stopAfterMs: staysOpen ? 3000 : undefined });
+        result = await run(process.execPath, [file], { timeoutMs: 15_000, live });
       }
       const output = `stdout:\n${result.stdout}\nstderr:\n${result.stderr}`;
-      if (staysOpen) {
+      if (live) {
+        expect(result.stdout, output).toMatch(live.prints);
         expect(result.code, output).toBeNull(); // still running when stopped
       } else {
         expect(result.code, output).toBe(0);
       }
       expect(result.stderr, output).toBe('');
-    }, 40_000);
+    }, 30_000);
   }
 });
