@@ -241,6 +241,17 @@ describe('CORS', () => {
     // A public, cacheable answer: the Vary keeps CDNs from serving it across origins.
     expect(res.headers.get('cache-control')).toMatch(/^public/);
     expect(varyList(res)).toContain('origin');
+    // Plain routes too, for an unlisted origin as for none: the pages, the probes, Fastify's own 404.
+    for (const path of ['/', '/healthz', '/sign-in', '/no-such-path']) {
+      for (const headers of [{}, { origin: 'http://elsewhere.test' }]) {
+        const plain = await fetch(`${api.baseUrl}${path}`, { headers });
+        expect(varyList(plain), path).toContain('origin');
+        expect(
+          varyList(plain).filter((v) => v === 'origin'),
+          path,
+        ).toHaveLength(1);
+      }
+    }
   });
 
   describe('WebSocket upgrades', () => {

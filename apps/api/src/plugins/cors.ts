@@ -87,11 +87,13 @@ async function cors(app: FastifyInstance, opts: CorsOptions) {
   // tRPC answers with a web Response whose own Vary (trpc-accept, accept) Fastify copies over the reply's,
   // dropping the plugin's Origin: shared caches (public catalogue answers) would then hand one origin's
   // Allow-Origin to another.
-  app.addHook('onSend', async (_req, _reply, payload) => {
-    if (!(payload instanceof Response)) return;
-    const vary = payload.headers.get('vary');
-    if (!vary) payload.headers.set('vary', 'Origin');
-    else if (!/(^|,)\s*origin\s*(,|$)/i.test(vary)) payload.headers.set('vary', `${vary}, Origin`);
+  // Every answer, whatever the origin: the plugin adds none for one it refuses, and a cache must not hand
+  // that answer (without Allow-Origin) to a listed origin either.
+  const withOrigin = (vary: string) =>
+    !vary ? 'Origin' : /(^|,)\s*(origin|\*)\s*(,|$)/i.test(vary) ? vary : `${vary}, Origin`;
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (payload instanceof Response) payload.headers.set('vary', withOrigin(payload.headers.get('vary') ?? ''));
+    else reply.header('vary', withOrigin(String(reply.getHeader('vary') ?? '')));
   });
 }
 
