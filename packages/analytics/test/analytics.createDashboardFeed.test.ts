@@ -109,7 +109,9 @@ describe('createDashboardFeed', () => {
       // Coming back after everyone left: a fresh read, never the old snapshot.
       const again = consume(feed);
       await eventually(async () => again.got.length === 1);
-      expect(feed.reads).toBe(reads + 1);
+      // At least one read (the next tick may already have read again before this line runs, on a busy
+      // machine), and what arrived first is new.
+      expect(feed.reads).toBeGreaterThan(reads);
       expect(delivered.has(again.got[0]!)).toBe(false);
       await again.stop();
     } finally {
