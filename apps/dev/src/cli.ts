@@ -1,7 +1,7 @@
 /**
  * Database commands: `pnpm db:migrate`, `db:migration:create [name]`, `db:seed`, `db:schema:dump`,
- * `db:schema:check`, `db:admin:reset-password [email]`, and `env:example` (writes .env.example). With no DATABASE_URL they use the embedded
- * PostgreSQL (the running one when `pnpm start` runs it).
+ * `db:schema:check`, `db:admin:reset-password [email]`, and `env:example` (writes .env.example). With
+ * no DATABASE_URL they use the embedded PostgreSQL (the running one when `pnpm start` runs it).
  */
 import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';

@@ -14,11 +14,12 @@ import { migrateAndSeed } from './setup.ts';
 
 const log = (line: string) => console.log(`[keelson] ${line}`);
 const config = loadConfig();
-const ports = {
-  [config.http.port]: 'PORT',
-  [config.metrics.port]: 'METRICS_PORT',
-  [config.worker.http.port]: 'WORKER_HTTP_PORT',
-};
+/** What `pnpm start` listens on, and the variable that moves each. */
+const listeners = [
+  { ...config.http, variable: 'PORT' },
+  { ...config.metrics, variable: 'METRICS_PORT' },
+  { ...config.worker.http, variable: 'WORKER_HTTP_PORT' },
+];
 const failWith = (line: string): never => {
   console.error(`[keelson] ${line}`);
   process.exit(1);
@@ -40,12 +41,11 @@ const stopIfInterrupted = async (started?: { stop(): Promise<void> }) => {
 };
 
 // Every port first, so a second `pnpm start` stops before starting anything rather than half-way.
-const taken = await firstTakenPort([
-  { host: config.http.host, port: config.http.port },
-  { host: config.metrics.host, port: config.metrics.port },
-  { host: config.worker.http.host, port: config.worker.http.port },
-]);
-if (taken) failWith(explainStartupError(taken, { ports }) ?? String(taken));
+const taken = await firstTakenPort(listeners);
+if (taken) {
+  const ports = Object.fromEntries(listeners.map((l) => [l.port, l.variable]));
+  failWith(explainStartupError(taken, { ports }) ?? String(taken));
+}
 
 const db = await resolveDatabase(config, log).catch(async (err: unknown) => {
   await stopIfInterrupted(); // a Ctrl-C reaches initdb too, which then fails

@@ -15,7 +15,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { closeClient, createClient } from '@keelson/client';
-import { freePort, repoRoot, startProcess } from '@keelson/testing';
+import { repoRoot, stackEnv, startProcess } from '@keelson/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 interface Example {
@@ -152,18 +152,12 @@ describe('README examples, as pasted, against a live stack', () => {
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'keelson-readme-'));
-    const port = await freePort();
-    stack = startProcess('apps/dev/src/start.ts', {
-      EMBEDDED_PG_DIR: path.join(dir, 'pg'),
-      EMBEDDED_PG_PORT: String(await freePort()),
-      PORT: String(port),
-      WORKER_HTTP_PORT: String(await freePort()),
-      LOG_LEVEL: 'warn',
-    });
+    const env = await stackEnv(dir);
+    stack = startProcess('apps/dev/src/start.ts', env);
     const [, password] = (await stack.waitFor(/with password: (\S+)/, 90_000)) as [string, string];
     adminPassword = password;
     await stack.waitFor(/API ready/, 90_000);
-    base = `http://127.0.0.1:${port}`;
+    base = `http://127.0.0.1:${env.PORT}`;
     // Inside the workspace, so that `@keelson/client` resolves as it does for a package that depends on it.
     await mkdir(scratch, { recursive: true });
   }, 120_000);

@@ -6,7 +6,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { closeClient, createClient } from '@keelson/client';
-import { freePort, startProcess } from '@keelson/testing';
+import { stackEnv, startProcess } from '@keelson/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 describe('pnpm start (embedded default)', () => {
@@ -14,13 +14,7 @@ describe('pnpm start (embedded default)', () => {
   let env: Record<string, string>;
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'keelson-start-'));
-    env = {
-      EMBEDDED_PG_DIR: path.join(dir, 'pg'),
-      EMBEDDED_PG_PORT: String(await freePort()),
-      PORT: String(await freePort()),
-      WORKER_HTTP_PORT: String(await freePort()),
-      LOG_LEVEL: 'warn',
-    };
+    env = await stackEnv(dir);
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });

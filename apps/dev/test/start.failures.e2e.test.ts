@@ -8,7 +8,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { freePort, repoRoot, startProcess, testDatabase } from '@keelson/testing';
+import { freePort, repoRoot, stackEnv, startProcess, testDatabase } from '@keelson/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { problem, REQUIRED, supported } from '../src/supportedNode.mjs';
 
@@ -31,14 +31,7 @@ describe('pnpm start when something is wrong', () => {
   let env: Record<string, string>;
   beforeAll(async () => {
     dir = await mkdtemp(path.join(tmpdir(), 'keelson-start-failures-'));
-    env = {
-      EMBEDDED_PG_DIR: path.join(dir, 'pg'),
-      EMBEDDED_PG_PORT: String(await freePort()),
-      PORT: String(await freePort()),
-      METRICS_PORT: String(await freePort()),
-      WORKER_HTTP_PORT: String(await freePort()),
-      LOG_LEVEL: 'warn',
-    };
+    env = await stackEnv(dir);
   });
   afterAll(async () => {
     await rm(dir, { recursive: true, force: true });

@@ -148,7 +148,7 @@ export function queuedJobs(url: string): Promise<QueuedJob[]> {
      order by j.id`,
   );
 }
-export { eventually, type RunningProcess, repoRoot, startProcess } from './processes.ts';
+export { eventually, type RunningProcess, repoRoot, stackEnv, startProcess } from './processes.ts';
 
 /**
  * A database and an ORM of this test file's own, for the file's lifetime (vitest hooks). Read the

@@ -142,3 +142,18 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * The environment of a `pnpm start` of its own: an embedded PostgreSQL in `dir` and free ports for
+ * everything it listens on, so that it runs beside other stacks (and a developer's own).
+ */
+export async function stackEnv(dir: string): Promise<Record<string, string>> {
+  return {
+    EMBEDDED_PG_DIR: path.join(dir, 'pg'),
+    EMBEDDED_PG_PORT: String(await freePort()),
+    PORT: String(await freePort()),
+    METRICS_PORT: String(await freePort()),
+    WORKER_HTTP_PORT: String(await freePort()),
+    LOG_LEVEL: 'warn',
+  };
+}
