@@ -4,6 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import path from 'node:path';
 import proxyaddr from '@fastify/proxy-addr';
 import websocket from '@fastify/websocket';
 import { createDashboardFeed, type DashboardFeed, readDashboardSnapshot } from '@keelson/analytics';
@@ -28,13 +29,14 @@ import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { WebSocket } from 'ws';
 import { oidcRoutes } from './oidcRoutes.ts';
-import pages, { trpcIndexRoute } from './pages.ts';
+import { noWebAppPage, trpcIndexRoute } from './pages.ts';
 import cors from './plugins/cors.ts';
 import gracefulShutdown from './plugins/gracefulShutdown.ts';
 import { hostHeader } from './plugins/hostHeader.ts';
 import { httpMethods } from './plugins/httpMethods.ts';
 import metricsServer from './plugins/metricsServer.ts';
 import securityHeaders from './plugins/securityHeaders.ts';
+import { webApp } from './plugins/webApp.ts';
 import { reportRoutes } from './reportRoutes.ts';
 import { httpRequestInfo, wsRequestInfo } from './requestInfo.ts';
 import { limitWebSocketBatches } from './wsBatchLimit.ts';
@@ -78,6 +80,8 @@ const SSE_DRAIN_MS = 2_000;
  * Requests left out of `keelson_http_request_duration_seconds`: probes arrive every few seconds from
  * machines and would drown the latency of real traffic. (Scrapes go to the metrics listener.)
  */
+/** Where relative paths of the configuration (WEB_DIR) start, as for `pnpm start`'s. */
+const REPO_ROOT = path.resolve(import.meta.dirname, '../../..');
 const UNMEASURED_ROUTES = new Set(['/healthz', '/readyz']);
 
 /** Queries whose answer is the same for everyone, so browsers and CDNs may share it. */
@@ -395,7 +399,6 @@ export async function buildApp(deps: AppDeps) {
   await app.register(oidcRoutes, { config, orm, sessions });
   await app.register(reportRoutes, { orm, sessions });
 
-  await app.register(pages, { router: appRouter, oidc: config.oidc !== null });
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   await app.register(metricsServer, { metrics, token: config.metrics.token, logger });
@@ -411,6 +414,13 @@ export async function buildApp(deps: AppDeps) {
     const { ready, body, error } = await readiness.check();
     if (error) reply.log.warn({ err: error }, 'readiness check failed');
     return ready ? body : reply.code(503).send(body);
+  });
+
+  // Its catch-all GET route gives way to every route above (the router prefers static and parametric ones).
+  await app.register(webApp, {
+    dir: config.http.webDir,
+    baseDir: REPO_ROOT,
+    fallbackIndex: () => noWebAppPage(appRouter, config.http.webDir),
   });
 
   return app;

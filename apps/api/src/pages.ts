@@ -1,22 +1,10 @@
 /**
- * Something at the URLs people open before there is a web app: `/` and `/trpc` say what this is and
- * list the procedures; the pages the emails and the OIDC flow link to (`/verify-email`, `/reset-password`,
- * `/sign-in`, `/account`) work, as plain forms calling the same procedures a frontend calls. The web app
- * replaces them at the same paths.
+ * The procedure list: at `/trpc` (a page for a person, JSON for a program), and at `/` when the API
+ * serves no web app (plugins/webApp.ts).
  */
-import { readFileSync } from 'node:fs';
 import type { AnyTRPCRouter } from '@trpc/server';
-import type { FastifyInstance, FastifyPluginAsync, FastifyReply, RouteHandlerMethod } from 'fastify';
+import type { FastifyInstance, FastifyReply, RouteHandlerMethod } from 'fastify';
 import fp from 'fastify-plugin';
-
-export interface PagesOptions {
-  router: AnyTRPCRouter;
-  /** Whether OIDC sign-in is configured: the sign-in page then offers it. */
-  oidc: boolean;
-}
-
-// No inline script: the Content-Security-Policy allows scripts of this origin only.
-const SCRIPT = readFileSync(new URL('./pages/browser.js', import.meta.url), 'utf8');
 
 const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c] as string);
@@ -28,10 +16,8 @@ function page(title: string, body: string): string {
 <meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(title)} · Keelson</title>
-<script type="module" src="/_pages/browser.js"></script>
 </head>
 <body>
-<header><a href="/">Keelson</a> · <a href="/sign-in">Sign in</a> · <a href="/account">Account</a></header>
 <main>
 <h1>${escapeHtml(title)}</h1>
 ${body}
@@ -52,14 +38,15 @@ function procedures(router: AnyTRPCRouter): ProcedureInfo[] {
     .sort((a, b) => a.path.localeCompare(b.path));
 }
 
-function indexPage(list: ProcedureInfo[]): string {
+function indexPage(list: ProcedureInfo[], note = ''): string {
   const rows = list.map((p) => `<tr><td><code>${escapeHtml(p.path)}</code></td><td>${p.type}</td></tr>`).join('\n');
   return page(
     'Keelson API',
     `<p>A typed backend: tRPC procedures over HTTP at <code>/trpc</code> (batched), WebSocket and Server-Sent Events.
 Call them from TypeScript with <code>@keelson/client</code> (<code>createClient({ url: '/trpc' })</code>); the README shows each flow.</p>
+${note}
 <ul>
-<li><a href="/sign-in">Sign in</a>, <a href="/account">your account</a></li>
+<li><a href="/">The store</a> (the web app)</li>
 <li><a href="/healthz">/healthz</a> (the process), <a href="/readyz">/readyz</a> (ready for traffic)</li>
 <li><code>GET /trpc</code> with <code>Accept: application/json</code>: this list as JSON</li>
 </ul>
@@ -70,38 +57,13 @@ ${rows}
   );
 }
 
-const FORMS = {
-  verify: page(
-    'Verify your email address',
-    `<form data-action="verify-email"><button type="submit">Verify my address</button></form>
-<p role="status" data-result></p>`,
-  ),
-  reset: page(
-    'Choose a new password',
-    `<form data-action="reset-password">
-<label>New password <input type="password" name="password" autocomplete="new-password" minlength="12" required></label>
-<button type="submit">Set the password</button>
-</form>
-<p role="status" data-result></p>`,
-  ),
-  signIn: (oidc: boolean) =>
-    page(
-      'Sign in',
-      `<p role="alert" data-error></p>
-<form data-action="sign-in">
-<label>Email <input type="email" name="email" autocomplete="username" required></label>
-<label>Password <input type="password" name="password" autocomplete="current-password" required></label>
-<button type="submit">Sign in</button>
-</form>
-${oidc ? '<p><a href="/auth/oidc/start?returnTo=/account">Sign in with your provider</a></p>' : ''}
-<p role="status" data-result></p>`,
-    ),
-  account: page(
-    'Your account',
-    `<p data-account>Loading…</p>
-<form data-action="log-out" hidden><button type="submit">Log out</button></form>`,
-  ),
-};
+/** `/` of an API that serves no web app: the procedure list, and how to get the app. */
+export function noWebAppPage(router: AnyTRPCRouter, webDir: string | null): string {
+  const why = webDir
+    ? `is not built in <code>${escapeHtml(webDir)}</code>: <code>pnpm --filter @keelson/web build</code> builds it (<code>pnpm start</code> does it by itself)`
+    : 'is not served here (WEB_DIR is empty)';
+  return indexPage(procedures(router), `<p><strong>The web app ${why}.</strong></p>`);
+}
 
 const html = (reply: FastifyReply, body: string) =>
   reply.type('text/html; charset=utf-8').header('cache-control', 'no-cache').send(body);
@@ -136,17 +98,3 @@ export const trpcIndexRoute = fp<{ prefix: string; router: AnyTRPCRouter }>(asyn
     };
   });
 });
-
-const plugin: FastifyPluginAsync<PagesOptions> = async (app, opts) => {
-  const index = indexPage(procedures(opts.router));
-  app.get('/', (_req, reply) => html(reply, index));
-  app.get('/_pages/browser.js', (_req, reply) =>
-    reply.type('text/javascript; charset=utf-8').header('cache-control', 'no-cache').send(SCRIPT),
-  );
-  app.get('/verify-email', (_req, reply) => html(reply, FORMS.verify));
-  app.get('/reset-password', (_req, reply) => html(reply, FORMS.reset));
-  app.get('/sign-in', (_req, reply) => html(reply, FORMS.signIn(opts.oidc)));
-  app.get('/account', (_req, reply) => html(reply, FORMS.account));
-};
-
-export default plugin;

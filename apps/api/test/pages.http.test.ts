@@ -1,101 +1,109 @@
 /**
- * The URLs people open (pages.ts): `/` and `/trpc` say what this is and list every procedure; the pages
- * emails and the OIDC flow link to exist, under the same security headers, and their script calls the
- * procedures the way it says (checked here over HTTP with the exact requests it sends).
+ * What the API answers at the URLs people open: the web app (plugins/webApp.ts) with its caching and its
+ * fallback that never shadows the API's own paths; `/trpc`'s procedure list; and, without a build, `/`
+ * as the procedure list saying how to build the app.
  */
-import { issueEmailToken, issuePasswordReset } from '@keelson/auth';
-import { createUsers, startTestApi, type TestApi } from '@keelson/testing';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { startTestApi, type TestApi } from '@keelson/testing';
 import { appRouter } from '@keelson/trpc';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-describe('pages at the URLs people open', () => {
+const get = (api: TestApi, p: string, headers: Record<string, string> = { accept: 'text/html' }) =>
+  fetch(`${api.baseUrl}${p}`, { headers });
+
+describe('the web app on the API origin', () => {
+  let api: TestApi;
+  let dir: string;
+  beforeAll(async () => {
+    // A stand-in build with the shape of Vite's: index.html and hashed assets, one with a .br twin.
+    dir = await mkdtemp(path.join(tmpdir(), 'keelson-web-'));
+    await mkdir(path.join(dir, 'assets'));
+    await writeFile(path.join(dir, 'index.html'), '<!doctype html><title>app</title><div id="root"></div>');
+    await writeFile(path.join(dir, 'assets/index-abc123.js'), 'console.log(1)'.repeat(200));
+    await writeFile(path.join(dir, 'assets/index-abc123.js.br'), 'BROTLI');
+    await writeFile(path.join(dir, 'robots.txt'), 'User-agent: *');
+    api = await startTestApi({ config: { WEB_DIR: dir } });
+  });
+  afterAll(async () => {
+    await api.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("serves index.html for the app's paths, revalidated on every load, under the CSP", async () => {
+    for (const p of ['/', '/products/oak-mug', '/account/orders/1?x=1', '/verify-email', '/admin/jobs']) {
+      const res = await get(api, p);
+      expect(res.status, p).toBe(200);
+      expect(res.headers.get('content-type'), p).toContain('text/html');
+      expect(res.headers.get('cache-control'), p).toBe('no-cache');
+      expect(res.headers.get('content-security-policy'), p).toContain("script-src 'self'");
+      expect(await res.text(), p).toContain('<div id="root"></div>');
+    }
+    expect((await get(api, '/index.html')).status).toBe(404);
+  });
+
+  it('hashed assets are immutable; a pre-compressed twin goes to browsers that take it', async () => {
+    const plain = await get(api, '/assets/index-abc123.js', { 'accept-encoding': 'identity' });
+    expect(plain.status).toBe(200);
+    expect(plain.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+    expect(await plain.text()).toContain('console.log(1)');
+    const br = await fetch(`${api.baseUrl}/assets/index-abc123.js`, { headers: { 'accept-encoding': 'br' } }).catch(
+      () => null,
+    );
+    // fetch cannot decode the stand-in "BROTLI" body; the header is what matters.
+    expect(br === null || br.headers.get('content-encoding') === 'br').toBe(true);
+    const robots = await get(api, '/robots.txt');
+    expect(robots.headers.get('cache-control')).toBe('no-cache');
+  });
+
+  it("never answers the API's paths or missing files with the app", async () => {
+    for (const p of [
+      '/trpc/no.such.procedure',
+      '/auth/nope',
+      '/reports/x',
+      '/metrics',
+      '/assets/index-old999.js',
+      '/logo.png',
+      '/healthz/x',
+    ]) {
+      const res = await get(api, p);
+      expect(res.status, p).toBe(404);
+      expect(res.headers.get('content-type'), p).toContain('application/json');
+    }
+    expect((await get(api, '/healthz')).status).toBe(200);
+    expect((await get(api, '/readyz')).status).toBe(200);
+  });
+
+  it('`/trpc` lists every procedure: a page for a person, JSON for a program', async () => {
+    const names = Object.keys(appRouter._def.procedures);
+    const page = await get(api, '/trpc');
+    expect(page.status).toBe(200);
+    const html = await page.text();
+    expect(html).toContain(`<h2>${names.length} procedures</h2>`);
+    for (const name of names) expect(html, name).toContain(`<code>${name}</code>`);
+    expect(html).toContain('<tr><td><code>orders.onStatusChange</code></td><td>subscription</td></tr>');
+    const json = await get(api, '/trpc', { accept: 'application/json' });
+    const { procedures } = (await json.json()) as { procedures: { path: string; type: string }[] };
+    expect(procedures).toHaveLength(names.length);
+    expect(procedures).toContainEqual({ path: 'auth.logIn', type: 'mutation' });
+    expect((await api.client.catalog.list.query({ limit: 1 })).items).toEqual([]);
+  });
+});
+
+describe('an API without a web app build', () => {
   let api: TestApi;
   beforeAll(async () => {
-    api = await startTestApi();
+    api = await startTestApi({ config: { WEB_DIR: path.join(tmpdir(), 'keelson-no-such-build') } });
   });
   afterAll(() => api.close());
 
-  const get = (path: string, accept = 'text/html') => fetch(`${api.baseUrl}${path}`, { headers: { accept } });
-
-  it('`/` and `/trpc` in a browser: a page naming every procedure with its type', async () => {
-    const names = Object.keys(appRouter._def.procedures);
-    for (const path of ['/', '/trpc']) {
-      const res = await get(path);
-      expect(res.status, path).toBe(200);
-      expect(res.headers.get('content-type')).toBe('text/html; charset=utf-8');
-      expect(res.headers.get('content-security-policy')).toContain("script-src 'self'");
-      const html = await res.text();
-      expect(html).toContain('<title>Keelson API · Keelson</title>');
-      expect(html).toContain(`<h2>${names.length} procedures</h2>`);
-      for (const name of names) expect(html, name).toContain(`<code>${name}</code>`);
-      expect(html).toContain('<tr><td><code>catalog.list</code></td><td>query</td></tr>');
-      expect(html).toContain('<tr><td><code>orders.checkout</code></td><td>mutation</td></tr>');
-      expect(html).toContain('<tr><td><code>orders.onStatusChange</code></td><td>subscription</td></tr>');
-    }
-  });
-
-  it('`/trpc` for a program: the same list as JSON; procedures still answer under it', async () => {
-    const res = await get('/trpc', 'application/json');
+  it('answers `/` with the procedure list and how to build the app; app paths are 404s', async () => {
+    const res = await get(api, '/');
     expect(res.status).toBe(200);
-    const { procedures } = (await res.json()) as { procedures: { path: string; type: string }[] };
-    expect(procedures).toHaveLength(Object.keys(appRouter._def.procedures).length);
-    expect(procedures).toContainEqual({ path: 'auth.logIn', type: 'mutation' });
-    expect((await api.client.catalog.list.query({ limit: 1 })).items).toEqual([]);
-    expect((await get('/trpc/no.such.procedure', 'application/json')).status).toBe(404);
-  });
-
-  it('the email and sign-in link paths are pages, loading their script from this origin', async () => {
-    for (const path of [
-      '/verify-email?token=abc',
-      '/reset-password?token=abc',
-      '/sign-in?error=OIDC_REJECTED',
-      '/account',
-    ]) {
-      const res = await get(path);
-      expect(res.status, path).toBe(200);
-      expect(res.headers.get('x-frame-options'), path).toBe('DENY');
-      expect(await res.text(), path).toContain('<script type="module" src="/_pages/browser.js"></script>');
-    }
-    const script = await get('/_pages/browser.js', '*/*');
-    expect(script.status).toBe(200);
-    expect(script.headers.get('content-type')).toBe('text/javascript; charset=utf-8');
-    expect(await script.text()).toContain("'auth.verifyEmail'");
-  });
-
-  /** A call exactly as browser.js makes it: one unbatched POST with superjson's `{ json }` envelope. */
-  const post = (path: string, input: unknown, cookie?: string) =>
-    fetch(`${api.baseUrl}/trpc/${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', origin: api.baseUrl, ...(cookie ? { cookie } : {}) },
-      body: JSON.stringify({ json: input }),
-    });
-
-  it("the pages' requests verify an address, reset a password and sign in with the cookie", async () => {
-    const [user] = await createUsers(api.db.url, 1);
-    const em = api.orm.em.fork();
-    const verifyToken = await issueEmailToken(em, { userId: user?.id as string, kind: 'verify_email', email: null });
-    const verified = await post('auth.verifyEmail', { token: verifyToken });
-    expect(verified.status).toBe(200);
-    expect(((await verified.json()) as { result: { data: { json: { email: string } } } }).result.data.json.email).toBe(
-      user?.email,
-    );
-
-    const reset = await issuePasswordReset(em, user?.email as string);
-    const password = 'a brand new page passphrase';
-    expect((await post('auth.resetPassword', { token: reset?.token, password })).status).toBe(200);
-    const loggedIn = await post('auth.logIn', { email: user?.email, password });
-    expect(loggedIn.status).toBe(200);
-    const cookie = loggedIn.headers.get('set-cookie')?.split(';')[0] as string;
-    const me = await fetch(`${api.baseUrl}/trpc/auth.me`, { headers: { cookie } });
-    expect(((await me.json()) as { result: { data: { json: { email: string } } } }).result.data.json.email).toBe(
-      user?.email,
-    );
-
-    // A wrong token: the message the page shows, not an internal error.
-    const bad = await post('auth.verifyEmail', { token: verifyToken });
-    expect(bad.status).toBeGreaterThanOrEqual(400);
-    expect(bad.status).toBeLessThan(500);
-    const body = (await bad.json()) as { error: { json: { message: string } } };
-    expect(body.error.json.message).toMatch(/\w/);
+    const html = await res.text();
+    expect(html).toContain('pnpm --filter @keelson/web build');
+    expect(html).toContain('<code>catalog.list</code>');
+    expect((await get(api, '/account')).status).toBe(404);
   });
 });

@@ -9,6 +9,7 @@ import path from 'node:path';
 import { loadConfig } from '@keelson/config';
 import { EmbeddedStartError } from '@keelson/db/embedded';
 import { explainStartupError, firstTakenPort } from '@keelson/runtime';
+import { ensureWebBuild, webDist } from '@keelson/web/build';
 import { repoRoot, resolveDatabase } from './database.ts';
 import { migrateAndSeed } from './setup.ts';
 
@@ -45,6 +46,14 @@ const taken = await firstTakenPort(listeners);
 if (taken) {
   const ports = Object.fromEntries(listeners.map((l) => [l.port, l.variable]));
   failWith(explainStartupError(taken, { ports }) ?? String(taken));
+}
+
+// The web app the API serves, built on first start and after its sources change (a WEB_DIR of one's own
+// is one's own to build).
+if (config.http.webDir && path.resolve(repoRoot, config.http.webDir) === webDist) {
+  await ensureWebBuild({ log }).catch((err: unknown) =>
+    failWith(`Building the web app failed: ${err instanceof Error ? err.message : String(err)}`),
+  );
 }
 
 const db = await resolveDatabase(config, log).catch(async (err: unknown) => {

@@ -149,6 +149,11 @@ const schema = z.object({
   EMBEDDED_PG_DIR: z.string().min(1).default('.data/postgres'),
   /** Port of the embedded PostgreSQL (loopback only). */
   EMBEDDED_PG_PORT: int(1, 65535).default(54329),
+  /**
+   * The built web app the API serves at `/` (relative to the repository root; `pnpm start` builds it
+   * when missing). Empty: the API serves no app, only a page listing the procedures.
+   */
+  WEB_DIR: z.string().default('apps/web/dist'),
 
   /** Jobs one worker process runs at once. */
   WORKER_CONCURRENCY: int(1, 100).default(5),
@@ -293,6 +298,8 @@ export interface Config {
     bodyLimitBytes: number;
     wsMaxPayloadBytes: number;
     maxBatchSize: number;
+    /** WEB_DIR: the web app's build, or null for none. */
+    webDir: string | null;
   };
   metrics: {
     /** The API's listener for `/metrics`; the worker serves it on `worker.http`. */
@@ -438,6 +445,7 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
       bodyLimitBytes: e.BODY_LIMIT_BYTES,
       wsMaxPayloadBytes: e.WS_MAX_PAYLOAD_BYTES,
       maxBatchSize: e.TRPC_MAX_BATCH_SIZE,
+      webDir: e.WEB_DIR || null,
     },
     metrics: { host: e.METRICS_HOST, port: e.METRICS_PORT, token: e.METRICS_TOKEN ?? null },
     realtime: {

@@ -49,3 +49,22 @@ export async function launchChromium(
   };
   return Object.assign(context, { [Symbol.asyncDispose]: close });
 }
+
+/**
+ * A Chromium whose `newContext()` gives independent browser profiles (cookies, storage): a customer and
+ * an admin side by side, each in a context of their own.
+ */
+export async function launchBrowser(
+  opts: { launchTimeoutMs?: number } = {},
+): Promise<import('playwright-core').Browser & AsyncDisposable> {
+  const executablePath = findTool('chromium');
+  if (!executablePath) throw new Error("chromium is not installed: install Debian's chromium package, as .ci/run does");
+  const browser = await chromium.launch({
+    executablePath,
+    headless: true,
+    args: CHROMIUM_ARGS,
+    timeout: opts.launchTimeoutMs ?? 30_000,
+  });
+  const close = () => within(10_000, 'closing Chromium', browser.close()).catch(() => {});
+  return Object.assign(browser, { [Symbol.asyncDispose]: close });
+}

@@ -1,12 +1,13 @@
 /**
  * Runs once per `vitest run`: finds a PostgreSQL server (TEST_DATABASE_URL, or a throw-away embedded one)
- * and migrates a template database that every test file clones.
+ * and migrates a template database that every test file clones; builds the web app when stale.
  */
 import { chmod, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { type EmbeddedDatabase, startEmbeddedPostgres } from '@keelson/db/embedded';
 import { createTemplateDatabase } from '@keelson/db/testing';
+import { ensureWebBuild } from '@keelson/web/build';
 import type { TestProject } from 'vitest/node';
 import { freePort } from './processes.ts';
 
@@ -41,6 +42,8 @@ export default async function setup(project: TestProject): Promise<() => Promise
     adminUrl = embedded.adminUrl;
   }
   const template = await createTemplateDatabase(adminUrl);
+  // The app the API serves, for the browser tests: built once here when its sources changed.
+  await ensureWebBuild({ log: (line) => console.log(`[keelson] ${line}`) });
   project.provide('adminUrl', adminUrl);
   project.provide('templateDatabase', template.name);
   return async () => {

@@ -1,0 +1,3 @@
+import { page } from '../lazyPage.ts';
+
+export const accountRoutes = [page('/sign-in', () => import('./SignIn.tsx'))];

@@ -1,0 +1,3 @@
+import { page } from '../lazyPage.ts';
+
+export const adminRoutes = [page('/admin', () => import('./Dashboard.tsx'))];

@@ -1,0 +1,3 @@
+export default function Catalogue() {
+  return <h1>Catalogue</h1>;
+}

@@ -1,0 +1,3 @@
+import { page } from '../lazyPage.ts';
+
+export const storeRoutes = [page('/', () => import('./Catalogue.tsx'))];
