@@ -44,6 +44,7 @@ export async function ensureWebBuild(opts: { log?: (line: string) => void } = {}
   const vite = path.join(path.dirname(createRequire(import.meta.url).resolve('vite/package.json')), 'bin/vite.js');
   await promisify(execFile)(process.execPath, [vite, 'build', '--logLevel', 'warn'], {
     cwd: webRoot,
+    // biome-ignore lint/style/noProcessEnv: the child gets this environment with NODE_ENV replaced
     env: { ...process.env, NODE_ENV: 'production' },
     maxBuffer: 16 * 1024 * 1024,
   });
