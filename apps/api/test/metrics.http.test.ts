@@ -57,12 +57,15 @@ describe('API metrics', () => {
 
   it('labels by route pattern, never by raw path; probes and scrapes are not counted', async () => {
     expect((await fetch(`${api.baseUrl}/trpc/does.not.exist`)).status).toBe(404);
-    expect((await fetch(`${api.baseUrl}/random/xyz`)).status).toBe(404);
+    expect((await fetch(`${api.baseUrl}/random/xyz.txt`)).status).toBe(404);
+    // A page of the web app: one series for all its paths.
+    expect((await fetch(`${api.baseUrl}/products/xyz-123`)).status).toBe(200);
     expect((await fetch(`${api.baseUrl}/healthz`)).status).toBe(200);
     const { samples } = await scrapeMetrics(api.metricsUrl);
     const http = samples.filter((s) => s.name === HTTP);
     expect(sampleValue(samples, HTTP, { method: 'GET', route: '/trpc/:path', status_code: '404' })).toBe(1);
     expect(sampleValue(samples, HTTP, { method: 'GET', route: 'unmatched', status_code: '404' })).toBe(1);
+    expect(sampleValue(samples, HTTP, { method: 'GET', route: '/*', status_code: '200' })).toBe(1);
     const routes = new Set(http.map((s) => s.labels.route));
     expect([...routes].every((r) => r === 'unmatched' || (r?.startsWith('/') && !/xyz|does\.not|\d/.test(r)))).toBe(
       true,

@@ -1,0 +1,105 @@
+/**
+ * The web app takes nothing from Keelson but `@keelson/client`: its sources, copied out of the workspace
+ * into the system's temp directory beside the *packed* client (installed with npm from the registry, the
+ * other dependencies at the catalogue's versions), type-check and build there as they do here.
+ */
+import { execFile } from 'node:child_process';
+import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { homedir, tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { repoRoot } from '@keelson/testing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+
+const run = promisify(execFile);
+const webDir = path.join(repoRoot, 'apps/web');
+
+// As in the client's packed test: no NODE_PATH into the workspace, nothing pnpm passes to its scripts.
+const cleanEnv = Object.fromEntries(
+  // biome-ignore lint/style/noProcessEnv: a child's environment, not configuration
+  Object.entries(process.env).filter(([k]) => !/^(npm_|pnpm_)/i.test(k) && !['NODE_PATH', 'NODE_OPTIONS'].includes(k)),
+);
+
+async function sh(cmd: string, args: string[], opts: { cwd: string; timeoutMs?: number }) {
+  try {
+    return await run(cmd, args, {
+      cwd: opts.cwd,
+      env: cleanEnv,
+      timeout: opts.timeoutMs ?? 90_000,
+      maxBuffer: 16 * 1024 * 1024,
+    });
+  } catch (err) {
+    const e = err as Error & { stdout?: string; stderr?: string };
+    throw new Error(`${cmd} ${args.join(' ')} failed in ${opts.cwd}:\n${e.stdout ?? ''}\n${e.stderr ?? ''}`, {
+      cause: err,
+    });
+  }
+}
+
+describe('the web app built from the packed @keelson/client, outside the workspace', () => {
+  let scratch: string;
+
+  beforeAll(async () => {
+    scratch = await mkdtemp(path.join(tmpdir(), 'keelson-web-packed-'));
+    const packed = path.join(scratch, '.pack');
+    await mkdir(packed);
+    await sh('pnpm', ['pack', '--pack-destination', packed], { cwd: path.join(repoRoot, 'packages/client') });
+    const [tarball] = await readdir(packed);
+
+    const catalog = parse(await readFile(path.join(repoRoot, 'pnpm-workspace.yaml'), 'utf8')).catalog as Record<
+      string,
+      string
+    >;
+    const manifest = JSON.parse(await readFile(path.join(webDir, 'package.json'), 'utf8'));
+    const versioned = (deps: Record<string, string>) =>
+      Object.entries(deps)
+        .filter(([name]) => !name.startsWith('@keelson/') && !['axe-core', 'playwright-core'].includes(name))
+        .map(([name, v]) => `${name}@${v === 'catalog:' ? catalog[name] : v}`);
+    for (const entry of ['src', 'index.html', 'vite.config.ts', 'tsconfig.json']) {
+      await cp(path.join(webDir, entry), path.join(scratch, entry), { recursive: true });
+    }
+    await writeFile(
+      path.join(scratch, 'package.json'),
+      JSON.stringify({ name: 'keelson-web-outside', private: true, type: 'module' }),
+    );
+    await sh(
+      'npm',
+      [
+        'install',
+        '--no-audit',
+        '--no-fund',
+        '--prefer-offline',
+        '--ignore-scripts',
+        '--cache',
+        path.join(homedir(), '.cache/keelson/npm'),
+        path.join(packed, tarball as string),
+        ...versioned(manifest.dependencies),
+        ...versioned(manifest.devDependencies),
+        `@types/node@${catalog['@types/node']}`,
+      ],
+      { cwd: scratch, timeoutMs: 180_000 },
+    );
+  }, 240_000);
+
+  afterAll(async () => {
+    if (scratch) await rm(scratch, { recursive: true, force: true });
+  });
+
+  it('finds no Keelson package but the client', async () => {
+    const installed = await readdir(path.join(scratch, 'node_modules/@keelson'));
+    expect(installed).toEqual(['client']);
+  });
+
+  it('type-checks every page against the packed declarations', async () => {
+    await sh(path.join(scratch, 'node_modules/.bin/tsc'), ['-p', 'tsconfig.json'], { cwd: scratch });
+  });
+
+  it('builds with vite', async () => {
+    await sh(process.execPath, [path.join(scratch, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], {
+      cwd: scratch,
+    });
+    const assets = await readdir(path.join(scratch, 'dist/assets'));
+    expect(assets.some((a) => /^index-.*\.js$/.test(a))).toBe(true);
+  });
+});
