@@ -5,6 +5,7 @@
  * the page and the API share one origin as they do in production and the session cookie just works.
  */
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { ClientRequest, IncomingMessage } from 'node:http';
 import path from 'node:path';
 import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import react from '@vitejs/plugin-react';
@@ -44,9 +45,23 @@ export default defineConfig({
     port: 5173,
     strictPort: true,
     proxy: Object.fromEntries(
-      // changeOrigin off: the API checks Origin against the Host it was asked for (CSRF), and both are the
-      // dev server's here, as they would be behind any reverse proxy.
-      API_PATHS.map((p) => [p, { target: api, ws: p === '/trpc', xfwd: true }]),
+      API_PATHS.map((p) => [
+        p,
+        {
+          target: api,
+          ws: p === '/trpc',
+          // The API accepts cookie-authenticated mutations and WebSockets from its own origin (CSRF): a
+          // request from this dev server's page is told to be from the API's origin, exactly as the same
+          // page served by the API would be. Any other Origin passes unchanged, and is refused there.
+          configure: (proxy) => {
+            const rewrite = (out: ClientRequest, req: IncomingMessage) => {
+              if (req.headers.origin === `http://${req.headers.host}`) out.setHeader('origin', new URL(api).origin);
+            };
+            proxy.on('proxyReq', rewrite);
+            proxy.on('proxyReqWs', rewrite);
+          },
+        },
+      ]),
     ),
   },
   build: {
