@@ -51,22 +51,25 @@ describe('pnpm dev:web against a running API', needsTool('chromium'), () => {
     await page.getByRole('heading', { level: 1 }).waitFor();
     expect(await page.content()).toContain('/@vite/client');
 
-    const results = await page.evaluate(async () => {
-      const mutation = await fetch('/trpc/account.updateProfile', {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ json: { name: 'Through the proxy' } }),
-      });
-      const ws = await new Promise<string>((resolve) => {
-        const socket = new WebSocket(`ws://${location.host}/trpc`);
-        socket.onopen = () => {
-          socket.close();
-          resolve('open');
-        };
-        socket.onclose = (e) => resolve(`closed ${e.code}`);
-      });
-      return { mutation: mutation.status, ws };
-    });
+    const results = await page.evaluate(
+      async (wsUrl) => {
+        const mutation = await fetch('/trpc/account.updateProfile', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ json: { name: 'Through the proxy' } }),
+        });
+        const ws = await new Promise<string>((resolve) => {
+          const socket = new WebSocket(wsUrl);
+          socket.onopen = () => {
+            socket.close();
+            resolve('open');
+          };
+          socket.onclose = (e) => resolve(`closed ${e.code}`);
+        });
+        return { mutation: mutation.status, ws };
+      },
+      `${devUrl.replace('http:', 'ws:')}/trpc`,
+    );
     expect(results).toEqual({ mutation: 200, ws: 'open' });
     const me = await api.newClient({ token: () => user!.token }).auth.me.query();
     expect(me?.name).toBe('Through the proxy');
