@@ -336,6 +336,7 @@ export async function buildApp(deps: AppDeps) {
     dashboard,
     realtime,
     commerce: config.commerce,
+    oidc: config.oidc !== null,
   };
   const publicCacheControl = `public, max-age=${catalog.httpMaxAgeS}, stale-while-revalidate=${catalog.httpStaleWhileRevalidateS}`;
   await app.register(trpcIndexRoute, { prefix: '/trpc', router: appRouter });

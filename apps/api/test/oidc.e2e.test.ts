@@ -69,6 +69,10 @@ describe('OIDC sign-in', () => {
     return { location, me: me as { id: string; email: string; emailVerified: boolean } | null };
   }
 
+  it('tells the sign-in page that OIDC is offered (auth.signInOptions)', async () => {
+    expect(await api.client.auth.signInOptions.query()).toEqual({ password: true, oidc: true });
+  });
+
   it('creates a verified account for a new identity and signs it in', async () => {
     const { location, me } = await signIn('new-user');
     expect(location).toBe(`${api.config.auth.publicUrl}/account`);

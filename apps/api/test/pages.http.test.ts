@@ -88,6 +88,8 @@ describe('the web app on the API origin', () => {
     expect(procedures).toHaveLength(names.length);
     expect(procedures).toContainEqual({ path: 'auth.logIn', type: 'mutation' });
     expect((await api.client.catalog.list.query({ limit: 1 })).items).toEqual([]);
+    // Without an OIDC provider configured, the sign-in page offers passwords only.
+    expect(await api.client.auth.signInOptions.query()).toEqual({ password: true, oidc: false });
   });
 });
 

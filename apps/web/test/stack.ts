@@ -3,7 +3,9 @@
  * built app (globalSetup builds it when stale), the worker taking payments and sending email into a
  * mail folder, one database of the file's own, and a real Chromium. One stack per test file.
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import {
@@ -119,4 +121,29 @@ export function mailLink(eml: string, pathname: string): string {
   const link = text.match(new RegExp(`https?://[^\\s"'<>]+${pathname}[^\\s"'<>]*`))?.[0];
   if (!link) throw new Error(`no ${pathname} link in the email`);
   return link;
+}
+
+const AXE_SOURCE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+interface AxeViolation {
+  id: string;
+  impact: 'minor' | 'moderate' | 'serious' | 'critical' | null;
+  help: string;
+  nodes: { target: string[] }[];
+}
+
+/**
+ * What axe-core (WCAG 2.x A/AA rules and best practices) finds serious or critical on the page as it is
+ * drawn now, one line per violation naming the elements. Injected through the DevTools protocol, which
+ * the page's CSP does not govern.
+ */
+export async function axeViolations(page: Page): Promise<string[]> {
+  await page.evaluate(AXE_SOURCE);
+  const violations = await page.evaluate(async () => {
+    const axe = (globalThis as unknown as { axe: { run(): Promise<{ violations: AxeViolation[] }> } }).axe;
+    return (await axe.run()).violations;
+  });
+  return violations
+    .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+    .map((v) => `${v.id} (${v.impact}): ${v.help} — ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
 }

@@ -28,6 +28,8 @@ export interface ContextDeps {
   sessions: SessionConfig;
   /** Currency, tax rate and checkout key retention (from config). */
   commerce: CommerceSettings;
+  /** Whether sign-in with an OpenID Connect provider is configured (`/auth/oidc/start`). Default: no. */
+  oidc?: boolean;
   /**
    * The API process's cache of hot catalogue reads, kept fresh by LISTEN/NOTIFY. Optional: without it
    * (tests through `createCaller`, scripts) every read goes to the database.
@@ -90,6 +92,8 @@ export interface Context {
   requestId: string;
   sessions: SessionConfig;
   commerce: CommerceSettings;
+  /** Whether OpenID Connect sign-in is configured. */
+  oidc: boolean;
   /** Null when the process runs without one (see ContextDeps). */
   catalogCache: CatalogCache | null;
   /** Null when the process runs without them (see ContextDeps). */
@@ -136,6 +140,7 @@ export function createContext(deps: ContextDeps, request: RequestInfo): Context 
     requestId: request.requestId,
     sessions: deps.sessions,
     commerce: deps.commerce,
+    oidc: deps.oidc ?? false,
     catalogCache: deps.catalogCache ?? null,
     metrics: deps.metrics ?? null,
     events: deps.events ?? null,

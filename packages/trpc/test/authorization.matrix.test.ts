@@ -56,6 +56,7 @@ const matrix: Record<string, Row> = {
   'auth.logIn': { input: (f) => ({ email: f.a.email, password: PASSWORD }), expect: everyone },
   'auth.logOut': { expect: everyone },
   'auth.me': { expect: everyone },
+  'auth.signInOptions': { expect: everyone },
   'auth.sessions.list': { expect: signedIn },
   'auth.sessions.revoke': {
     input: (f) => ({ id: f.a.sessionId }),

@@ -92,6 +92,11 @@ export const authRouter = router({
     return { ok: true as const };
   }),
 
+  /** How one may sign in here: always with a password; `oidc` when a provider is configured (`/auth/oidc/start`). */
+  signInOptions: publicProcedure
+    .output(z.object({ password: z.literal(true), oidc: z.boolean() }))
+    .query(({ ctx }) => ({ password: true as const, oidc: ctx.oidc })),
+
   /** The signed-in user, or null. */
   me: publicProcedure.output(authUserDto.nullable()).query(async ({ ctx }) => (await ctx.session())?.user ?? null),
 
