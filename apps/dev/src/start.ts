@@ -140,5 +140,7 @@ while (!stopping && !announced && Date.now() < readyBy) {
   );
   if (!announced) await new Promise((r) => setTimeout(r, 200));
 }
-if (announced) log(`API ready: ${base}/trpc  (open ${base}/ in a browser; health: ${base}/healthz)`);
-else if (!stopping) log(`the API is not ready after 60 s: see its log above, or ${base}/readyz`);
+if (announced) {
+  log(`API ready: ${base}/trpc  (health: ${base}/healthz)`);
+  log(`Store: ${base}/  (admin console: ${base}/admin)`);
+} else if (!stopping) log(`the API is not ready after 60 s: see its log above, or ${base}/readyz`);

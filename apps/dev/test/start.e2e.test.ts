@@ -27,6 +27,13 @@ describe('pnpm start (embedded default)', () => {
       /Created admin admin@keelson\.local with password: \S+ {2}\(shown once; lost it\? pnpm db:admin:reset-password\)/,
     );
     expect(stack.output()).toContain('Created 60 demo products.');
+    // The web app, on the same origin.
+    const [, store] = (await stack.waitFor(/Store: (\S+)/, 5_000)) as [string, string];
+    const home = await fetch(store);
+    expect(home.status).toBe(200);
+    const html = await home.text();
+    expect(html).toContain('<div id="root"></div>');
+    expect(html).toMatch(/src="\/assets\/index-[\w-]+\.js"/);
 
     const client = createClient({ url });
     const page = await client.catalog.list.query({ limit: 100 });
