@@ -155,7 +155,7 @@ describe('dashboard truth against a real Prometheus', needsTool('prometheus'), (
     const logIn = { email: 'nobody@keelson.test', password: 'not the password' };
     // UNAUTHORIZED (counted as a failed log-in) until the log-in throttle answers TOO_MANY_REQUESTS.
     expect([401, 429]).toContain((await call({ path: 'auth.logIn', type: 'mutation', input: logIn })).status);
-    expect((await fetch(`${api.baseUrl}/no-such-path`)).status).toBe(404);
+    expect((await fetch(`${api.baseUrl}/no-such-file.txt`)).status).toBe(404);
     // A job that completes (the view count recount) and one that fails (a payload its contract rejects).
     expect((await call({ path: 'catalog.recordView', type: 'mutation', input: { id: product.id } })).status).toBe(200);
     await sql(api.db.url, `select graphile_worker.add_job('catalog__refresh_view_count', '{"productId":"bad"}'::json)`);

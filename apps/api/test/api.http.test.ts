@@ -140,7 +140,7 @@ describe('API over real HTTP and WebSocket, through @keelson/client', () => {
   });
 
   it('answers unknown routes with 404 and no internals', async () => {
-    const res = await fetch(`${api.baseUrl}/nope`);
+    const res = await fetch(`${api.baseUrl}/nope.php`);
     expect(res.status).toBe(404);
   });
 });

@@ -91,7 +91,8 @@ describe('security headers over plain HTTP', () => {
       ['tRPC query', fetch(`${api.baseUrl}/trpc/catalog.categories`), 200],
       ['tRPC NOT_FOUND', fetch(`${api.baseUrl}/trpc/catalog.get?input=${input}`), 404],
       ['unknown procedure', fetch(`${api.baseUrl}/trpc/no.such`), 404],
-      ['unknown path', fetch(`${api.baseUrl}/nowhere`), 404],
+      ['unknown path', fetch(`${api.baseUrl}/nowhere.txt`), 404],
+      ['web app page', fetch(`${api.baseUrl}/nowhere`), 200],
       ['unknown method', fetch(`${api.baseUrl}/healthz`, { method: 'PATCH' }), 405],
       [
         'body too large (error handler)',
@@ -172,7 +173,7 @@ describe('security headers over HTTPS', () => {
   afterAll(() => api?.close());
 
   it('adds HSTS, wss: for subscriptions and upgrade-insecure-requests', async () => {
-    const res = await fetch(`${api.baseUrl}/nowhere`);
+    const res = await fetch(`${api.baseUrl}/nowhere.txt`);
     expect(res.status).toBe(404);
     expectHardened(res.headers, 'https 404');
     expect(res.headers.get('strict-transport-security')).toBe('max-age=31536000; includeSubDomains');
