@@ -1,0 +1,172 @@
+/**
+ * The storefront in a real Chromium against the real stack: filters and sorts kept in the URL, infinite
+ * scroll on the keyset cursor, live stock, a cart priced by the server, and checkout that makes one order
+ * however often it is submitted, with refusals shown on the lines they concern.
+ */
+import { needsTool, sql } from '@keelson/testing';
+import type { Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startWebStack, type WebStack } from './stack.ts';
+
+describe('the storefront in Chromium', needsTool('chromium'), () => {
+  let stack: WebStack;
+  let admin: Awaited<ReturnType<WebStack['users']>>[number];
+
+  beforeAll(async () => {
+    stack = await startWebStack();
+    [admin] = await stack.users(1, 'admin');
+    // 30 lamps (more than one page of 24) and a few mugs, at known prices.
+    for (let i = 0; i < 30; i++) {
+      await stack.product({
+        name: `Brass lamp ${String(i).padStart(2, '0')}`,
+        priceCents: 1000 + i * 100,
+        stock: 5,
+        category: 'lighting',
+      });
+    }
+    for (let i = 0; i < 3; i++)
+      await stack.product({ name: `Oak mug ${i}`, priceCents: 900 + i, stock: 5, category: 'kitchen' });
+  }, 60_000);
+  afterAll(() => stack?.close());
+
+  const names = (page: Page) => page.getByRole('list', { name: 'Products' }).getByRole('link').allTextContents();
+  const adminClient = () => stack.api.newClient({ token: () => admin!.token });
+
+  it('filters by words, category and price, sorts, and keeps it all in the URL across a reload', async () => {
+    const page = await stack.newPage();
+    await page.goto('/');
+    await page.getByLabel('Search').fill('bra lam');
+    await page.getByLabel('Category').selectOption('lighting');
+    await page.getByLabel('Min price').fill('12');
+    await page.getByLabel('Max price').fill('14');
+    await page.getByLabel('Sort').selectOption('price_desc');
+    await page.getByRole('button', { name: 'Show' }).click();
+    const expected = ['Brass lamp 04', 'Brass lamp 03', 'Brass lamp 02'];
+    await expect.poll(() => names(page)).toEqual(expected);
+    const url = new URL(page.url());
+    expect(Object.fromEntries(url.searchParams)).toEqual({
+      q: 'bra lam',
+      category: 'lighting',
+      minPrice: '12',
+      maxPrice: '14',
+      sort: 'price_desc',
+    });
+    await page.reload();
+    await expect.poll(() => names(page)).toEqual(expected);
+    expect(await page.getByLabel('Search').inputValue()).toBe('bra lam');
+    // Nothing matches: said so.
+    await page.goto('/?q=zzzz');
+    await page.getByText('No products match.').waitFor();
+    await page.context().close();
+  });
+
+  it('loads the next page on the keyset cursor as the list scrolls, each product once', async () => {
+    const page = await stack.newPage();
+    await page.goto('/?category=lighting&sort=name');
+    await expect.poll(async () => (await names(page)).length).toBe(24);
+    await page.getByRole('button', { name: 'Load more' }).scrollIntoViewIfNeeded();
+    await expect.poll(async () => (await names(page)).length).toBe(30);
+    const all = await names(page);
+    expect(new Set(all).size).toBe(30);
+    expect(all).toEqual([...all].sort());
+    await expect.poll(() => page.getByRole('button', { name: 'Load more' }).count()).toBe(0);
+    await page.context().close();
+  });
+
+  it("shows a product's stock live as an admin restocks it", async () => {
+    const product = await stack.product({ name: 'Copper kettle', priceCents: 4500, stock: 2 });
+    const page = await stack.newPage();
+    await page.goto(`/products/${product.slug}`);
+    await page.getByText('In stock: 2').waitFor();
+    await page.getByText('Live stock').waitFor();
+    await adminClient().catalog.restock.mutate({ productId: product.id, delta: 5 });
+    await page.getByText('In stock: 7').waitFor({ timeout: 10_000 });
+    await adminClient().catalog.restock.mutate({ productId: product.id, delta: -7 });
+    await page.getByText('Out of stock').first().waitFor({ timeout: 10_000 });
+    await page.context().close();
+  });
+
+  /** A signed-in customer with these products in the cart, on the cart page. */
+  async function cartWith(products: { id: string; slug: string }[]) {
+    const [customer] = await stack.users(1);
+    const context = await stack.newContext(customer);
+    const page = await stack.newPage(context);
+    for (const p of products) {
+      await page.goto(`/products/${p.slug}`);
+      await page.getByRole('button', { name: 'Add to cart' }).click();
+      await page.getByText('Added to your cart.').waitFor();
+    }
+    await page.getByRole('link', { name: /^Cart/ }).click();
+    await page.getByRole('heading', { name: 'Your cart' }).waitFor();
+    return { customer: customer!, page };
+  }
+
+  it('prices the cart on the server, and a double-submitted checkout makes one order', async () => {
+    const a = await stack.product({ name: 'Walnut board', priceCents: 2500, stock: 5 });
+    const b = await stack.product({ name: 'Linen towel', priceCents: 1250, stock: 5 });
+    const { customer, page } = await cartWith([a, b]);
+    await expect.poll(() => page.getByTestId('cart-total').textContent()).toContain('37.50');
+    expect(await page.getByTestId('cart-count').textContent()).toContain('2');
+    const place = page.getByRole('button', { name: /Place order/ });
+    await place.dblclick();
+    await page.waitForURL(/\/orders\/[0-9a-f-]{36}$/);
+    const orders = await sql<{ id: string }>(stack.api.db.url, 'select id from store_order where user_id = $1', [
+      customer.id,
+    ]);
+    expect(orders).toHaveLength(1);
+    expect(page.url()).toContain(orders[0]?.id);
+    expect(stack.pageErrors).toEqual([]);
+    await page.context().close();
+  });
+
+  it('shows OUT_OF_STOCK on the line whose product ran out between cart and checkout', async () => {
+    const a = await stack.product({ name: 'Steel bottle', priceCents: 1800, stock: 3 });
+    const b = await stack.product({ name: 'Glass jar', priceCents: 700, stock: 3 });
+    const { customer, page } = await cartWith([a, b]);
+    await adminClient().catalog.restock.mutate({ productId: b.id, delta: -3 });
+    await page.getByRole('button', { name: /Place order/ }).click();
+    const line = page.getByRole('listitem', { name: 'Glass jar' });
+    await line
+      .getByText(/OUT_OF_STOCK|Only 0 in stock/)
+      .first()
+      .waitFor();
+    expect(await page.getByRole('listitem', { name: 'Steel bottle' }).getByRole('alert').count()).toBe(0);
+    const orders = await sql(stack.api.db.url, 'select 1 from store_order where user_id = $1', [customer.id]);
+    expect(orders).toHaveLength(0);
+    await page.context().close();
+  });
+
+  it('shows PRICE_CHANGED on the line whose price moved, and checks out once it is accepted', async () => {
+    const a = await stack.product({ name: 'Bamboo tray', priceCents: 3000, stock: 3 });
+    const { customer, page } = await cartWith([a]);
+    await adminClient().catalog.update.mutate({ id: a.id, priceCents: 3300 });
+    await page.getByRole('button', { name: /Place order/ }).click();
+    const line = page.getByRole('listitem', { name: 'Bamboo tray' });
+    await line
+      .getByText(/PRICE_CHANGED|Price changed/)
+      .first()
+      .waitFor();
+    expect(await sql(stack.api.db.url, 'select 1 from store_order where user_id = $1', [customer.id])).toHaveLength(0);
+    await line.getByRole('button', { name: 'Accept the new price' }).click();
+    await expect.poll(() => page.getByTestId('cart-total').textContent()).toContain('33.00');
+    await page.getByRole('button', { name: /Place order/ }).click();
+    await page.waitForURL(/\/orders\//);
+    await page.context().close();
+  });
+
+  it('shows a refused field beside it, and sends a signed-out buyer to sign in and back', async () => {
+    const a = await stack.product({ name: 'Cotton bag', priceCents: 500, stock: 3 });
+    const { page } = await cartWith([a]);
+    await page.getByLabel('Card token (sandbox)').fill('tok visa\u0007');
+    await page.getByRole('button', { name: /Place order/ }).click();
+    await page.locator('.field .issue').first().waitFor();
+    await page.context().close();
+
+    const anonymous = await stack.newPage();
+    await anonymous.goto(`/products/${a.slug}`);
+    await anonymous.getByRole('button', { name: 'Sign in to buy' }).click();
+    await anonymous.waitForURL(/\/sign-in\?returnTo=/);
+    expect(new URL(anonymous.url()).searchParams.get('returnTo')).toBe(`/products/${a.slug}`);
+    await anonymous.context().close();
+  });
+});
