@@ -88,59 +88,61 @@ export default function Catalogue() {
     <section>
       <h1>Catalogue</h1>
       {/* Keyed by the URL: back and forward put the URL's values back in the fields. */}
-      <form className="filters" role="search" onSubmit={apply} key={params.toString()}>
-        <div className="field">
-          <label htmlFor="f-q">Search</label>
-          <input id="f-q" name="q" type="search" defaultValue={q} placeholder="oak lam" maxLength={200} />
-          {issues.q ? <small className="issue">{issues.q}</small> : null}
-        </div>
-        <div className="field">
-          <label htmlFor="f-category">Category</label>
-          <select id="f-category" name="category" defaultValue={category}>
-            <option value="">All categories</option>
-            {categories.data?.map((c) => (
-              <option key={c.category} value={c.category}>
-                {c.category} ({c.count})
-              </option>
-            ))}
-          </select>
-        </div>
-        <div className="field">
-          <label htmlFor="f-min">Min price</label>
-          <input
-            id="f-min"
-            name="minPrice"
-            type="number"
-            min="0"
-            step="0.01"
-            defaultValue={params.get('minPrice') ?? ''}
-          />
-        </div>
-        <div className="field">
-          <label htmlFor="f-max">Max price</label>
-          <input
-            id="f-max"
-            name="maxPrice"
-            type="number"
-            min="0"
-            step="0.01"
-            defaultValue={params.get('maxPrice') ?? ''}
-          />
-          {issues.maxPriceCents ? <small className="issue">{issues.maxPriceCents}</small> : null}
-        </div>
-        <div className="field">
-          <label htmlFor="f-sort">Sort</label>
-          <select id="f-sort" name="sort" defaultValue={isSort(sort) ? sort : ''}>
-            {SORTS.map((s) => (
-              <option key={s.value} value={s.value}>
-                {s.label}
-              </option>
-            ))}
-          </select>
-          {issues.sort ? <small className="issue">{issues.sort}</small> : null}
-        </div>
-        <button type="submit">Show</button>
-      </form>
+      <search>
+        <form className="filters" onSubmit={apply} key={params.toString()}>
+          <div className="field">
+            <label htmlFor="f-q">Search</label>
+            <input id="f-q" name="q" type="search" defaultValue={q} placeholder="oak lam" maxLength={200} />
+            {issues.q ? <small className="issue">{issues.q}</small> : null}
+          </div>
+          <div className="field">
+            <label htmlFor="f-category">Category</label>
+            <select id="f-category" name="category" defaultValue={category}>
+              <option value="">All categories</option>
+              {categories.data?.map((c) => (
+                <option key={c.category} value={c.category}>
+                  {c.category} ({c.count})
+                </option>
+              ))}
+            </select>
+          </div>
+          <div className="field">
+            <label htmlFor="f-min">Min price</label>
+            <input
+              id="f-min"
+              name="minPrice"
+              type="number"
+              min="0"
+              step="0.01"
+              defaultValue={params.get('minPrice') ?? ''}
+            />
+          </div>
+          <div className="field">
+            <label htmlFor="f-max">Max price</label>
+            <input
+              id="f-max"
+              name="maxPrice"
+              type="number"
+              min="0"
+              step="0.01"
+              defaultValue={params.get('maxPrice') ?? ''}
+            />
+            {issues.maxPriceCents ? <small className="issue">{issues.maxPriceCents}</small> : null}
+          </div>
+          <div className="field">
+            <label htmlFor="f-sort">Sort</label>
+            <select id="f-sort" name="sort" defaultValue={isSort(sort) ? sort : ''}>
+              {SORTS.map((s) => (
+                <option key={s.value} value={s.value}>
+                  {s.label}
+                </option>
+              ))}
+            </select>
+            {issues.sort ? <small className="issue">{issues.sort}</small> : null}
+          </div>
+          <button type="submit">Show</button>
+        </form>
+      </search>
 
       {list.isPending ? <Loading what="Loading products" /> : null}
       <ErrorNotice error={list.error} />
