@@ -3,18 +3,18 @@
  * scroll on the keyset cursor, live stock, a cart priced by the server, and checkout that makes one order
  * however often it is submitted, with refusals shown on the lines they concern.
  */
-import { needsTool, sql } from '@keelson/testing';
+import { needsTool, sql, type TestUser } from '@keelson/testing';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startWebStack, type WebStack } from './stack.ts';
 
 describe('the storefront in Chromium', needsTool('chromium'), () => {
   let stack: WebStack;
-  let admin: Awaited<ReturnType<WebStack['users']>>[number];
+  let admin: TestUser;
 
   beforeAll(async () => {
     stack = await startWebStack();
-    [admin] = await stack.users(1, 'admin');
+    admin = (await stack.users(1, 'admin'))[0] as TestUser;
     // 30 lamps (more than one page of 24) and a few mugs, at known prices.
     for (let i = 0; i < 30; i++) {
       await stack.product({
@@ -30,7 +30,7 @@ describe('the storefront in Chromium', needsTool('chromium'), () => {
   afterAll(() => stack?.close());
 
   const names = (page: Page) => page.getByRole('list', { name: 'Products' }).getByRole('link').allTextContents();
-  const adminClient = () => stack.api.newClient({ token: () => admin!.token });
+  const adminClient = () => stack.api.newClient({ token: () => admin.token });
 
   it('filters by words, category and price, sorts, and keeps it all in the URL across a reload', async () => {
     const page = await stack.newPage();
