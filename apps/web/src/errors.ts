@@ -68,3 +68,9 @@ export function describeError(err: unknown): string {
     return 'Please correct the fields marked below.';
   return info.message;
 }
+
+/** The session is missing or ended (not a wrong password, which is UNAUTHORIZED too): sign in again. */
+export function isSignedOut(err: unknown): boolean {
+  const info = errorInfo(err);
+  return info.code === 'UNAUTHORIZED' && info.appCode !== 'INVALID_CREDENTIALS';
+}

@@ -5,7 +5,7 @@
  */
 import { useQueryClient } from '@tanstack/react-query';
 import { useSubscription } from '@trpc/tanstack-react-query';
-import { errorInfo } from './errors.ts';
+import { isSignedOut } from './errors.ts';
 import { onSignedOut } from './session.tsx';
 
 export function useLive<TOutput, TError>(opts: Parameters<typeof useSubscription<TOutput, TError>>[0]) {
@@ -13,7 +13,7 @@ export function useLive<TOutput, TError>(opts: Parameters<typeof useSubscription
   return useSubscription<TOutput, TError>({
     ...opts,
     onError: (err) => {
-      if (errorInfo(err).code === 'UNAUTHORIZED') onSignedOut(queryClient);
+      if (isSignedOut(err)) onSignedOut(queryClient);
       opts.onError?.(err);
     },
   });

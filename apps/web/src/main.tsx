@@ -3,7 +3,7 @@ import { StrictMode } from 'react';
 import { createRoot } from 'react-dom/client';
 import { RouterProvider } from 'react-router/dom';
 import { startAnalytics } from './analytics.ts';
-import { errorInfo } from './errors.ts';
+import { errorInfo, isSignedOut } from './errors.ts';
 import { router } from './routes.tsx';
 import { onSignedOut } from './session.tsx';
 import { TRPCProvider, trpcClient } from './trpc.ts';
@@ -12,7 +12,7 @@ import './styles.css';
 // A session that ended elsewhere (revoked, expired, password changed) answers UNAUTHORIZED to whatever
 // the page asks next: the app then forgets the user and sends them to sign in, and back afterwards.
 const signedOutOn = (err: unknown) => {
-  if (errorInfo(err).code === 'UNAUTHORIZED') onSignedOut(queryClient);
+  if (isSignedOut(err)) onSignedOut(queryClient);
 };
 const queryClient: QueryClient = new QueryClient({
   queryCache: new QueryCache({ onError: signedOutOn }),

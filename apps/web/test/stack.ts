@@ -33,6 +33,8 @@ export interface WebStack extends AsyncDisposable {
   pageErrors: string[];
   /** A fresh browser profile (cookies and storage of its own), signed in as `user` when given. */
   newContext(user?: TestUser): Promise<BrowserContext>;
+  /** Closes every context opened so far (an `afterEach`: a failed test leaves no page open behind it). */
+  closeContexts(): Promise<void>;
   /** A page in `context` (a new one by default) whose errors land in `pageErrors`. */
   newPage(context?: BrowserContext): Promise<Page>;
   /** Users with a session, verified emails, names `Test <email>`; `role` admin for staff. */
@@ -49,17 +51,26 @@ export interface WebStack extends AsyncDisposable {
 
 export async function startWebStack(opts: { config?: Record<string, string> } = {}): Promise<WebStack> {
   const mailDir = await mkdtemp(path.join(tmpdir(), 'keelson-web-mail-'));
-  const config = { MAIL_DIR: mailDir, SUBSCRIPTION_AUTH_RECHECK_MS: '500', ...opts.config };
-  // A port chosen first, so that the links in emails (PUBLIC_URL, from HOST and PORT) point at this API.
-  const api = await startTestApi({ config: { PORT: String(await freePort()), ...config } });
+  // A port chosen first, so that the links the worker puts in emails (PUBLIC_URL) point at this API.
+  const port = await freePort();
+  const config = {
+    MAIL_DIR: mailDir,
+    SUBSCRIPTION_AUTH_RECHECK_MS: '500',
+    PUBLIC_URL: `http://127.0.0.1:${port}`,
+    ...opts.config,
+  };
+  const api = await startTestApi({ config: { PORT: String(port), ...config } });
   const worker = await startTestWorker({ db: api.db, config });
   const browser = await launchBrowser();
   const pageErrors: string[] = [];
   const baseUrl = api.baseUrl;
   const cookieName = 'keelson_session';
 
+  const contexts = new Set<BrowserContext>();
   const newContext = async (user?: TestUser) => {
     const context = await browser.newContext({ baseURL: baseUrl });
+    contexts.add(context);
+    context.once('close', () => contexts.delete(context));
     context.setDefaultTimeout(15_000);
     if (user) await context.addCookies([{ name: cookieName, value: user.token, url: baseUrl }]);
     return context;
@@ -103,6 +114,9 @@ export async function startWebStack(opts: { config?: Record<string, string> } = 
     mailDir,
     pageErrors,
     newContext,
+    closeContexts: async () => {
+      await Promise.all([...contexts].map((c) => c.close().catch(() => {})));
+    },
     newPage,
     users: (count, role = 'customer') => createUsers(api.db.url, count, { role }),
     product: (p) => createProduct(api.db.url, p),

@@ -5,7 +5,7 @@
  */
 import { needsTool, sql, type TestUser } from '@keelson/testing';
 import type { Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startWebStack, type WebStack } from './stack.ts';
 
 describe('the storefront in Chromium', needsTool('chromium'), () => {
@@ -27,6 +27,7 @@ describe('the storefront in Chromium', needsTool('chromium'), () => {
     for (let i = 0; i < 3; i++)
       await stack.product({ name: `Oak mug ${i}`, priceCents: 900 + i, stock: 5, category: 'kitchen' });
   }, 60_000);
+  afterEach(() => stack.closeContexts());
   afterAll(() => stack?.close());
 
   const names = (page: Page) => page.getByRole('list', { name: 'Products' }).getByRole('link').allTextContents();

@@ -1,0 +1,121 @@
+/**
+ * One order, its status kept live: `orders.onStatusChange` for this order pushes each change (paid by
+ * the worker, shipped by the staff), and the order is read again, history included.
+ */
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { Link, useParams } from 'react-router';
+import { errorInfo } from '../errors.ts';
+import { useLive } from '../live.ts';
+import { RequireUser } from '../session.tsx';
+import { useTRPC } from '../trpc.ts';
+import { dateTime, money } from '../ui/format.ts';
+import { ErrorNotice, LiveIndicator, Loading } from '../ui/status.tsx';
+import { AccountNav } from './AccountNav.tsx';
+import { OrderStatus } from './OrderStatus.tsx';
+
+function OrderView({ id }: { id: string }) {
+  const trpc = useTRPC();
+  const queryClient = useQueryClient();
+  const order = useQuery(trpc.orders.get.queryOptions({ id }));
+  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.orders.get.queryKey({ id }) });
+  const live = useLive(trpc.orders.onStatusChange.subscriptionOptions({ orderId: id }, { onData: refresh }));
+  const cancel = useMutation(
+    trpc.orders.cancel.mutationOptions({
+      onSuccess: (o) => queryClient.setQueryData(trpc.orders.get.queryKey({ id }), o),
+    }),
+  );
+  if (order.isPending) return <Loading what="Loading the order" />;
+  if (order.error) {
+    return (
+      <>
+        <h1>{errorInfo(order.error).code === 'NOT_FOUND' ? 'Order not found' : 'Order'}</h1>
+        <ErrorNotice error={order.error} />
+        <Link to="/orders">Your orders</Link>
+      </>
+    );
+  }
+  const o = order.data;
+  return (
+    <>
+      <h1>Order #{o.id.slice(-8)}</h1>
+      <AccountNav />
+      <p className="order-status row">
+        <span>
+          Status: <OrderStatus status={o.status} />
+        </span>
+        <LiveIndicator state={live.status} label="Live" />
+      </p>
+      {o.paymentError ? (
+        <p className="error" role="alert">
+          The payment failed: {o.paymentError}. <Link to="/cart">Try again from your cart</Link> with another card.
+        </p>
+      ) : null}
+      <table>
+        <caption className="sr-only">Lines</caption>
+        <thead>
+          <tr>
+            <th scope="col">Product</th>
+            <th scope="col" className="num">
+              Price
+            </th>
+            <th scope="col" className="num">
+              Quantity
+            </th>
+            <th scope="col" className="num">
+              Total
+            </th>
+          </tr>
+        </thead>
+        <tbody>
+          {o.lines.map((l) => (
+            <tr key={l.productId}>
+              <td>
+                <Link to={`/products/${encodeURIComponent(l.productSlug)}`}>{l.productName}</Link>
+              </td>
+              <td className="num">{money(l.unitPriceCents, o.currency)}</td>
+              <td className="num">{l.quantity}</td>
+              <td className="num">{money(l.lineTotalCents, o.currency)}</td>
+            </tr>
+          ))}
+        </tbody>
+        <tfoot>
+          <tr>
+            <th scope="row" colSpan={3}>
+              Tax
+            </th>
+            <td className="num">{money(o.taxCents, o.currency)}</td>
+          </tr>
+          <tr>
+            <th scope="row" colSpan={3}>
+              Total
+            </th>
+            <td className="num">
+              <strong>{money(o.totalCents, o.currency)}</strong>
+            </td>
+          </tr>
+        </tfoot>
+      </table>
+      <h2>History</h2>
+      <ol className="history">
+        {o.history.map((h) => (
+          <li key={`${h.toStatus}-${h.at.toISOString()}`}>
+            {dateTime(h.at)}: <OrderStatus status={h.toStatus} /> ({h.actor}){h.note ? ` — ${h.note}` : ''}
+          </li>
+        ))}
+      </ol>
+      {o.status === 'pending_payment' || o.status === 'paid' ? (
+        <p>
+          <button type="button" className="secondary" onClick={() => cancel.mutate({ id })} disabled={cancel.isPending}>
+            Cancel the order
+          </button>
+        </p>
+      ) : null}
+      <ErrorNotice error={cancel.error} />
+    </>
+  );
+}
+
+export default function Order() {
+  const { id = '' } = useParams();
+  return <RequireUser>{() => <section>{<OrderView id={id} key={id} />}</section>}</RequireUser>;
+}
