@@ -18,6 +18,9 @@ import {
   type ProductDto,
   type RestockInput,
   restockInput,
+  type StockAdjustmentPage,
+  type StockAdjustmentsInput,
+  stockAdjustmentsInput,
   type UpdateProductInput,
   updateProductInput,
 } from './schemas.ts';
@@ -150,4 +153,34 @@ export async function restockProduct(em: EntityManager, raw: RestockInput, actor
     await publishEvent(tx, { topic: 'stock', payload: { productId, stock: rows[0]?.stock } });
     return readAny(tx, productId);
   });
+}
+
+/**
+ * A product's stock ledger, newest first: its initial stock, each restock and correction, and who made
+ * it. Orders are not in it (they are in the orders); PRODUCT_NOT_FOUND for an unknown product.
+ */
+export async function listStockAdjustments(
+  em: EntityManager,
+  raw: StockAdjustmentsInput,
+): Promise<StockAdjustmentPage> {
+  const input = stockAdjustmentsInput.parse(raw);
+  if (!(await em.count(Product, { id: input.productId }))) {
+    throw new AppError('PRODUCT_NOT_FOUND', { details: { id: input.productId } });
+  }
+  const rows = await em.find(
+    StockAdjustment,
+    { product: input.productId, ...(input.cursor ? { id: { $lt: input.cursor } } : {}) },
+    { orderBy: { id: 'desc' }, limit: input.limit + 1, populate: ['actorUser'] },
+  );
+  const page = rows.slice(0, input.limit);
+  return {
+    items: page.map((r) => ({
+      id: r.id,
+      delta: r.delta,
+      reason: r.reason,
+      actorEmail: r.actorUser?.email ?? null,
+      at: r.at,
+    })),
+    nextCursor: rows.length > input.limit ? (page.at(-1)?.id ?? null) : null,
+  };
 }

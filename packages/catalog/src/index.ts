@@ -1,4 +1,11 @@
-export { type Actor, archiveProduct, createProduct, restockProduct, updateProduct } from './admin.ts';
+export {
+  type Actor,
+  archiveProduct,
+  createProduct,
+  listStockAdjustments,
+  restockProduct,
+  updateProduct,
+} from './admin.ts';
 export {
   type CatalogCache,
   type CatalogCacheOptions,
@@ -41,6 +48,10 @@ export {
   productSorts,
   type RestockInput,
   restockInput,
+  type StockAdjustmentPage,
+  type StockAdjustmentsInput,
+  stockAdjustmentPage,
+  stockAdjustmentsInput,
   toPrefixQuery,
   type UpdateProductInput,
   updateProductInput,

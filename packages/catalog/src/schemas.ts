@@ -229,3 +229,27 @@ export const restockInput = z.object({
     .refine((d) => d !== 0, 'Must not be zero'),
 });
 export type RestockInput = z.input<typeof restockInput>;
+
+// ---- The stock ledger ----
+
+export const stockAdjustmentsInput = z.object({
+  productId: z.uuid(),
+  /** The last id of the previous page: newest first. */
+  cursor: z.uuid().nullish(),
+  limit: z.number().int().min(1).max(100).default(20),
+});
+export type StockAdjustmentsInput = z.input<typeof stockAdjustmentsInput>;
+
+export const stockAdjustmentDto = z.object({
+  id: z.uuid(),
+  delta: z.number().int(),
+  reason: z.enum(['initial', 'restock', 'correction']),
+  /** Who made it (the admin's email); null for seeds and for accounts deleted since. */
+  actorEmail: z.string().nullable(),
+  at: z.date(),
+});
+export const stockAdjustmentPage = z.object({
+  items: z.array(stockAdjustmentDto),
+  nextCursor: z.uuid().nullable(),
+});
+export type StockAdjustmentPage = z.infer<typeof stockAdjustmentPage>;

@@ -282,6 +282,26 @@ describe('catalogue administration (createCaller)', () => {
       await expectLedgerBalanced();
     });
 
+    it('lists the ledger newest first, with who made each change, a page at a time', async () => {
+      const product = await admin.catalog.create({ slug: 'ledger-thing', name: 'Ledger', priceCents: 100, stock: 4 });
+      await admin.catalog.restock({ productId: product.id, delta: 6 });
+      await admin.catalog.restock({ productId: product.id, delta: -2 });
+      const first = await admin.catalog.stockAdjustments({ productId: product.id, limit: 2 });
+      expect(first.items.map((a) => [a.delta, a.reason, a.actorEmail])).toEqual([
+        [-2, 'correction', 'admin@catalog.test'],
+        [6, 'restock', 'admin@catalog.test'],
+      ]);
+      const rest = await admin.catalog.stockAdjustments({ productId: product.id, limit: 2, cursor: first.nextCursor });
+      expect(rest.items.map((a) => [a.delta, a.reason])).toEqual([[4, 'initial']]);
+      expect(rest.nextCursor).toBeNull();
+      await expect(
+        admin.catalog.stockAdjustments({ productId: '01a1fc83-fefb-7ec8-8e30-000000000000' }),
+      ).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await expect(customer.catalog.stockAdjustments({ productId: product.id })).rejects.toMatchObject({
+        code: 'FORBIDDEN',
+      });
+    });
+
     it('never takes stock below zero: INSUFFICIENT_STOCK with the available units, nothing changed', async () => {
       const product = await anonymous.catalog.get({ slug: 'bamboo-mug' });
       await expectUnchanged(

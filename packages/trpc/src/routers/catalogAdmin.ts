@@ -8,10 +8,13 @@ import {
   archiveProductInput,
   createProduct,
   createProductInput,
+  listStockAdjustments,
   type ProductDto,
   productDto,
   restockInput,
   restockProduct,
+  stockAdjustmentPage,
+  stockAdjustmentsInput,
   updateProduct,
   updateProductInput,
 } from '@keelson/catalog';
@@ -47,4 +50,10 @@ export const catalogAdminProcedures = {
     .input(restockInput)
     .output(productDto)
     .mutation(async ({ ctx, input }) => dropCached(ctx, await restockProduct(ctx.em, input, { userId: ctx.user.id }))),
+
+  /** The product's stock ledger: initial stock, restocks and corrections with who made them, newest first. */
+  stockAdjustments: adminProcedure
+    .input(stockAdjustmentsInput)
+    .output(stockAdjustmentPage)
+    .query(({ ctx, input }) => listStockAdjustments(ctx.em, input)),
 };
