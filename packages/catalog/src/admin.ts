@@ -184,3 +184,12 @@ export async function listStockAdjustments(
     nextCursor: rows.length > input.limit ? (page.at(-1)?.id ?? null) : null,
   };
 }
+
+/** Any product by id, archived ones included (admins: the product's own page in the console). */
+export async function getAnyProduct(em: EntityManager, id: string): Promise<ProductDto> {
+  const [row] = await em
+    .getConnection()
+    .execute<ProductRow[]>(`select ${PRODUCT_COLUMNS} from product where id = ?`, [id]);
+  if (!row) throw new AppError('PRODUCT_NOT_FOUND', { details: { id } });
+  return rowToDto(em, row);
+}

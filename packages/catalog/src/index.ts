@@ -2,6 +2,7 @@ export {
   type Actor,
   archiveProduct,
   createProduct,
+  getAnyProduct,
   listStockAdjustments,
   restockProduct,
   updateProduct,

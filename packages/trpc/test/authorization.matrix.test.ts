@@ -105,6 +105,7 @@ const matrix: Record<string, Row> = {
   // `archived: false` keeps the shared fixture product listed for the other rows.
   'catalog.archive': { input: (f) => ({ id: f.productId, archived: false }), expect: adminOnly },
   'catalog.restock': { input: (f) => ({ productId: f.productId, delta: 1 }), expect: adminOnly },
+  'catalog.getAny': { input: (f) => ({ id: f.productId }), expect: adminOnly },
   'catalog.stockAdjustments': { input: (f) => ({ productId: f.productId }), expect: adminOnly },
   // Every signed-in user (admins too) has a cart of their own with one line of the product.
   'cart.get': { expect: signedIn },

@@ -300,6 +300,13 @@ describe('catalogue administration (createCaller)', () => {
       await expect(customer.catalog.stockAdjustments({ productId: product.id })).rejects.toMatchObject({
         code: 'FORBIDDEN',
       });
+      // An archived product stays readable to admins by id, and to nobody else.
+      await admin.catalog.archive({ id: product.id });
+      expect((await admin.catalog.getAny({ id: product.id })).archivedAt).toBeInstanceOf(Date);
+      await expect(anonymous.catalog.get({ id: product.id })).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      await expect(admin.catalog.getAny({ id: '01a1fc83-fefb-7ec8-8e30-000000000000' })).rejects.toMatchObject({
+        code: 'NOT_FOUND',
+      });
     });
 
     it('never takes stock below zero: INSUFFICIENT_STOCK with the available units, nothing changed', async () => {

@@ -1,5 +1,5 @@
 /** Amounts are integers in minor units (cents) with an ISO currency, as the API sends them. */
-export function money(minor: number, currency = 'EUR'): string {
+export function money(minor: number, currency: string): string {
   return new Intl.NumberFormat(undefined, { style: 'currency', currency }).format(minor / 100);
 }
 

@@ -8,6 +8,7 @@ import {
   archiveProductInput,
   createProduct,
   createProductInput,
+  getAnyProduct,
   listStockAdjustments,
   type ProductDto,
   productDto,
@@ -18,6 +19,7 @@ import {
   updateProduct,
   updateProductInput,
 } from '@keelson/catalog';
+import { z } from 'zod';
 import type { Context } from '../context.ts';
 import { adminProcedure } from '../trpc.ts';
 
@@ -50,6 +52,12 @@ export const catalogAdminProcedures = {
     .input(restockInput)
     .output(productDto)
     .mutation(async ({ ctx, input }) => dropCached(ctx, await restockProduct(ctx.em, input, { userId: ctx.user.id }))),
+
+  /** Any product by id, archived ones included (`get` serves listed products only). */
+  getAny: adminProcedure
+    .input(z.object({ id: z.uuid() }))
+    .output(productDto)
+    .query(({ ctx, input }) => getAnyProduct(ctx.em, input.id)),
 
   /** The product's stock ledger: initial stock, restocks and corrections with who made them, newest first. */
   stockAdjustments: adminProcedure
