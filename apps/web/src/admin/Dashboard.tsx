@@ -14,6 +14,7 @@ import { AdminNav } from './AdminNav.tsx';
 import { BarChart, Sparkline } from './charts.tsx';
 
 type Snapshot = RouterOutputs['dashboard']['live'] extends AsyncIterable<infer S> ? S : never;
+const sum = (values: readonly number[]) => values.reduce((a, b) => a + b, 0);
 /** Snapshots kept for the trend lines: an hour at the default 5-second tick. */
 const KEEP = 720;
 
@@ -58,11 +59,15 @@ function Live() {
               </dd>
             </div>
           </dl>
-          <div className="grid">
+          <div className="charts">
             <figure>
-              <BarChart values={now.ordersPerMinute} title="Orders per minute, the last minutes (oldest first)" />
+              <BarChart
+                values={now.ordersPerMinute}
+                title={`Orders per minute over the last ${now.ordersPerMinute.length} minutes`}
+              />
               <figcaption className="muted">
-                Orders per minute: {now.ordersPerMinute.join(', ')} (oldest first)
+                Orders per minute, last {now.ordersPerMinute.length} min: {sum(now.ordersPerMinute)} in all, at most{' '}
+                {Math.max(0, ...now.ordersPerMinute)} a minute
               </figcaption>
             </figure>
             <figure>
@@ -70,7 +75,7 @@ function Live() {
                 values={history.map((s) => s.revenueTodayCents / 100)}
                 title="Revenue today, since this page opened"
               />
-              <figcaption className="muted">Revenue today since this page opened</figcaption>
+              <figcaption className="muted">Revenue today, since this page opened</figcaption>
             </figure>
             <figure>
               <Sparkline values={history.map((s) => s.jobsReady + s.jobsLocked)} title="Jobs waiting and running" />

@@ -18,9 +18,6 @@ export function BarChart({ values, title }: { values: readonly number[]; title: 
         const h = (v / max) * (H - 12);
         return <rect key={i} className="bar" x={i * w + 1} y={H - h} width={Math.max(1, w - 2)} height={h} />;
       })}
-      <text x="2" y="10">
-        max {max}
-      </text>
     </svg>
   );
 }
@@ -37,9 +34,6 @@ export function Sparkline({ values, title }: { values: readonly number[]; title:
       <title>{title}</title>
       <line className="axis" x1="0" y1={H - 0.5} x2={W} y2={H - 0.5} />
       {values.length > 1 ? <polyline className="line" points={points} /> : null}
-      <text x="2" y="10">
-        max {max}
-      </text>
     </svg>
   );
 }
