@@ -3,39 +3,15 @@
  * into the system's temp directory beside the *packed* client (installed with npm from the registry, the
  * other dependencies at the catalogue's versions), type-check and build there as they do here.
  */
-import { execFile } from 'node:child_process';
 import { cp, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { repoRoot } from '@keelson/testing';
+import { runOutside as sh } from '@keelson/testing/outside';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 
-const run = promisify(execFile);
 const webDir = path.join(repoRoot, 'apps/web');
-
-// As in the client's packed test: no NODE_PATH into the workspace, nothing pnpm passes to its scripts.
-const cleanEnv = Object.fromEntries(
-  // biome-ignore lint/style/noProcessEnv: a child's environment, not configuration
-  Object.entries(process.env).filter(([k]) => !/^(npm_|pnpm_)/i.test(k) && !['NODE_PATH', 'NODE_OPTIONS'].includes(k)),
-);
-
-async function sh(cmd: string, args: string[], opts: { cwd: string; timeoutMs?: number }) {
-  try {
-    return await run(cmd, args, {
-      cwd: opts.cwd,
-      env: cleanEnv,
-      timeout: opts.timeoutMs ?? 90_000,
-      maxBuffer: 16 * 1024 * 1024,
-    });
-  } catch (err) {
-    const e = err as Error & { stdout?: string; stderr?: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed in ${opts.cwd}:\n${e.stdout ?? ''}\n${e.stderr ?? ''}`, {
-      cause: err,
-    });
-  }
-}
 
 describe('the web app built from the packed @keelson/client, outside the workspace', () => {
   let scratch: string;

@@ -8,16 +8,14 @@
  * Versions are those create-vite 9.3 scaffolds today (typescript ~7.0.2, vite ^8.3.4), pinned so that a run
  * means the same next month. npm's cache lives in ~/.cache/keelson/npm, so only the first run downloads.
  */
-import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { repoRoot, startTestApi, type TestApi } from '@keelson/testing';
 import { createProduct } from '@keelson/testing/commerce';
+import { runOutside as sh, runOutsideResult as shResult } from '@keelson/testing/outside';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
-const run = promisify(execFile);
 const clientDir = path.join(repoRoot, 'packages/client');
 
 const versions = {
@@ -28,37 +26,6 @@ const versions = {
   typesReact: '19.3.0',
   reactQuery: '5.108.2',
 };
-
-/**
- * The environment of every command run in the scratch project: without NODE_PATH, which pnpm's bin shims
- * (vitest's included) point at the workspace's node_modules/.pnpm/node_modules, where Node would find every
- * package of the workspace; and without what pnpm passes to its scripts (npm_config_*).
- */
-const cleanEnv = Object.fromEntries(
-  // biome-ignore lint/style/noProcessEnv: a child's environment, not configuration
-  Object.entries(process.env).filter(([k]) => !/^(npm_|pnpm_)/i.test(k) && !['NODE_PATH', 'NODE_OPTIONS'].includes(k)),
-);
-
-async function sh(cmd: string, args: string[], opts: { cwd: string; timeoutMs?: number }) {
-  const { cwd, timeoutMs = 60_000 } = opts;
-  try {
-    return await run(cmd, args, { cwd, env: cleanEnv, timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 });
-  } catch (err) {
-    const e = err as Error & { stdout?: string; stderr?: string };
-    throw new Error(`${cmd} ${args.join(' ')} failed in ${cwd}:\n${e.stdout ?? ''}\n${e.stderr ?? ''}`, { cause: err });
-  }
-}
-
-/** Like `sh`, but resolves with the exit code and output however the command ends. */
-async function shResult(cmd: string, args: string[], cwd: string): Promise<{ code: number; output: string }> {
-  try {
-    const { stdout, stderr } = await run(cmd, args, { cwd, env: cleanEnv, timeout: 60_000 });
-    return { code: 0, output: `${stdout}${stderr}` };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === 'number' ? e.code : -1, output: `${e.stdout ?? ''}${e.stderr ?? ''}` };
-  }
-}
 
 /** Which of these packages Node can find from `dir`, by require or import, in a process of the scratch project's. */
 async function resolvable(dir: string, specifiers: string[]): Promise<Record<string, boolean>> {

@@ -3,7 +3,7 @@ import './account.css';
 
 export function AccountNav() {
   return (
-    <nav className="account-nav" aria-label="Account">
+    <nav className="subnav" aria-label="Account">
       <NavLink to="/account" end>
         Profile
       </NavLink>

@@ -6,12 +6,12 @@ import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useParams } from 'react-router';
 import { errorInfo } from '../errors.ts';
 import { useLive } from '../live.ts';
+import { OrderHistory, OrderStatus } from '../orders.tsx';
 import { RequireUser } from '../session.tsx';
 import { useTRPC } from '../trpc.ts';
-import { dateTime, money } from '../ui/format.ts';
+import { money } from '../ui/format.ts';
 import { ErrorNotice, LiveIndicator, Loading } from '../ui/status.tsx';
 import { AccountNav } from './AccountNav.tsx';
-import { OrderStatus } from './OrderStatus.tsx';
 
 function OrderView({ id }: { id: string }) {
   const trpc = useTRPC();
@@ -96,13 +96,7 @@ function OrderView({ id }: { id: string }) {
         </tfoot>
       </table>
       <h2>History</h2>
-      <ol className="history">
-        {o.history.map((h) => (
-          <li key={`${h.toStatus}-${h.at.toISOString()}`}>
-            {dateTime(h.at)}: <OrderStatus status={h.toStatus} /> ({h.actor}){h.note ? ` — ${h.note}` : ''}
-          </li>
-        ))}
-      </ol>
+      <OrderHistory history={o.history} />
       {o.status === 'pending_payment' || o.status === 'paid' ? (
         <p>
           <button type="button" className="secondary" onClick={() => cancel.mutate({ id })} disabled={cancel.isPending}>

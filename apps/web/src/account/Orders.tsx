@@ -1,11 +1,10 @@
 import { useInfiniteQuery } from '@tanstack/react-query';
 import { Link } from 'react-router';
+import { OrderTable } from '../orders.tsx';
 import { RequireUser } from '../session.tsx';
 import { useTRPC } from '../trpc.ts';
-import { dateTime, money } from '../ui/format.ts';
 import { Empty, ErrorNotice, Loading } from '../ui/status.tsx';
 import { AccountNav } from './AccountNav.tsx';
-import { OrderStatus } from './OrderStatus.tsx';
 
 function OrderList() {
   const trpc = useTRPC();
@@ -24,35 +23,7 @@ function OrderList() {
   }
   return (
     <>
-      <table>
-        <caption className="sr-only">Your orders, newest first</caption>
-        <thead>
-          <tr>
-            <th scope="col">Order</th>
-            <th scope="col">Placed</th>
-            <th scope="col">Items</th>
-            <th scope="col" className="num">
-              Total
-            </th>
-            <th scope="col">Status</th>
-          </tr>
-        </thead>
-        <tbody>
-          {items.map((o) => (
-            <tr key={o.id}>
-              <td>
-                <Link to={`/orders/${o.id}`}>#{o.id.slice(-8)}</Link>
-              </td>
-              <td>{dateTime(o.createdAt)}</td>
-              <td>{o.itemCount}</td>
-              <td className="num">{money(o.totalCents, o.currency)}</td>
-              <td>
-                <OrderStatus status={o.status} />
-              </td>
-            </tr>
-          ))}
-        </tbody>
-      </table>
+      <OrderTable orders={items} href={(id) => `/orders/${id}`} caption="Your orders, newest first" />
       {orders.hasNextPage ? (
         <button type="button" className="secondary" onClick={() => void orders.fetchNextPage()}>
           Older orders

@@ -12,7 +12,7 @@ const LINKS = [
 
 export function AdminNav() {
   return (
-    <nav className="admin-nav" aria-label="Admin">
+    <nav className="subnav" aria-label="Admin">
       {LINKS.map(([to, label]) => (
         <NavLink key={to} to={to} end={to === '/admin'}>
           {label}

@@ -1,12 +1,12 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
 import { useParams } from 'react-router';
-import { OrderStatus } from '../account/OrderStatus.tsx';
 import { useLive } from '../live.ts';
+import { OrderHistory, OrderStatus } from '../orders.tsx';
 import { RequireAdmin } from '../session.tsx';
 import { type RouterOutputs, useTRPC } from '../trpc.ts';
 import { Field, fieldIssues } from '../ui/form.tsx';
-import { dateTime, money } from '../ui/format.ts';
+import { money } from '../ui/format.ts';
 import { ErrorNotice, LiveIndicator, Loading } from '../ui/status.tsx';
 import { AdminNav } from './AdminNav.tsx';
 
@@ -95,13 +95,7 @@ function OrderView({ id }: { id: string }) {
       </table>
       <OrderActions order={o} />
       <h2>History</h2>
-      <ol className="history">
-        {o.history.map((h) => (
-          <li key={`${h.toStatus}-${h.at.toISOString()}`}>
-            {dateTime(h.at)}: <OrderStatus status={h.toStatus} /> ({h.actor}){h.note ? ` — ${h.note}` : ''}
-          </li>
-        ))}
-      </ol>
+      <OrderHistory history={o.history} />
     </div>
   );
 }

@@ -1,30 +1,18 @@
 import { useInfiniteQuery, useQueryClient } from '@tanstack/react-query';
-import { Link, useSearchParams } from 'react-router';
-import { OrderStatus } from '../account/OrderStatus.tsx';
+import { useSearchParams } from 'react-router';
 import { useLive } from '../live.ts';
+import { ORDER_STATUSES, OrderTable } from '../orders.tsx';
 import { RequireAdmin } from '../session.tsx';
-import { type RouterInputs, useTRPC } from '../trpc.ts';
-import { dateTime, money } from '../ui/format.ts';
+import { useTRPC } from '../trpc.ts';
 import { Empty, ErrorNotice, LiveIndicator, Loading } from '../ui/status.tsx';
 import { AdminNav } from './AdminNav.tsx';
 
-type Status = NonNullable<RouterInputs['orders']['listAll']['status']>;
-const STATUSES: Status[] = [
-  'pending_payment',
-  'paid',
-  'shipped',
-  'delivered',
-  'cancelled',
-  'payment_failed',
-  'refunded',
-];
-
-function OrderTable() {
+function AllOrders() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const [params, setParams] = useSearchParams();
   const raw = params.get('status');
-  const status = STATUSES.find((s) => s === raw);
+  const status = ORDER_STATUSES.find((s) => s === raw);
   const list = useInfiniteQuery(
     trpc.orders.listAll.infiniteQueryOptions(
       { limit: 50, ...(status ? { status } : {}) },
@@ -49,7 +37,7 @@ function OrderTable() {
           onChange={(e) => setParams(e.target.value ? { status: e.target.value } : {})}
         >
           <option value="">All</option>
-          {STATUSES.map((s) => (
+          {ORDER_STATUSES.map((s) => (
             <option key={s} value={s}>
               {s}
             </option>
@@ -61,35 +49,7 @@ function OrderTable() {
       <ErrorNotice error={list.error} />
       {list.isSuccess && items.length === 0 ? <Empty>No orders.</Empty> : null}
       {items.length > 0 ? (
-        <table>
-          <caption className="sr-only">Orders, newest first</caption>
-          <thead>
-            <tr>
-              <th scope="col">Order</th>
-              <th scope="col">Placed</th>
-              <th scope="col">Items</th>
-              <th scope="col" className="num">
-                Total
-              </th>
-              <th scope="col">Status</th>
-            </tr>
-          </thead>
-          <tbody>
-            {items.map((o) => (
-              <tr key={o.id}>
-                <td>
-                  <Link to={`/admin/orders/${o.id}`}>#{o.id.slice(-8)}</Link>
-                </td>
-                <td>{dateTime(o.createdAt)}</td>
-                <td>{o.itemCount}</td>
-                <td className="num">{money(o.totalCents, o.currency)}</td>
-                <td>
-                  <OrderStatus status={o.status} />
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
+        <OrderTable orders={items} href={(id) => `/admin/orders/${id}`} caption="Orders, newest first" />
       ) : null}
       {list.hasNextPage ? (
         <button type="button" className="secondary" onClick={() => void list.fetchNextPage()}>
@@ -107,7 +67,7 @@ export default function Orders() {
         <section>
           <h1>Orders</h1>
           <AdminNav />
-          <OrderTable />
+          <AllOrders />
         </section>
       )}
     </RequireAdmin>

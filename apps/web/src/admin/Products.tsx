@@ -1,9 +1,10 @@
 import { useInfiniteQuery } from '@tanstack/react-query';
-import { type FormEvent, useState } from 'react';
+import { useState } from 'react';
 import { Link } from 'react-router';
 import { RequireAdmin } from '../session.tsx';
 import { useTRPC } from '../trpc.ts';
 import { money } from '../ui/format.ts';
+import { SearchForm } from '../ui/SearchForm.tsx';
 import { Empty, ErrorNotice, Loading } from '../ui/status.tsx';
 import { AdminNav } from './AdminNav.tsx';
 
@@ -16,21 +17,12 @@ function ProductTable() {
       { getNextPageParam: (p) => p.nextCursor ?? undefined },
     ),
   );
-  const search = (e: FormEvent<HTMLFormElement>) => {
-    e.preventDefault();
-    setQ(String(new FormData(e.currentTarget).get('q') ?? '').trim());
-  };
   const items = list.data?.pages.flatMap((p) => p.items) ?? [];
   return (
     <>
-      <form className="inline" onSubmit={search}>
-        <div className="field">
-          <label htmlFor="p-q">Search products</label>
-          <input id="p-q" name="q" type="search" defaultValue={q} />
-        </div>
-        <button type="submit">Search</button>
+      <SearchForm label="Search products" value={q} onSearch={setQ}>
         <Link to="/admin/products/new">New product</Link>
-      </form>
+      </SearchForm>
       {list.isPending ? <Loading what="Loading products" /> : null}
       <ErrorNotice error={list.error} />
       {list.isSuccess && items.length === 0 ? <Empty>No products.</Empty> : null}

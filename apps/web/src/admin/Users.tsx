@@ -1,8 +1,9 @@
 import { useInfiniteQuery, useMutation, useQueryClient } from '@tanstack/react-query';
-import { type FormEvent, useState } from 'react';
+import { useState } from 'react';
 import { type Me, RequireAdmin } from '../session.tsx';
 import { type RouterOutputs, useTRPC } from '../trpc.ts';
 import { dateTime } from '../ui/format.ts';
+import { SearchForm } from '../ui/SearchForm.tsx';
 import { Empty, ErrorNotice, Loading } from '../ui/status.tsx';
 import { AdminNav } from './AdminNav.tsx';
 
@@ -74,20 +75,10 @@ function UserTable({ me }: { me: Me }) {
       { getNextPageParam: (p) => p.nextCursor ?? undefined },
     ),
   );
-  const search = (e: FormEvent<HTMLFormElement>) => {
-    e.preventDefault();
-    setQ(String(new FormData(e.currentTarget).get('q') ?? '').trim());
-  };
   const items = list.data?.pages.flatMap((p) => p.items) ?? [];
   return (
     <>
-      <form className="inline" onSubmit={search}>
-        <div className="field">
-          <label htmlFor="u-q">Search users</label>
-          <input id="u-q" name="q" type="search" defaultValue={q} />
-        </div>
-        <button type="submit">Search</button>
-      </form>
+      <SearchForm label="Search users" value={q} onSearch={setQ} />
       {list.isPending ? <Loading what="Loading users" /> : null}
       <ErrorNotice error={list.error} />
       {list.isSuccess && items.length === 0 ? <Empty>No users match.</Empty> : null}
