@@ -137,6 +137,37 @@ describe('the account pages in Chromium', needsTool('chromium'), () => {
     await page.context().close();
   });
 
+  it('says how long to wait after too many wrong passwords (TOO_MANY_REQUESTS)', async () => {
+    const [user] = await stack.users(1);
+    const page = await stack.newPage();
+    await page.goto('/sign-in');
+    for (let i = 0; i < 5; i++) {
+      await signIn(page, user!.email, `wrong guess number ${i}`);
+      await page.getByRole('alert').getByText('Wrong email or password.').waitFor();
+    }
+    await signIn(page, user!.email, 'one more wrong guess');
+    await page
+      .getByRole('alert')
+      .getByText(/Try again in \d+ s\./)
+      .waitFor();
+  });
+
+  it('resumes an order page whose connection dropped: a change made meanwhile shows without a reload', async () => {
+    const [user] = await stack.users(1);
+    const page = await stack.newPage(await stack.newContext(user!));
+    const order = await placeOrder(user!);
+    await page.goto(`/orders/${order.id}`);
+    await page.locator('.order-status [data-status="paid"]').waitFor({ timeout: 15_000 });
+    let sockets = 0;
+    page.on('websocket', () => sockets++);
+    // The server drops every WebSocket (a restart, a load balancer); the order ships while it is gone.
+    for (const ws of stack.api.app.websocketServer.clients) ws.terminate();
+    await stack.api.newClient({ token: () => admin.token }).orders.markShipped.mutate({ id: order.id });
+    await page.locator('.order-status [data-status="shipped"]').waitFor({ timeout: 15_000 });
+    expect(sockets).toBeGreaterThanOrEqual(1);
+    await page.getByText('Live', { exact: true }).waitFor();
+  });
+
   it('lists the sessions and ends the others; a session revoked elsewhere signs the open page out and ends its subscriptions', async () => {
     const email = `two-${Date.now()}@shop.test`;
     await stack.api.client.auth.signUp.mutate({ email, password: PASSWORD, name: 'Two Devices' });

@@ -120,6 +120,35 @@ describe('the storefront in Chromium', needsTool('chromium'), () => {
     await page.context().close();
   });
 
+  it('records what shoppers do as analytics events, sent in batches', async () => {
+    const a = await stack.product({ name: 'Wool scarf', priceCents: 3500, stock: 5 });
+    const tracks: string[] = [];
+    const { customer, page } = await cartWith([a]);
+    page.on('request', (r) => {
+      if (r.url().includes('analytics.track')) tracks.push(r.url());
+    });
+    await page.getByRole('button', { name: /Place order/ }).click();
+    await page.waitForURL(/\/orders\//);
+    // Hidden tabs send what is queued at once.
+    await page.evaluate("document.dispatchEvent(new Event('visibilitychange'))");
+    await page.context().close();
+    await expect
+      .poll(
+        async () =>
+          (
+            await sql<{ name: string }>(
+              stack.api.db.url,
+              'select name from analytics_event where user_id = $1 order by id',
+              [customer.id],
+            )
+          ).map((r) => r.name),
+        { timeout: 10_000 },
+      )
+      .toEqual(expect.arrayContaining(['product_viewed', 'add_to_cart', 'checkout_started', 'checkout_completed']));
+    // Batched: fewer calls than events.
+    expect(tracks.length).toBeLessThan(4);
+  });
+
   it('shows OUT_OF_STOCK on the line whose product ran out between cart and checkout', async () => {
     const a = await stack.product({ name: 'Steel bottle', priceCents: 1800, stock: 3 });
     const b = await stack.product({ name: 'Glass jar', priceCents: 700, stock: 3 });
