@@ -73,7 +73,7 @@ describe('security headers over plain HTTP', () => {
       'script-src': ["'self'"],
       'script-src-attr': ["'none'"],
       'style-src': ["'self'"],
-      'img-src': ["'self'", 'data:'],
+      'img-src': ["'self'", 'data:', 'https:'],
       'font-src': ["'self'", 'data:'],
       'connect-src': ["'self'", `ws://${new URL(publicUrl).host}`],
       'object-src': ["'none'"],

@@ -74,6 +74,23 @@ describe('the storefront in Chromium', needsTool('chromium'), () => {
     await page.context().close();
   });
 
+  it('loads product images from https: hosts under the CSP, and hides one that does not load', async () => {
+    const product = await adminClient().catalog.create.mutate({
+      slug: 'pictured-vase',
+      name: 'Pictured vase',
+      priceCents: 2100,
+      stock: 2,
+      imageUrls: ['https://images.keelson.invalid/vase.jpg'],
+    });
+    const errors = stack.pageErrors.length;
+    const page = await stack.newPage();
+    await page.goto(`/products/${product.slug}`);
+    await page.getByRole('heading', { name: 'Pictured vase' }).waitFor();
+    await expect.poll(() => page.locator('img[hidden]').count(), { timeout: 15_000 }).toBe(1);
+    // Allowed by the policy (no violation), just unreachable.
+    expect(stack.pageErrors.slice(errors).filter((e) => e.includes('Content Security Policy'))).toEqual([]);
+  });
+
   it("shows a product's stock live as an admin restocks it", async () => {
     const product = await stack.product({ name: 'Copper kettle', priceCents: 4500, stock: 2 });
     const page = await stack.newPage();

@@ -29,7 +29,9 @@ function contentSecurityPolicy(publicUrl: string): Record<string, string[]> {
     // Vite emits stylesheets as files; React's `style={…}` goes through the CSSOM, which CSP allows.
     'style-src': ["'self'"],
     // Vite inlines small images and fonts as data: URLs (build.assetsInlineLimit, 4 KiB by default).
-    'img-src': ["'self'", 'data:'],
+    // Product images are https: URLs of wherever the shop keeps them (a CDN, a bucket): an image runs
+    // no code, so any https: origin may serve one.
+    'img-src': ["'self'", 'data:', 'https:'],
     'font-src': ["'self'", 'data:'],
     // tRPC subscriptions over WebSocket: 'self' covers ws(s) of the page's origin only in CSP Level 3
     // browsers (older Safari does not), so PUBLIC_URL's WebSocket origin is named too.

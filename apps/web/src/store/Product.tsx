@@ -13,6 +13,7 @@ import { useTRPC } from '../trpc.ts';
 import { Field, fieldIssues } from '../ui/form.tsx';
 import { money } from '../ui/format.ts';
 import { ErrorNotice, LiveIndicator, Loading } from '../ui/status.tsx';
+import { hideBroken } from './images.ts';
 import './store.css';
 
 export default function Product() {
@@ -77,7 +78,7 @@ export default function Product() {
   const issues = fieldIssues(addItem.error);
   return (
     <article className="product">
-      <div>{p.imageUrls[0] ? <img src={p.imageUrls[0]} alt="" /> : null}</div>
+      <div>{p.imageUrls[0] ? <img src={p.imageUrls[0]} alt="" onError={hideBroken} /> : null}</div>
       <div className="stack">
         <h1>{p.name}</h1>
         <p className="muted">{p.category}</p>
