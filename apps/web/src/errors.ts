@@ -45,7 +45,7 @@ export function errorInfo(err: unknown): ErrorInfo {
     const key = issue.path.join('.');
     fields[key] ??= issue.message;
   }
-  const details = (data.details ?? null) as Record<string, unknown> | null;
+  const details = data.details ?? null;
   const retry = details?.retryAfterSeconds;
   return {
     code: data.code,

@@ -27,13 +27,14 @@ function lineProblems(error: unknown, currency: string): LineProblems {
   const problems: LineProblems = {};
   const details = info.details ?? {};
   const lines = Array.isArray(details.lines) ? details.lines : [];
-  for (const raw of lines) {
-    if (!raw || typeof raw !== 'object') continue;
-    const line = raw as { productId?: unknown; requested?: unknown; available?: unknown };
-    if (typeof line.productId !== 'string') continue;
+  // Line details are the catalogue's per-code shape (see packages/orders checkout.ts), read field by field.
+  for (const line of lines) {
+    if (!line || typeof line !== 'object' || !('productId' in line) || typeof line.productId !== 'string') continue;
+    const available = 'available' in line ? String(line.available) : '?';
+    const requested = 'requested' in line ? String(line.requested) : '?';
     problems[line.productId] =
       info.appCode === 'OUT_OF_STOCK'
-        ? `OUT_OF_STOCK: only ${String(line.available)} left (you asked for ${String(line.requested)}).`
+        ? `OUT_OF_STOCK: only ${available} left (you asked for ${requested}).`
         : `${info.appCode ?? info.code}: ${info.message}`;
   }
   if (info.appCode === 'PRICE_CHANGED' && typeof details.productId === 'string') {
