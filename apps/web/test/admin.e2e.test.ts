@@ -144,6 +144,30 @@ describe('the admin console in Chromium', needsTool('chromium'), () => {
     await page.getByRole('table', { name: 'Events' }).waitFor();
   });
 
+  it("disables a user from the console (the user's open page signs out), enables them again and changes their role", async () => {
+    const [customer] = await stack.users(1);
+    const shopper = await stack.newPage(await stack.newContext(customer));
+    await shopper.goto('/account');
+    await shopper.getByRole('heading', { name: 'Your account' }).waitFor();
+    const page = await adminPage();
+    await page.goto('/admin/users');
+    await page.getByLabel('Search users').fill(customer!.email);
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('button', { name: `Disable ${customer!.email}` }).click();
+    await page.getByRole('button', { name: `Enable ${customer!.email}` }).waitFor();
+    // Its sessions ended with the disabling: the live badge's subscription ends and the page goes to sign in.
+    await shopper.waitForURL(/\/sign-in\?returnTo=/, { timeout: 10_000 });
+    await page.getByRole('button', { name: `Enable ${customer!.email}` }).click();
+    await page.getByRole('button', { name: `Disable ${customer!.email}` }).waitFor();
+    await page.getByLabel(`Role of ${customer!.email}`).selectOption('admin');
+    await expect
+      .poll(
+        async () =>
+          (await stack.api.newClient({ token: () => admin.token }).users.get.query({ id: customer!.id })).role,
+      )
+      .toBe('admin');
+  });
+
   it("shows a customer at /admin no data: the page says so, and the server refuses the customer's own calls", async () => {
     const [customer] = await stack.users(1);
     const page = await stack.newPage(await stack.newContext(customer));
