@@ -350,11 +350,16 @@ export async function buildApp(deps: AppDeps) {
       createContext: ({ req, res, info }) => {
         // Over HTTP `req` is Fastify's request; a WebSocket connection passes the raw upgrade request.
         if ('id' in req && 'log' in req) {
-          return createContext(contextDeps, httpRequestInfo({ sessions, allowedOrigins }, req, res));
+          const request = httpRequestInfo({ sessions, allowedOrigins }, req, res);
+          return createContext(contextDeps, { ...request, ...(info.signal ? { closed: info.signal } : {}) });
         }
         const requestId = randomUUID();
         const request = wsRequestInfo({ sessions, requestId, clientIp }, req as IncomingMessage, info.connectionParams);
-        const ctx = createContext(contextDeps, { ...request, logger: logger.child({ reqId: requestId }) });
+        const ctx = createContext(contextDeps, {
+          ...request,
+          logger: logger.child({ reqId: requestId }),
+          ...(info.signal ? { closed: info.signal } : {}),
+        });
         return holdConnectionSlot(ctx, res as unknown as WebSocket);
       },
       responseMeta: ({ ctx, info, errors, type }) => {

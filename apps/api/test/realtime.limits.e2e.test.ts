@@ -103,6 +103,49 @@ describe('realtime limits', () => {
     await eventually(async () => api.app.realtime.stats.slots === 0 && api.app.events.subscriberCount === hubBefore);
   });
 
+  it('a subscription whose connection closes while it is being set up, or that repeats a running id, holds nothing once the connection is gone', {
+    timeout: 60_000,
+  }, async () => {
+    // tRPC drops a stream it has not started when the socket is already closed, or when the id is taken;
+    // the guard must give back the session watch and the slot anyway (found leaking 14 of 20).
+    await using api = await startTestApi();
+    const [user] = await createUsers(api.db.url, 1, { prefix: 'setup-close' });
+    const subscribe = (id: number) =>
+      JSON.stringify({ id, method: 'subscription', params: { path: 'notifications.onNew', input: { json: {} } } });
+    for (let i = 0; i < 20; i++) {
+      const socket = rawSocket(api.baseUrl, { query: 'connectionParams=1' });
+      await socket.opened;
+      socket.send(JSON.stringify({ method: 'connectionParams', data: { token: user!.token } }));
+      socket.send(subscribe(1));
+      // Closed at different points of the setup (session lookup, watch, hub subscription).
+      await new Promise((r) => setTimeout(r, i % 5));
+      await socket.close();
+    }
+    const duplicate = rawSocket(api.baseUrl, { headers: { authorization: `Bearer ${user!.token}` } });
+    await duplicate.opened;
+    for (let i = 0; i < 5; i++) duplicate.send(subscribe(7));
+    await eventually(async () => api.app.realtime.stats.watched >= 1);
+    await duplicate.close();
+    // SSE streams aborted while they are being set up.
+    const url = `${api.baseUrl}/trpc/notifications.onNew?input=${encodeURIComponent(JSON.stringify({ json: {} }))}`;
+    await Promise.all(
+      Array.from({ length: 10 }, async (_, i) => {
+        const abort = new AbortController();
+        const answer = fetch(url, {
+          headers: { authorization: `Bearer ${user!.token}`, accept: 'text/event-stream' },
+          signal: abort.signal,
+        }).catch(() => null);
+        await new Promise((r) => setTimeout(r, i % 5));
+        abort.abort();
+        await answer;
+      }),
+    );
+    await eventually(async () => {
+      const { watched, slots } = api.app.realtime.stats;
+      return watched === 0 && slots === 0;
+    }, 10_000);
+  });
+
   it('caps connections per user (WebSocket + SSE) and per anonymous IP, and releases them on disconnect', {
     timeout: 60_000,
   }, async () => {

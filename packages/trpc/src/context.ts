@@ -69,6 +69,12 @@ export interface RequestInfo {
    * log-out, revocation, disabling or demotion takes effect on open sockets too.
    */
   longLived?: boolean;
+  /**
+   * Aborted when the connection closes (the WebSocket; the HTTP request of an SSE stream). A subscription
+   * whose connection closes while it is being set up is never iterated by tRPC, so its guard would hold
+   * its session watch and connection slot forever: the guard lets go on this signal too.
+   */
+  closed?: AbortSignal;
   ip: string | null;
   userAgent: string | null;
   /**

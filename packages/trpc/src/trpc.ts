@@ -170,8 +170,15 @@ const guarded = base.use(async ({ ctx, next, type }) => {
   live.defer(() => {
     open.count--;
   });
+  const closed = ctx.request.closed;
+  if (closed) {
+    const onClose = () => live.finish();
+    closed.addEventListener('abort', onClose, { once: true });
+    live.defer(() => closed.removeEventListener('abort', onClose));
+  }
   const result = await next({ ctx: { live } });
-  if (!result.ok || !isAsyncIterable(result.data)) {
+  // A connection that closed meanwhile: tRPC drops the stream without starting it (nor returning it).
+  if (!result.ok || !isAsyncIterable(result.data) || closed?.aborted) {
     live.finish();
     return result;
   }
