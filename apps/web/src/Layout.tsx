@@ -29,12 +29,8 @@ function NotificationsLink() {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const unread = useQuery(trpc.notifications.list.queryOptions({ unreadOnly: true, limit: 1 }));
-  useLive(
-    trpc.notifications.onNew.subscriptionOptions(
-      {},
-      { onData: () => queryClient.invalidateQueries({ queryKey: trpc.notifications.list.pathKey() }) },
-    ),
-  );
+  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.notifications.list.pathKey() });
+  useLive(trpc.notifications.onNew.subscriptionOptions({}, { onData: refresh }), refresh);
   const count = unread.data?.unreadCount ?? 0;
   return (
     <NavLink to="/account/notifications">

@@ -168,6 +168,31 @@ describe('the account pages in Chromium', needsTool('chromium'), () => {
     await page.getByText('Live', { exact: true }).waitFor();
   });
 
+  it('an order page whose subscription starts after a change still shows it (read again on start)', async () => {
+    const [user] = await stack.users(1);
+    const page = await stack.newPage(await stack.newContext(user!));
+    const order = await placeOrder(user!);
+    // The WebSocket is held (a slow network, a busy load balancer) while the order is paid and shipped.
+    let release!: () => void;
+    const held = new Promise<void>((r) => {
+      release = r;
+    });
+    await page.routeWebSocket(/\/trpc/, async (ws) => {
+      await held;
+      ws.connectToServer();
+    });
+    await page.goto(`/orders/${order.id}`);
+    await page.locator('.order-status [data-status]').first().waitFor();
+    const mine = stack.api.newClient({ token: () => user!.token });
+    await expect
+      .poll(async () => (await mine.orders.get.query({ id: order.id })).status, { timeout: 15_000 })
+      .toBe('paid');
+    await stack.api.newClient({ token: () => admin.token }).orders.markShipped.mutate({ id: order.id });
+    release();
+    await page.locator('.order-status [data-status="shipped"]').waitFor({ timeout: 15_000 });
+    await page.getByText('Live', { exact: true }).waitFor();
+  });
+
   it('lists the sessions and ends the others; a session revoked elsewhere signs the open page out and ends its subscriptions', async () => {
     const email = `two-${Date.now()}@shop.test`;
     await stack.api.client.auth.signUp.mutate({ email, password: PASSWORD, name: 'Two Devices' });

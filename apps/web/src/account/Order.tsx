@@ -18,7 +18,7 @@ function OrderView({ id }: { id: string }) {
   const queryClient = useQueryClient();
   const order = useQuery(trpc.orders.get.queryOptions({ id }));
   const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.orders.get.queryKey({ id }) });
-  const live = useLive(trpc.orders.onStatusChange.subscriptionOptions({ orderId: id }, { onData: refresh }));
+  const live = useLive(trpc.orders.onStatusChange.subscriptionOptions({ orderId: id }, { onData: refresh }), refresh);
   const cancel = useMutation(
     trpc.orders.cancel.mutationOptions({
       onSuccess: (o) => queryClient.setQueryData(trpc.orders.get.queryKey({ id }), o),

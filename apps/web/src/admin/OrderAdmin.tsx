@@ -62,12 +62,8 @@ function OrderView({ id }: { id: string }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const order = useQuery(trpc.orders.getAny.queryOptions({ id }));
-  const live = useLive(
-    trpc.orders.onStatusChange.subscriptionOptions(
-      { orderId: id },
-      { onData: () => queryClient.invalidateQueries({ queryKey: trpc.orders.getAny.queryKey({ id }) }) },
-    ),
-  );
+  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.orders.getAny.queryKey({ id }) });
+  const live = useLive(trpc.orders.onStatusChange.subscriptionOptions({ orderId: id }, { onData: refresh }), refresh);
   if (order.isPending) return <Loading what="Loading the order" />;
   if (order.error) return <ErrorNotice error={order.error} />;
   const o = order.data;

@@ -20,12 +20,8 @@ function AllOrders() {
     ),
   );
   // Every order's changes (an admin's subscription without orderId): the list is read again.
-  const live = useLive(
-    trpc.orders.onStatusChange.subscriptionOptions(
-      {},
-      { onData: () => queryClient.invalidateQueries({ queryKey: trpc.orders.listAll.pathKey() }) },
-    ),
-  );
+  const refresh = () => queryClient.invalidateQueries({ queryKey: trpc.orders.listAll.pathKey() });
+  const live = useLive(trpc.orders.onStatusChange.subscriptionOptions({}, { onData: refresh }), refresh);
   const items = list.data?.pages.flatMap((p) => p.items) ?? [];
   return (
     <>

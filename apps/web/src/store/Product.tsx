@@ -29,10 +29,14 @@ export default function Product() {
   const [quantity, setQuantity] = useState('1');
   const [added, setAdded] = useState(false);
 
+  // On a (re)start the product is read again and shown as read, until the next pushed change.
+  const resync = () =>
+    queryClient.refetchQueries({ queryKey: trpc.catalog.get.queryKey({ slug }) }).then(() => setLiveStock(null));
   const live = useLive(
     trpc.catalog.onStockChange.subscriptionOptions(id ? { productIds: [id] } : skipToken, {
       onData: (event) => setLiveStock(event.data.stock),
     }),
+    resync,
   );
 
   const recordView = useMutation(trpc.catalog.recordView.mutationOptions());
