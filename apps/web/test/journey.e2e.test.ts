@@ -3,17 +3,22 @@
  * against the real stack: sign up, open the verification email's link, search, add two products, check
  * out, watch the order turn paid without reloading; the admin, in a browser of their own, ships it, and
  * the customer's page shows it shipped and the badge counts the notifications. A declined card shows
- * `payment_failed` live. The run writes the README's screenshots (docs/screenshots).
+ * `payment_failed` live. `pnpm screenshots` runs it to write the README's (docs/screenshots).
  */
 import path from 'node:path';
-import { needsTool, repoRoot, type TestUser } from '@keelson/testing';
+import { needsTool, repoRoot, type TestUser, updatingScreenshots } from '@keelson/testing';
 import type { Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { mailLink, startWebStack, type WebStack } from './stack.ts';
 
 const SCREENSHOTS = path.join(repoRoot, 'docs/screenshots');
+// Taken on every run (a page that cannot be drawn fails it), written only when asked: a test run leaves
+// the checkout as it was.
 const shot = (page: Page, name: string) =>
-  page.screenshot({ path: path.join(SCREENSHOTS, `${name}.png`), animations: 'disabled' });
+  page.screenshot({
+    animations: 'disabled',
+    ...(updatingScreenshots() ? { path: path.join(SCREENSHOTS, `${name}.png`) } : {}),
+  });
 
 describe("a customer's first order, shipped by the admin, in Chromium", needsTool('chromium'), () => {
   let stack: WebStack;

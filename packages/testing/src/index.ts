@@ -288,4 +288,4 @@ export {
 } from './commerce.ts';
 export { parseMetrics, promtoolCheckMetrics, type Sample, sampleValue, scrapeMetrics } from './metrics.ts';
 export { browse, startOidcProvider, type TestAccount, type TestOidcProvider } from './oidcProvider.ts';
-export { findTool, needsTool, type Tool, toolsRequired } from './tools.ts';
+export { findTool, needsTool, type Tool, toolsRequired, updatingScreenshots } from './tools.ts';

@@ -35,6 +35,11 @@ export function toolsRequired(): boolean {
   return process.env.KEELSON_REQUIRE_TOOLS === '1';
 }
 
+/** Whether a run writes the README's screenshots (UPDATE_SCREENSHOTS=1, as `pnpm screenshots` sets it). */
+export function updatingScreenshots(): boolean {
+  return process.env.UPDATE_SCREENSHOTS === '1';
+}
+
 /**
  * The executable `name` that a child process spawned by name would run: the first in PATH's folders, as
  * the shell looks it up. Null when there is none.
