@@ -170,6 +170,50 @@ CREATE UNIQUE INDEX cart_item_pkey ON public.cart_item USING btree (id);
 CREATE INDEX cart_item_product_id_index ON public.cart_item USING btree (product_id);
 CREATE UNIQUE INDEX cart_item_user_product_unique ON public.cart_item USING btree (user_id, product_id);
 
+create table chat_conversation (
+  id uuid not null,
+  customer_id uuid not null,
+  order_id uuid,
+  subject character varying(200) not null,
+  status text default 'open'::text not null,
+  assignee_id uuid,
+  created_at timestamp with time zone not null,
+  last_message_at timestamp with time zone not null,
+  awaiting_staff_since timestamp with time zone,
+  customer_read_id uuid,
+  staff_read_id uuid
+);
+-- constraint chat_conversation_assignee_id_foreign: FOREIGN KEY (assignee_id) REFERENCES app_user(id) ON DELETE SET NULL
+-- constraint chat_conversation_customer_id_foreign: FOREIGN KEY (customer_id) REFERENCES app_user(id) ON DELETE CASCADE
+-- constraint chat_conversation_order_id_foreign: FOREIGN KEY (order_id) REFERENCES store_order(id) ON DELETE SET NULL
+-- constraint chat_conversation_pkey: PRIMARY KEY (id)
+-- constraint chat_conversation_status_check: CHECK ((status = ANY (ARRAY['open'::text, 'closed'::text])))
+CREATE INDEX chat_conversation_awaiting_idx ON public.chat_conversation USING btree (awaiting_staff_since) WHERE (awaiting_staff_since IS NOT NULL);
+CREATE INDEX chat_conversation_customer_idx ON public.chat_conversation USING btree (customer_id, id);
+CREATE UNIQUE INDEX chat_conversation_pkey ON public.chat_conversation USING btree (id);
+CREATE INDEX chat_conversation_status_idx ON public.chat_conversation USING btree (status, last_message_at);
+
+create table chat_message (
+  id uuid not null,
+  conversation_id uuid not null,
+  author_id uuid,
+  author_role text not null,
+  body character varying(2000) not null,
+  client_key character varying(64),
+  created_at timestamp with time zone not null,
+  hidden_at timestamp with time zone,
+  hidden_by_id uuid
+);
+-- constraint chat_message_author_id_foreign: FOREIGN KEY (author_id) REFERENCES app_user(id) ON DELETE SET NULL
+-- constraint chat_message_author_role_check: CHECK ((author_role = ANY (ARRAY['customer'::text, 'staff'::text])))
+-- constraint chat_message_client_key_unique: UNIQUE (conversation_id, client_key)
+-- constraint chat_message_conversation_id_foreign: FOREIGN KEY (conversation_id) REFERENCES chat_conversation(id) ON DELETE CASCADE
+-- constraint chat_message_hidden_by_id_foreign: FOREIGN KEY (hidden_by_id) REFERENCES app_user(id) ON DELETE SET NULL
+-- constraint chat_message_pkey: PRIMARY KEY (id)
+CREATE UNIQUE INDEX chat_message_client_key_unique ON public.chat_message USING btree (conversation_id, client_key);
+CREATE INDEX chat_message_conversation_idx ON public.chat_message USING btree (conversation_id, id);
+CREATE UNIQUE INDEX chat_message_pkey ON public.chat_message USING btree (id);
+
 create table checkout_idempotency_key (
   id uuid not null,
   user_id uuid not null,
@@ -221,7 +265,7 @@ create table notification (
   read_at timestamp with time zone
 );
 -- constraint notification_event_key_unique: UNIQUE (event_key)
--- constraint notification_kind_check: CHECK ((kind = ANY (ARRAY['order_paid'::text, 'order_shipped'::text, 'payment_failed'::text, 'report_ready'::text])))
+-- constraint notification_kind_check: CHECK ((kind = ANY (ARRAY['order_paid'::text, 'order_shipped'::text, 'payment_failed'::text, 'report_ready'::text, 'chat_reply'::text])))
 -- constraint notification_pkey: PRIMARY KEY (id)
 -- constraint notification_user_id_foreign: FOREIGN KEY (user_id) REFERENCES app_user(id) ON DELETE CASCADE
 CREATE UNIQUE INDEX notification_event_key_unique ON public.notification USING btree (event_key);

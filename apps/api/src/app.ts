@@ -9,6 +9,7 @@ import proxyaddr from '@fastify/proxy-addr';
 import websocket from '@fastify/websocket';
 import { createDashboardFeed, type DashboardFeed, readDashboardSnapshot } from '@keelson/analytics';
 import { CATALOG_CHANNEL, type CatalogCache, createCatalogCache } from '@keelson/catalog';
+import { chatGauges, createTypingBus, TYPING_CHANNEL } from '@keelson/chat';
 import type { Config } from '@keelson/config';
 import { createEventHub, type EventHub, isDatabaseUnavailable, type MikroORM, readinessProbe } from '@keelson/db';
 import { AppError, errorCatalogue } from '@keelson/errors';
@@ -259,21 +260,27 @@ export async function buildApp(deps: AppDeps) {
       : null;
   // Realtime events: one read per batch of new events, whatever the number of subscriptions this
   // process serves. Its LISTEN connection is the process's only one, and carries the cache's channel.
+  // Typing indicators travel as NOTIFYs on the same LISTEN connection: never stored.
+  const typing = createTypingBus();
   const events = createEventHub({
     orm,
     url: config.database.url ?? String(orm.config.get('clientUrl')),
     logger,
     onEvents: (batch) => metrics.realtimeEventsRead(batch),
-    channels: catalogCache
-      ? {
-          [CATALOG_CHANNEL]: {
-            onNotification: (payload) => catalogCache.invalidate(payload === '*' ? '*' : [payload]),
-            onConnect: () => catalogCache.setLive(true),
-            onDisconnect: () => catalogCache.setLive(false),
-          },
-        }
-      : {},
+    channels: {
+      [TYPING_CHANNEL]: { onNotification: (payload) => typing.deliver(payload) },
+      ...(catalogCache
+        ? {
+            [CATALOG_CHANNEL]: {
+              onNotification: (payload: string) => catalogCache.invalidate(payload === '*' ? '*' : [payload]),
+              onConnect: () => catalogCache.setLive(true),
+              onDisconnect: () => catalogCache.setLive(false),
+            },
+          }
+        : {}),
+    },
   });
+  metrics.trackChat(() => chatGauges(orm.em.fork() as EntityManager));
   app.decorate('catalogCache', catalogCache);
   app.decorate('events', events);
   // One snapshot query per tick for all of this process's dashboard watchers, none while nobody watches.
@@ -337,6 +344,8 @@ export async function buildApp(deps: AppDeps) {
     realtime,
     commerce: config.commerce,
     oidc: config.oidc !== null,
+    chat: config.chat,
+    typing,
   };
   const publicCacheControl = `public, max-age=${catalog.httpMaxAgeS}, stale-while-revalidate=${catalog.httpStaleWhileRevalidateS}`;
   await app.register(trpcIndexRoute, { prefix: '/trpc', router: appRouter });

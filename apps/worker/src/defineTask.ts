@@ -24,6 +24,8 @@ export interface TaskDeps {
   reports: { chunkBytes: number; fetchRows: number };
   /** EVENTS_RETENTION_HOURS, in milliseconds. */
   eventsRetentionMs: number;
+  /** CHAT_EMAIL_AFTER_MS. */
+  chatEmailAfterMs: number;
   /** Business counters (payments declined); absent when the worker runs without metrics. */
   metrics?: Pick<WorkerMetrics, 'paymentFailed'> | undefined;
 }

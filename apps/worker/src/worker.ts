@@ -127,6 +127,7 @@ export function createWorker(deps: WorkerDeps): KeelsonWorker {
     publicUrl: config.auth.publicUrl,
     reports: config.reports,
     eventsRetentionMs: config.events.retentionMs,
+    chatEmailAfterMs: config.chat.emailAfterMs,
     metrics: deps.metrics,
   };
   const taskList = Object.fromEntries(selected.map((name) => [name, taskFactories[name](taskDeps)])) as TaskList;

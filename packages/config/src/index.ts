@@ -236,6 +236,10 @@ const schema = z.object({
 
   /** How often `dashboard.live` pushes a snapshot (one query per API process per tick, only while watched), milliseconds. */
   DASHBOARD_INTERVAL_MS: int(500, 10 * MINUTE).default(3 * SECOND),
+  /** How long a support reply may stay unread before the customer gets one email about it (per burst of replies), milliseconds. */
+  CHAT_EMAIL_AFTER_MS: int(1 * SECOND, 7 * 24 * 60 * MINUTE).default(5 * MINUTE),
+  /** Support-chat messages one user may send a minute (TOO_MANY_REQUESTS beyond, with Retry-After). */
+  CHAT_SEND_PER_MINUTE: int(1, 10_000).default(30),
   /** How long realtime events are kept for resuming clients (`lastEventId`), hours; older ones are pruned. */
   EVENTS_RETENTION_HOURS: int(1, 24 * 365).default(72),
 
@@ -374,6 +378,12 @@ export interface Config {
     /** DASHBOARD_INTERVAL_MS. */
     intervalMs: number;
   };
+  chat: {
+    /** CHAT_EMAIL_AFTER_MS. */
+    emailAfterMs: number;
+    /** CHAT_SEND_PER_MINUTE. */
+    sendPerMinute: number;
+  };
   events: {
     /** EVENTS_RETENTION_HOURS: a client may resume from a cursor this old. */
     retentionMs: number;
@@ -503,6 +513,7 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
     },
     reports: { chunkBytes: e.REPORT_CHUNK_BYTES, fetchRows: e.REPORT_FETCH_ROWS },
     dashboard: { intervalMs: e.DASHBOARD_INTERVAL_MS },
+    chat: { emailAfterMs: e.CHAT_EMAIL_AFTER_MS, sendPerMinute: e.CHAT_SEND_PER_MINUTE },
     events: { retentionMs: e.EVENTS_RETENTION_HOURS * 60 * MINUTE },
     oidc: e.OIDC_ISSUER
       ? {

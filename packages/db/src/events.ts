@@ -19,7 +19,7 @@ export const EVENTS_CHANNEL = 'keelson_events';
 /** Writers' wake-up for the sequencer: committed events are waiting for a position. No payload. */
 export const EVENTS_PENDING_CHANNEL = 'keelson_events_pending';
 
-export const eventTopics = ['order', 'stock', 'notification'] as const;
+export const eventTopics = ['order', 'stock', 'notification', 'chat'] as const;
 export type EventTopic = (typeof eventTopics)[number];
 
 export interface PublishedEvent {

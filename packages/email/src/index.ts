@@ -9,6 +9,7 @@ export {
 export { createMailer, type MailConfig, type Mailer, type Message, type SentMessage } from './mailer.ts';
 export {
   accountExistsMessage,
+  chatReplyMessage,
   formatMoney,
   type OrderSummary,
   orderStatusMessage,

@@ -118,3 +118,28 @@ export function orderStatusMessage(opts: {
     action: 'See your order',
   });
 }
+
+/** Support replied and the reply is still unread (one per burst of replies). */
+export function chatReplyMessage(opts: {
+  to: string;
+  name: string;
+  subject: string;
+  replies: number;
+  lastReply: string;
+  link: string;
+}): Message {
+  const quote = opts.lastReply.length > 500 ? `${opts.lastReply.slice(0, 500)}…` : opts.lastReply;
+  return layout({
+    to: opts.to,
+    subject: `Support replied: ${opts.subject}`,
+    greeting: `Hello ${opts.name},`,
+    lines: [
+      opts.replies === 1
+        ? 'Our support team replied to your conversation:'
+        : `Our support team sent you ${opts.replies} replies:`,
+      quote,
+    ],
+    link: opts.link,
+    action: 'Read and reply',
+  });
+}

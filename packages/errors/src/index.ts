@@ -36,6 +36,8 @@ export const errorCatalogue = {
   REPORT_NOT_FOUND: { trpc: 'NOT_FOUND', message: 'No such report.' },
   JOB_NOT_FOUND: { trpc: 'NOT_FOUND', message: 'No such job.' },
   NOTIFICATION_NOT_FOUND: { trpc: 'NOT_FOUND', message: 'No such notification.' },
+  CONVERSATION_NOT_FOUND: { trpc: 'NOT_FOUND', message: 'No such conversation.' },
+  CHAT_MESSAGE_NOT_FOUND: { trpc: 'NOT_FOUND', message: 'No such message.' },
   EMAIL_TAKEN: { trpc: 'CONFLICT', message: 'An account with this email already exists.' },
   PRODUCT_UNAVAILABLE: { trpc: 'CONFLICT', message: 'This product is no longer available.' },
   OUT_OF_STOCK: { trpc: 'CONFLICT', message: 'Some products in your cart are out of stock.' },

@@ -141,6 +141,19 @@ export const tasks = {
     payload: z.object({ orderId: z.uuid(), status: z.enum(['paid', 'shipped', 'payment_failed']) }),
     maxAttempts: 10,
   }),
+  /**
+   * Tells a customer that support replied and the reply is still unread, by email and in their inbox,
+   * CHAT_EMAIL_AFTER_MS after the first unread reply. Every staff reply enqueues it under the
+   * conversation's key, keeping the first run time: a burst of replies is one job, and one email per
+   * burst whatever the retries (keyed by the burst's first message). Read meanwhile: nothing is sent.
+   */
+  chat__email_unread: defineTask({
+    identifier: 'chat__email_unread',
+    payload: z.object({ conversationId: z.uuid() }),
+    maxAttempts: 10,
+    jobKey: (p) => `chat__email_unread:${p.conversationId}`,
+    jobKeyMode: 'preserve_run_at',
+  }),
   /** Daily (cron): deletes checkout idempotency keys past their retention (CHECKOUT_KEY_TTL_HOURS). */
   checkout__purge_keys: defineTask({
     identifier: 'checkout__purge_keys',

@@ -34,7 +34,7 @@ export interface RealtimeCounts {
 }
 
 /** The event topics a process fans out; fixed, so their series exist (at 0) before the first event. */
-const REALTIME_TOPICS = ['order', 'stock', 'notification'] as const;
+const REALTIME_TOPICS = ['order', 'stock', 'notification', 'chat'] as const;
 
 export interface ApiMetrics extends ProcessMetrics {
   observeHttpRequest(o: HttpObservation): void;
@@ -45,6 +45,13 @@ export interface ApiMetrics extends ProcessMetrics {
   realtimeEventsRead(events: readonly { topic: string; createdAt: Date }[]): void;
   /** Reports the process's subscriptions and connections in `keelson_realtime_*` at scrape time. */
   trackRealtime(source: () => RealtimeCounts): void;
+  /** A support-chat message was sent, by the customer or the staff. */
+  chatMessageSent(role: 'customer' | 'staff'): void;
+  /**
+   * Reads the chat's open conversations and oldest unanswered wait at scrape time (a database query,
+   * at most once per `cacheMs`, default 5 s, however many scrapers).
+   */
+  trackChat(source: () => Promise<{ open: number; oldestUnansweredSeconds: number }>, cacheMs?: number): void;
 }
 
 export function createApiMetrics(): ApiMetrics {
@@ -87,6 +94,51 @@ export function createApiMetrics(): ApiMetrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers,
   });
+  const chatMessages = new Counter({
+    name: 'keelson_chat_messages_total',
+    help: 'Support-chat messages sent through this API process, by author role',
+    labelNames: ['role'] as const,
+    registers,
+  });
+  for (const role of ['customer', 'staff']) chatMessages.inc({ role }, 0);
+  const chatDelay = new Histogram({
+    name: 'keelson_chat_delivery_delay_seconds',
+    help: 'From a support-chat event being written to this API process reading it for its subscribers',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  });
+  let chatSource: (() => Promise<{ open: number; oldestUnansweredSeconds: number }>) | null = null;
+  let chatCacheMs = 5_000;
+  let chatCached: { at: number; value: Promise<{ open: number; oldestUnansweredSeconds: number } | null> } | null =
+    null;
+  const chatGauges = () => {
+    if (!chatSource) return Promise.resolve(null);
+    if (chatCached && Date.now() - chatCached.at < chatCacheMs) return chatCached.value;
+    // A failed read (the database away) leaves the gauges absent rather than a false 0.
+    const value = chatSource().catch(() => null);
+    chatCached = { at: Date.now(), value };
+    return value;
+  };
+  new Gauge({
+    name: 'keelson_chat_open_conversations',
+    help: 'Support conversations open (the same figure on every API process: read from the database)',
+    registers,
+    async collect() {
+      const g = await chatGauges();
+      this.reset();
+      if (g) this.set(g.open);
+    },
+  });
+  new Gauge({
+    name: 'keelson_chat_oldest_unanswered_seconds',
+    help: 'How long the customer of the longest-waiting open conversation has waited for a staff reply (0 when none waits)',
+    registers,
+    async collect() {
+      const g = await chatGauges();
+      this.reset();
+      if (g) this.set(g.oldestUnansweredSeconds);
+    },
+  });
   let realtimeSource: (() => RealtimeCounts) | null = null;
   new Gauge({
     name: 'keelson_realtime_subscriptions',
@@ -122,8 +174,16 @@ export function createApiMetrics(): ApiMetrics {
       for (const e of events) {
         realtimeEvents.inc({ topic: e.topic });
         // A clock step between the writer's database and this host could make it negative.
-        realtimeDelay.observe(Math.max(0, (now - e.createdAt.getTime()) / 1000));
+        const seconds = Math.max(0, (now - e.createdAt.getTime()) / 1000);
+        realtimeDelay.observe(seconds);
+        if (e.topic === 'chat') chatDelay.observe(seconds);
       }
+    },
+    chatMessageSent: (role) => chatMessages.inc({ role }),
+    trackChat: (source, cacheMs = 5_000) => {
+      chatSource = source;
+      chatCacheMs = cacheMs;
+      chatCached = null;
     },
     trackRealtime: (source) => {
       realtimeSource = source;

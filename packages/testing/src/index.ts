@@ -3,6 +3,7 @@
  * test file, the real API on port 0 called through the real client, and the worker.
  */
 import { type App, buildApp } from '@keelson/api';
+import { createTypingBus } from '@keelson/chat';
 import { closeClient, createClient, type KeelsonClient } from '@keelson/client';
 import { type Config, loadConfig } from '@keelson/config';
 import { createOrm, type MikroORM } from '@keelson/db';
@@ -183,6 +184,9 @@ export function testContext(
         cookieSecure: false,
       },
       commerce: config.commerce,
+      chat: config.chat,
+      // Typing indicators of this caller's process only (no LISTEN connection in a createCaller test).
+      typing: createTypingBus(),
     },
     {
       requestId: 'test',

@@ -8,6 +8,7 @@ import {
   validateSession,
 } from '@keelson/auth';
 import type { CatalogCache } from '@keelson/catalog';
+import { type ChatSettings, defaultChatSettings, type TypingBus } from '@keelson/chat';
 import type { EventHub, MikroORM } from '@keelson/db';
 import type { ApiMetrics } from '@keelson/metrics';
 import type { CommerceSettings } from '@keelson/orders';
@@ -52,6 +53,13 @@ export interface ContextDeps {
    * Optional: without it (`createCaller` tests, scripts) subscriptions run unguarded.
    */
   realtime?: Realtime | null;
+  /** CHAT_EMAIL_AFTER_MS and CHAT_SEND_PER_MINUTE. Default: their defaults. */
+  chat?: ChatSettings;
+  /**
+   * The API process's typing indicators (fed by its LISTEN connection). Optional: without it
+   * (`createCaller` tests, scripts) `chat.onTyping` answers with an error; `chat.typing` still sends.
+   */
+  typing?: TypingBus | null;
 }
 
 /** How the caller presented itself, as the transport adapter saw it. */
@@ -109,6 +117,9 @@ export interface Context {
   /** Null when the process runs without one (see ContextDeps). */
   dashboard: DashboardFeed | null;
   realtime: Realtime | null;
+  chat: ChatSettings;
+  /** Null when the process runs without one (see ContextDeps). */
+  typing: TypingBus | null;
   /**
    * Subscriptions open on this context: one context serves a whole WebSocket, so this is the count
    * WS_MAX_SUBSCRIPTIONS_PER_CONNECTION limits.
@@ -152,6 +163,8 @@ export function createContext(deps: ContextDeps, request: RequestInfo): Context 
     events: deps.events ?? null,
     dashboard: deps.dashboard ?? null,
     realtime: deps.realtime ?? null,
+    chat: deps.chat ?? defaultChatSettings,
+    typing: deps.typing ?? null,
     openSubscriptions: { count: 0 },
     live: null,
     request,

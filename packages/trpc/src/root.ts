@@ -3,6 +3,7 @@ import { analyticsRouter } from './routers/analytics.ts';
 import { authRouter } from './routers/auth.ts';
 import { cartRouter } from './routers/cart.ts';
 import { catalogRouter } from './routers/catalog.ts';
+import { chatRouter } from './routers/chat.ts';
 import { dashboardRouter } from './routers/dashboard.ts';
 import { jobsRouter } from './routers/jobs.ts';
 import { notificationsRouter } from './routers/notifications.ts';
@@ -19,6 +20,7 @@ export const appRouter = router({
   cart: cartRouter,
   orders: ordersRouter,
   notifications: notificationsRouter,
+  chat: chatRouter,
   reports: reportsRouter,
   analytics: analyticsRouter,
   jobs: jobsRouter,

@@ -26,6 +26,9 @@ interface Fixtures {
   notificationId: string;
   /** A queued background job, new for every cell. */
   jobId: string;
+  /** Customer A's support conversation and its first message, new for every cell. */
+  conversationId: string;
+  messageId: string;
   unique: () => string;
 }
 
@@ -137,6 +140,33 @@ const matrix: Record<string, Row> = {
   // Only the owner; anyone else, admins included, is told there is no such notification.
   'notifications.markRead#ids': { input: (f) => ({ ids: [f.notificationId] }), expect: ownerOnly },
   'notifications.onNew': { input: () => ({}), expect: signedIn },
+  'chat.open': { input: () => ({ body: 'A question' }), expect: signedIn },
+  // Asking about an order: only one's own (others' orders do not exist for them, admins included).
+  'chat.open#order': { input: (f) => ({ orderId: f.paidOrderId, body: 'About my order' }), expect: ownerOnly },
+  'chat.list': { input: () => ({}), expect: signedIn },
+  'chat.inbox': { input: () => ({}), expect: adminOnly },
+  'chat.onInbox': { input: () => ({}), expect: signedIn },
+  // A's conversation: A and the staff; another customer is told there is no such conversation.
+  ...Object.fromEntries(
+    (
+      [
+        ['chat.get', (f: Fixtures) => ({ conversationId: f.conversationId })],
+        ['chat.messages', (f: Fixtures) => ({ conversationId: f.conversationId })],
+        ['chat.send', (f: Fixtures) => ({ conversationId: f.conversationId, body: 'Hello' })],
+        ['chat.markRead', (f: Fixtures) => ({ conversationId: f.conversationId, upTo: f.messageId })],
+        ['chat.close', (f: Fixtures) => ({ conversationId: f.conversationId })],
+        ['chat.reopen', (f: Fixtures) => ({ conversationId: f.conversationId })],
+        ['chat.typing', (f: Fixtures) => ({ conversationId: f.conversationId })],
+        ['chat.onMessage', (f: Fixtures) => ({ conversationId: f.conversationId })],
+        ['chat.onTyping', (f: Fixtures) => ({ conversationId: f.conversationId })],
+      ] as const
+    ).map(([path, input]) => [
+      path,
+      { input, expect: { anonymous: 'UNAUTHORIZED', customerA: 'ok', customerB: 'NOT_FOUND', admin: 'ok' } },
+    ]),
+  ),
+  'chat.assign': { input: (f) => ({ conversationId: f.conversationId, toMe: true }), expect: adminOnly },
+  'chat.hideMessage': { input: (f) => ({ messageId: f.messageId }), expect: adminOnly },
   'reports.requestSales': {
     input: () => ({ from: new Date('2026-01-01T00:00:00Z'), to: new Date('2026-01-02T00:00:00Z'), groupBy: 'day' }),
     expect: adminOnly,
@@ -238,6 +268,20 @@ describe('authorization matrix', () => {
       `select id::text from graphile_worker.add_job('catalog__refresh_view_count', json_build_object('productId', $1::text), run_at => now() + interval '1 day')`,
       [productId],
     );
+    const conversationId = uuidv7();
+    const messageId = uuidv7();
+    await sql(
+      t.db.url,
+      `insert into chat_conversation (id, customer_id, subject, status, created_at, last_message_at)
+       values ($1, $2, 'Matrix', 'open', now(), now())`,
+      [conversationId, users.a.id],
+    );
+    await sql(
+      t.db.url,
+      `insert into chat_message (id, conversation_id, author_id, author_role, body, created_at)
+       values ($1, $2, $3, 'customer', 'Hi', now())`,
+      [messageId, conversationId, users.a.id],
+    );
     const tokens = {} as Record<'a' | 'b' | 'admin', string>;
     let aSessionId = '';
     for (const key of ['a', 'b', 'admin'] as const) {
@@ -270,6 +314,8 @@ describe('authorization matrix', () => {
         reportId,
         notificationId,
         jobId: job!.id,
+        conversationId,
+        messageId,
         unique: () => `new-${++n}@matrix.test`,
       },
     };

@@ -4,6 +4,7 @@ import type { TaskDeps } from '../defineTask.ts';
 import { analytics__rollup } from './analytics__rollup.ts';
 import { auth__cleanup } from './auth__cleanup.ts';
 import { catalog__refresh_view_count } from './catalog__refresh_view_count.ts';
+import { chat__email_unread } from './chat__email_unread.ts';
 import { checkout__purge_keys } from './checkout__purge_keys.ts';
 import { email__account_exists } from './email__account_exists.ts';
 import { email__order_status } from './email__order_status.ts';
@@ -32,4 +33,5 @@ export const taskFactories: { [N in TaskName]: (deps: TaskDeps) => Task<N> } = {
   report__daily_sales,
   analytics__rollup,
   events__prune,
+  chat__email_unread,
 };

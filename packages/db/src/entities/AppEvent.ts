@@ -17,7 +17,7 @@ export const AppEventSchema = defineEntity({
      * sequenced. What clients see as the event id.
      */
     position: p.bigint('number').nullable().unique(),
-    /** `order`, `stock`, `notification`. */
+    /** `order`, `stock`, `notification`, `chat`. */
     topic: p.string().length(32),
     /**
      * The only user who may see it; null for public events (stock). Deliberately no foreign key: the

@@ -3,7 +3,13 @@ import { uuidv7 } from '../ids.ts';
 import { User } from './User.ts';
 
 /** What a notification is about; each comes from one business event (see `@keelson/notifications`). */
-export const notificationKinds = ['order_paid', 'order_shipped', 'payment_failed', 'report_ready'] as const;
+export const notificationKinds = [
+  'order_paid',
+  'order_shipped',
+  'payment_failed',
+  'report_ready',
+  'chat_reply',
+] as const;
 export type NotificationKind = (typeof notificationKinds)[number];
 
 /**

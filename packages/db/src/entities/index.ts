@@ -2,6 +2,7 @@ import { AnalyticsEventSchema, AnalyticsFunnelHourlySchema, AnalyticsHourlySchem
 import { AppEventPrunedSchema, AppEventSchema } from './AppEvent.ts';
 import { AuthTokenSchema } from './AuthToken.ts';
 import { CartItemSchema } from './CartItem.ts';
+import { ChatConversationSchema, ChatMessageSchema } from './Chat.ts';
 import { DeviceSchema } from './Device.ts';
 import { EmailDeliverySchema } from './EmailDelivery.ts';
 import { IdentitySchema } from './Identity.ts';
@@ -20,6 +21,14 @@ export { AnalyticsEvent, AnalyticsFunnelHourly, AnalyticsHourly } from './Analyt
 export { AppEvent, AppEventPruned } from './AppEvent.ts';
 export { AuthToken, type AuthTokenKind, authTokenKinds } from './AuthToken.ts';
 export { CartItem } from './CartItem.ts';
+export {
+  type ChatAuthorRole,
+  ChatConversation,
+  ChatMessage,
+  type ChatStatus,
+  chatAuthorRoles,
+  chatStatuses,
+} from './Chat.ts';
 export { Device } from './Device.ts';
 export { EmailDelivery } from './EmailDelivery.ts';
 export { Identity } from './Identity.ts';
@@ -80,4 +89,6 @@ export const entities = [
   AppEventSchema,
   AppEventPrunedSchema,
   NotificationSchema,
+  ChatConversationSchema,
+  ChatMessageSchema,
 ];
