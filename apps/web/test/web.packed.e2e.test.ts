@@ -48,7 +48,9 @@ describe('the web app built from the packed @keelson/client, outside the workspa
         '--prefer-offline',
         '--ignore-scripts',
         '--cache',
-        path.join(homedir(), '.cache/keelson/npm'),
+        // A cache of this test's own: two npm installs filling one cold cache at once (this test and the
+        // client's, in parallel) were seen to hang until killed.
+        path.join(homedir(), '.cache/keelson/npm-web'),
         path.join(packed, tarball as string),
         ...versioned(manifest.dependencies),
         ...versioned(manifest.devDependencies),

@@ -6,7 +6,7 @@
  * bundles for browsers (vite build), and calls a live API from Node.
  *
  * Versions are those create-vite 9.3 scaffolds today (typescript ~7.0.2, vite ^8.3.4), pinned so that a run
- * means the same next month. npm's cache lives in ~/.cache/keelson/npm, so only the first run downloads.
+ * means the same next month. npm's cache lives in ~/.cache/keelson/npm-client, so only the first run downloads.
  */
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { homedir, tmpdir } from 'node:os';
@@ -182,7 +182,9 @@ describe('@keelson/client packed and installed outside the workspace', () => {
         '--prefer-offline',
         '--ignore-scripts',
         '--cache',
-        path.join(homedir(), '.cache/keelson/npm'),
+        // This test's own cache: two npm installs filling one cold cache at once (this test and the web
+        // app's packed build, in parallel) were seen to hang until killed.
+        path.join(homedir(), '.cache/keelson/npm-client'),
         path.join(packed, tarball!),
         `@trpc/client@${versions.trpc}`,
         `@trpc/server@${versions.trpc}`,
@@ -193,7 +195,6 @@ describe('@keelson/client packed and installed outside the workspace', () => {
         `typescript@${versions.typescript}`,
         `vite@${versions.vite}`,
       ],
-      // Minutes, not seconds: on a busy 2-core machine a cold npm cache has been seen to need over 90 s.
       { cwd: scratch, timeoutMs: 240_000 },
     );
     console.log(`packed and installed in ${Math.round(performance.now() - started)} ms`);

@@ -5,13 +5,25 @@
  * and without what pnpm passes to its scripts (npm_config_*).
  */
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 
-export const outsideEnv: Record<string, string | undefined> = Object.fromEntries(
-  Object.entries(process.env).filter(([k]) => !/^(npm_|pnpm_)/i.test(k) && !['NODE_PATH', 'NODE_OPTIONS'].includes(k)),
-);
+/** Debian's (and most distributions') bundle of the CAs the machine trusts. */
+const SYSTEM_CAS = '/etc/ssl/certs/ca-certificates.crt';
+
+export const outsideEnv: Record<string, string | undefined> = {
+  // npm runs on the project's own Node (first on PATH), whose bundled CAs are not the machine's: where
+  // the machine trusts more (a TLS-inspecting proxy's CA), npm under Debian's Node succeeds while it
+  // would fail every fetch with SELF_SIGNED_CERT_IN_CHAIN and retry until killed. Trust what the machine trusts.
+  ...(existsSync(SYSTEM_CAS) ? { NODE_EXTRA_CA_CERTS: SYSTEM_CAS } : {}),
+  ...Object.fromEntries(
+    Object.entries(process.env).filter(
+      ([k]) => !/^(npm_|pnpm_)/i.test(k) && !['NODE_PATH', 'NODE_OPTIONS'].includes(k),
+    ),
+  ),
+};
 
 /** Runs `cmd`; rejects with its whole output when it fails. */
 export async function runOutside(cmd: string, args: string[], opts: { cwd: string; timeoutMs?: number }) {
