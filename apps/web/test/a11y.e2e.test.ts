@@ -14,6 +14,7 @@ describe('accessibility of every page (axe-core)', needsTool('chromium'), () => 
   let customer: TestUser;
   let product: { id: string; slug: string };
   let orderId: string;
+  let conversationId: string;
 
   beforeAll(async () => {
     stack = await startWebStack();
@@ -26,6 +27,7 @@ describe('accessibility of every page (axe-core)', needsTool('chromium'), () => 
     orderId = (await client.orders.checkout.mutate({ idempotencyKey: crypto.randomUUID(), paymentToken: 'tok_visa' }))
       .id;
     await client.cart.addItem.mutate({ productId: product.id, quantity: 2 });
+    conversationId = (await client.chat.open.mutate({ body: 'A question about my order', orderId })).id;
     await stack.api.newClient({ token: () => admin.token }).reports.requestSales.mutate({
       from: new Date(Date.now() - 86_400_000),
       to: new Date(Date.now() + 86_400_000),
@@ -62,7 +64,8 @@ describe('accessibility of every page (axe-core)', needsTool('chromium'), () => 
 
   it("finds nothing serious on a customer's pages", async () => {
     const paths = ['/cart', '/account', '/account/sessions', '/orders', `/orders/${orderId}`, '/account/notifications'];
-    expect(await check(customer, [...paths, '/admin'])).toEqual({});
+    const support = ['/account/support', `/account/support/${conversationId}`];
+    expect(await check(customer, [...paths, ...support, '/admin'])).toEqual({});
   });
 
   it("finds nothing serious on the admin console's pages", async () => {
@@ -75,6 +78,8 @@ describe('accessibility of every page (axe-core)', needsTool('chromium'), () => 
         '/admin/users',
         '/admin/reports',
         '/admin/jobs',
+        '/admin/support',
+        `/admin/support/${conversationId}`,
       ]),
     ).toEqual({});
   });

@@ -230,7 +230,7 @@ async function readMessage(tx: EntityManager, id: string, side: Side): Promise<C
   return toMessage(tx, row, side);
 }
 
-/** A page of history, newest `limit` before `before`, returned oldest first. */
+/** A page of history: the newest `limit` messages before `cursor`, returned oldest first. */
 export async function history(em: EntityManager, viewer: Viewer, raw: HistoryInput): Promise<HistoryPage> {
   const input = historyInput.parse(raw);
   const side = await conversationSide(em, viewer, input.conversationId);
@@ -238,12 +238,12 @@ export async function history(em: EntityManager, viewer: Viewer, raw: HistoryInp
     select m.id, m.conversation_id, m.author_role, u.name as author_name, m.body, m.created_at,
            m.hidden_at, h.name as hidden_by_name
     from chat_message m left join app_user u on u.id = m.author_id left join app_user h on h.id = m.hidden_by_id
-    where m.conversation_id = ${input.conversationId} ${input.before ? sql`and m.id < ${input.before}` : sql``}
+    where m.conversation_id = ${input.conversationId} ${input.cursor ? sql`and m.id < ${input.cursor}` : sql``}
     order by m.id desc limit ${input.limit + 1}`.execute(kysely(em));
   const page = rows.slice(0, input.limit);
   return {
     items: page.reverse().map((r) => toMessage(em, r, side)),
-    before: rows.length > input.limit ? (page[0]?.id ?? null) : null,
+    nextCursor: rows.length > input.limit ? (page[0]?.id ?? null) : null,
   };
 }
 

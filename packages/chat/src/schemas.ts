@@ -40,8 +40,8 @@ export type SendMessageInput = z.infer<typeof sendMessageInput>;
 
 export const historyInput = z.object({
   conversationId: z.uuid(),
-  /** The oldest message id of the page already shown: the page before it. */
-  before: z.uuid().optional(),
+  /** The oldest message id already shown (`nextCursor`): the page of older messages before it. */
+  cursor: z.uuid().optional(),
   /** Default 50. */
   limit: z.number().int().min(1).max(200).default(50),
 });
@@ -124,8 +124,8 @@ export type ConversationPage = z.infer<typeof conversationPage>;
 export const historyPage = z.object({
   /** Oldest first, for display. */
   items: z.array(chatMessageDto),
-  /** Pass as `before` for the older page; null at the start of the conversation. */
-  before: z.uuid().nullable(),
+  /** Pass as `cursor` for the older page; null at the start of the conversation. */
+  nextCursor: z.uuid().nullable(),
 });
 export type HistoryPage = z.infer<typeof historyPage>;
 

@@ -88,12 +88,12 @@ describe('support chat (createCaller)', () => {
     for (let i = 1; i < 12; i++)
       await as(i % 2 ? staff : bob).chat.send({ conversationId: conv.id, body: `message ${i}` });
     const seen: string[] = [];
-    let before: string | undefined;
+    let cursor: string | undefined;
     for (;;) {
-      const page = await as(bob).chat.messages({ conversationId: conv.id, limit: 5, ...(before ? { before } : {}) });
+      const page = await as(bob).chat.messages({ conversationId: conv.id, limit: 5, ...(cursor ? { cursor } : {}) });
       seen.unshift(...page.items.map((m) => m.body ?? ''));
-      if (!page.before) break;
-      before = page.before;
+      if (!page.nextCursor) break;
+      cursor = page.nextCursor;
     }
     expect(seen).toEqual(Array.from({ length: 12 }, (_, i) => `message ${i}`));
     // Customers see staff by first name; the staff's own view keeps the name.

@@ -9,6 +9,7 @@ export function AccountNav() {
       </NavLink>
       <NavLink to="/orders">Orders</NavLink>
       <NavLink to="/account/notifications">Notifications</NavLink>
+      <NavLink to="/account/support">Support</NavLink>
       <NavLink to="/account/sessions">Sessions</NavLink>
     </nav>
   );

@@ -4,6 +4,8 @@
  */
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { Link, useParams } from 'react-router';
+import { ChatPanel } from '../chat/ChatPanel.tsx';
+import { StartConversation } from '../chat/StartConversation.tsx';
 import { errorInfo } from '../errors.ts';
 import { useLive } from '../live.ts';
 import { OrderHistory, OrderStatus } from '../orders.tsx';
@@ -105,7 +107,26 @@ function OrderView({ id }: { id: string }) {
         </p>
       ) : null}
       <ErrorNotice error={cancel.error} />
+      <OrderChat orderId={id} />
     </>
+  );
+}
+
+/** The conversation about this order, live, or the form that starts one. */
+function OrderChat({ orderId }: { orderId: string }) {
+  const trpc = useTRPC();
+  const list = useQuery(trpc.chat.list.queryOptions({ limit: 100 }));
+  if (list.isPending) return null;
+  const existing = list.data?.items.find((c) => c.orderId === orderId);
+  return (
+    <section aria-labelledby="order-chat-h">
+      <h2 id="order-chat-h">Questions about this order</h2>
+      {existing ? (
+        <ChatPanel conversationId={existing.id} side="customer" />
+      ) : (
+        <StartConversation orderId={orderId} label="Ask about this order" />
+      )}
+    </section>
   );
 }
 

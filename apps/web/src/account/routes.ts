@@ -9,6 +9,8 @@ export const accountRoutes = [
   page('/account', () => import('./Profile.tsx')),
   page('/account/sessions', () => import('./Sessions.tsx')),
   page('/account/notifications', () => import('./Notifications.tsx')),
+  page('/account/support', () => import('./Support.tsx')),
+  page('/account/support/:id', () => import('./SupportConversation.tsx')),
   page('/orders', () => import('./Orders.tsx')),
   page('/orders/:id', () => import('./Order.tsx')),
 ];

@@ -8,6 +8,7 @@ const LINKS = [
   ['/admin/users', 'Users'],
   ['/admin/reports', 'Reports'],
   ['/admin/jobs', 'Jobs'],
+  ['/admin/support', 'Support'],
 ] as const;
 
 export function AdminNav() {

@@ -10,4 +10,6 @@ export const adminRoutes = [
   page('/admin/users', () => import('./Users.tsx')),
   page('/admin/reports', () => import('./Reports.tsx')),
   page('/admin/jobs', () => import('./Jobs.tsx')),
+  page('/admin/support', () => import('./Support.tsx')),
+  page('/admin/support/:id', () => import('./SupportConversation.tsx')),
 ];

@@ -78,7 +78,7 @@ export const chatRouter = router({
     .output(conversationDto)
     .query(({ ctx, input }) => getConversation(ctx.em, viewerOf(ctx), input.conversationId)),
 
-  /** History, keyset-paged backwards (`before`), each page oldest first. */
+  /** History, keyset-paged backwards (`cursor` = the oldest id shown), each page oldest first. */
   messages: authedProcedure
     .input(historyInput)
     .output(historyPage)
