@@ -148,6 +148,10 @@ describe('keelson.json', () => {
       'keelson_realtime_listener_up',
       'keelson_realtime_events_total',
       'keelson_realtime_event_delay_seconds',
+      'keelson_chat_messages_total',
+      'keelson_chat_delivery_delay_seconds',
+      'keelson_chat_open_conversations',
+      'keelson_chat_oldest_unanswered_seconds',
       'nodejs_eventloop_lag_seconds',
       'nodejs_heap_size_used_bytes',
     ];

@@ -15,6 +15,7 @@ import path from 'node:path';
 import { publishEvents } from '@keelson/db';
 import {
   createProduct,
+  createUsers,
   eventually,
   freePort,
   needsTool,
@@ -128,12 +129,22 @@ describe('dashboard truth against a real Prometheus', needsTool('prometheus'), (
   let worker: TestWorker;
   let prometheus: Awaited<ReturnType<typeof startPrometheus>>;
   let product: { id: string; slug: string };
+  let shopper: { token: string };
+  let conversationId: string;
   let wave = 0;
 
   beforeAll(async () => {
-    api = await startTestApi({ config: { METRICS_TOKEN } });
+    api = await startTestApi({ config: { METRICS_TOKEN, CHAT_SEND_PER_MINUTE: '10000' } });
     worker = await startTestWorker({ db: api.db, http: true, config: { METRICS_TOKEN } });
     product = await createProduct(api.db.url, { priceCents: 1200, stock: 5 });
+    [shopper] = (await createUsers(api.db.url, 1, { prefix: 'truth-chat' })) as [{ token: string }];
+    const opened = await rawCall(api.baseUrl, {
+      path: 'chat.open',
+      type: 'mutation',
+      input: { body: 'A question for the dashboard' },
+      headers: { authorization: `Bearer ${shopper.token}` },
+    });
+    conversationId = (opened.data as { id: string }).id;
     const host = (url: string | null) => new URL(url ?? '').host;
     prometheus = await startPrometheus({ api: host(api.metricsUrl), worker: host(worker.baseUrl) });
   }, 90_000);
@@ -164,6 +175,14 @@ describe('dashboard truth against a real Prometheus', needsTool('prometheus'), (
     await api.orm.em
       .fork()
       .transactional((tx) => publishEvents(tx, [{ topic: 'stock', payload: { productId: product.id, stock: 5 } }]));
+    // A support-chat message: counted, and its event read by the hub (the chat delay panel).
+    const chat = await call({
+      path: 'chat.send',
+      type: 'mutation',
+      input: { conversationId, body: `Still waiting (${wave})` },
+      headers: { authorization: `Bearer ${shopper.token}` },
+    });
+    expect(chat.status).toBe(200);
     // An internal error, safely: this file's own database loses the product table for one call.
     await sql(api.db.url, 'alter table product rename to product_hidden');
     try {
