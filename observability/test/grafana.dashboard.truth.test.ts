@@ -24,6 +24,7 @@ import {
   startTestApi,
   startTestWorker,
   type TestApi,
+  type TestUser,
   type TestWorker,
 } from '@keelson/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -129,7 +130,7 @@ describe('dashboard truth against a real Prometheus', needsTool('prometheus'), (
   let worker: TestWorker;
   let prometheus: Awaited<ReturnType<typeof startPrometheus>>;
   let product: { id: string; slug: string };
-  let shopper: { token: string };
+  let shopper: TestUser;
   let conversationId: string;
   let wave = 0;
 
@@ -137,7 +138,7 @@ describe('dashboard truth against a real Prometheus', needsTool('prometheus'), (
     api = await startTestApi({ config: { METRICS_TOKEN, CHAT_SEND_PER_MINUTE: '10000' } });
     worker = await startTestWorker({ db: api.db, http: true, config: { METRICS_TOKEN } });
     product = await createProduct(api.db.url, { priceCents: 1200, stock: 5 });
-    [shopper] = (await createUsers(api.db.url, 1, { prefix: 'truth-chat' })) as [{ token: string }];
+    shopper = (await createUsers(api.db.url, 1, { prefix: 'truth-chat' }))[0] as TestUser;
     const opened = await rawCall(api.baseUrl, {
       path: 'chat.open',
       type: 'mutation',
