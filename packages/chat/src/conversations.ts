@@ -270,82 +270,93 @@ export async function sendMessage(
   em: EntityManager,
   opts: { viewer: Viewer; input: SendMessageInput; settings: ChatSettings; hooks?: SendHooks },
 ): Promise<ChatMessageDto> {
-  const { viewer, input, settings, hooks = {} } = opts;
-  await claim(em, {
-    rule: { bucket: 'chat:send:user', max: settings.sendPerMinute, windowMs: 60_000 },
-    key: viewer.userId,
-    now: new Date(),
-  });
-  let created: Side | null = null;
-  const message = await em.transactional(async (tx) => {
-    const { row, side } = await lockConversation(tx, viewer, input.conversationId);
-    const db = kysely(tx);
-    if (input.clientKey) {
-      const existing = await db
-        .selectFrom('chat_message')
-        .select('id')
-        .where('conversation_id', '=', input.conversationId)
-        .where('client_key', '=', input.clientKey)
-        .executeTakeFirst();
-      if (existing) return readMessage(tx, existing.id, side);
-    }
-    const id = uuidv7();
-    const now = new Date();
-    await db
-      .insertInto('chat_message')
-      .values({
-        id,
-        conversation_id: input.conversationId,
-        author_id: viewer.userId,
-        author_role: side,
-        body: input.body,
-        client_key: input.clientKey ?? null,
-        created_at: now,
-      })
-      .execute();
-    const takes = side === 'staff' && row.assignee_id === null;
-    const reopens = row.status === 'closed';
-    await db
-      .updateTable('chat_conversation')
-      .set({
-        last_message_at: now,
-        status: 'open',
-        ...(side === 'customer'
-          ? { customer_read_id: id, awaiting_staff_since: sql<Date>`coalesce(awaiting_staff_since, ${now})` }
-          : { staff_read_id: id, awaiting_staff_since: null }),
-        ...(takes ? { assignee_id: viewer.userId } : {}),
-      })
-      .where('id', '=', input.conversationId)
-      .execute();
-    if (side === 'staff') {
-      await enqueue(
-        tx,
-        'chat__email_unread',
-        { conversationId: input.conversationId },
-        { runAt: new Date(now.getTime() + settings.emailAfterMs) },
-      );
-    }
-    const message = await readMessage(tx, id, 'customer');
-    await publishEvents(tx, [
-      ...(takes || reopens
-        ? [
-            conversationEvent({
-              conversationId: input.conversationId,
-              customerId: row.customer_id,
-              status: 'open',
-              assigneeId: takes ? viewer.userId : row.assignee_id,
-              at: now,
-            }),
-          ]
-        : []),
-      messageEvent(input.conversationId, row.customer_id, message),
-      readEvent({ conversationId: input.conversationId, customerId: row.customer_id, side, upTo: id, at: now }),
-    ]);
-    created = side;
-    return side === 'staff' ? readMessage(tx, id, 'staff') : message;
-  });
+  const { viewer, hooks = {} } = opts;
+  await claimSend(em, viewer.userId, opts.settings);
+  const { message, created } = await em.transactional((tx) => writeMessage(tx, opts));
   if (created) hooks.onSent?.(created);
   return message;
+}
+
+/** Charges a message to the sender's per-minute budget (its own transaction: a refusal changes nothing). */
+function claimSend(em: EntityManager, userId: string, settings: ChatSettings): Promise<void> {
+  return claim(em, {
+    rule: { bucket: 'chat:send:user', max: settings.sendPerMinute, windowMs: 60_000 },
+    key: userId,
+    now: new Date(),
+  });
+}
+
+/** The message, its conversation's update, the unread-email job and the events, in the caller's transaction. */
+async function writeMessage(
+  tx: EntityManager,
+  opts: { viewer: Viewer; input: SendMessageInput; settings: ChatSettings },
+): Promise<{ message: ChatMessageDto; created: Side | null }> {
+  const { viewer, input, settings } = opts;
+  const { row, side } = await lockConversation(tx, viewer, input.conversationId);
+  const db = kysely(tx);
+  if (input.clientKey) {
+    // After the lock: a concurrent retry with the same key has committed by now, and is seen.
+    const existing = await db
+      .selectFrom('chat_message')
+      .select('id')
+      .where('conversation_id', '=', input.conversationId)
+      .where('client_key', '=', input.clientKey)
+      .executeTakeFirst();
+    if (existing) return { message: await readMessage(tx, existing.id, side), created: null };
+  }
+  const id = uuidv7();
+  const now = new Date();
+  await db
+    .insertInto('chat_message')
+    .values({
+      id,
+      conversation_id: input.conversationId,
+      author_id: viewer.userId,
+      author_role: side,
+      body: input.body,
+      client_key: input.clientKey ?? null,
+      created_at: now,
+    })
+    .execute();
+  const takes = side === 'staff' && row.assignee_id === null;
+  const reopens = row.status === 'closed';
+  await db
+    .updateTable('chat_conversation')
+    .set({
+      last_message_at: now,
+      status: 'open',
+      ...(side === 'customer'
+        ? { customer_read_id: id, awaiting_staff_since: sql<Date>`coalesce(awaiting_staff_since, ${now})` }
+        : { staff_read_id: id, awaiting_staff_since: null }),
+      ...(takes ? { assignee_id: viewer.userId } : {}),
+    })
+    .where('id', '=', input.conversationId)
+    .execute();
+  if (side === 'staff') {
+    await enqueue(
+      tx,
+      'chat__email_unread',
+      { conversationId: input.conversationId },
+      { runAt: new Date(now.getTime() + settings.emailAfterMs) },
+    );
+  }
+  const message = await readMessage(tx, id, 'customer');
+  await publishEvents(tx, [
+    ...(takes || reopens
+      ? [
+          conversationEvent({
+            conversationId: input.conversationId,
+            customerId: row.customer_id,
+            status: 'open',
+            assigneeId: takes ? viewer.userId : row.assignee_id,
+            at: now,
+          }),
+        ]
+      : []),
+    messageEvent(input.conversationId, row.customer_id, message),
+    readEvent({ conversationId: input.conversationId, customerId: row.customer_id, side, upTo: id, at: now }),
+  ]);
+  return { message: side === 'staff' ? await readMessage(tx, id, 'staff') : message, created: side };
 }
 
 interface ConversationChange {
@@ -390,9 +401,12 @@ export async function openConversation(
       .executeTakeFirst();
     if (order?.user_id !== customerId) throw new AppError('ORDER_NOT_FOUND', { details: { id: input.orderId } });
   }
+  const viewer = { userId: customerId, staff: false };
+  await claimSend(em, customerId, settings);
   const id = uuidv7();
   const now = new Date();
-  await em.transactional(async (tx) => {
+  // The conversation and its first message together: a refused or failed first message leaves nothing.
+  const { created } = await em.transactional(async (tx) => {
     await kysely(tx)
       .insertInto('chat_conversation')
       .values({
@@ -405,14 +419,10 @@ export async function openConversation(
         last_message_at: now,
       })
       .execute();
+    return writeMessage(tx, { viewer, input: { conversationId: id, body: input.body }, settings });
   });
-  await sendMessage(em, {
-    viewer: { userId: customerId, staff: false },
-    input: { conversationId: id, body: input.body },
-    settings,
-    ...(hooks ? { hooks } : {}),
-  });
-  return getConversation(em, { userId: customerId, staff: false }, id);
+  if (created) hooks?.onSent?.(created);
+  return getConversation(em, viewer, id);
 }
 
 /** Moves the viewer's read marker forward to `upTo` (a message of this conversation); never back. */

@@ -15,11 +15,17 @@ export const messageBody = z
   .regex(multiLineText.pattern, multiLineText.message)
   .refine((s) => s.trim().length > 0, 'Write a message');
 
-export const conversationIdInput = z.object({ conversationId: z.uuid() });
+/**
+ * An id from a client, lower-cased: ids are compared as text where events are filtered and read
+ * markers moved, and PostgreSQL writes uuids in lower case.
+ */
+const id = () => z.uuid().transform((s) => s.toLowerCase());
+
+export const conversationIdInput = z.object({ conversationId: id() });
 
 export const openConversationInput = z.object({
   /** One of the caller's orders this is about; another customer's answers ORDER_NOT_FOUND. */
-  orderId: z.uuid().optional(),
+  orderId: id().optional(),
   /** One line; default "Order …" for an order, else "Question". */
   subject: z.string().trim().min(1).max(200).regex(singleLineText.pattern, singleLineText.message).optional(),
   /** The first message. */
@@ -28,7 +34,7 @@ export const openConversationInput = z.object({
 export type OpenConversationInput = z.infer<typeof openConversationInput>;
 
 export const sendMessageInput = z.object({
-  conversationId: z.uuid(),
+  conversationId: id(),
   body: messageBody,
   /** Chosen by the client per message: a retried send with the same key returns the first message. */
   clientKey: z
@@ -39,23 +45,23 @@ export const sendMessageInput = z.object({
 export type SendMessageInput = z.infer<typeof sendMessageInput>;
 
 export const historyInput = z.object({
-  conversationId: z.uuid(),
+  conversationId: id(),
   /** The oldest message id already shown (`nextCursor`): the page of older messages before it. */
-  cursor: z.uuid().optional(),
+  cursor: id().optional(),
   /** Default 50. */
   limit: z.number().int().min(1).max(200).default(50),
 });
 export type HistoryInput = z.input<typeof historyInput>;
 
 export const markReadInput = z.object({
-  conversationId: z.uuid(),
+  conversationId: id(),
   /** The newest message the caller has seen; the marker never moves back. */
-  upTo: z.uuid(),
+  upTo: id(),
 });
 
 export const listConversationsInput = z.object({
   /** The last id of the previous page (newest first). */
-  cursor: z.uuid().optional(),
+  cursor: id().optional(),
   limit: z.number().int().min(1).max(100).default(20),
 });
 
@@ -65,18 +71,18 @@ export const inboxInput = z.object({
   /** Only those assigned to the caller. */
   mine: z.boolean().default(false),
   /** The last id of the previous page (most recent activity first is not stable under new messages; id order is). */
-  cursor: z.uuid().optional(),
+  cursor: id().optional(),
   limit: z.number().int().min(1).max(100).default(30),
 });
 export type InboxInput = z.input<typeof inboxInput>;
 
 export const assignInput = z.object({
-  conversationId: z.uuid(),
+  conversationId: id(),
   /** True takes it; false leaves it unassigned. */
   toMe: z.boolean(),
 });
 
-export const hideMessageInput = z.object({ messageId: z.uuid() });
+export const hideMessageInput = z.object({ messageId: id() });
 
 export const chatMessageDto = z.object({
   id: z.uuid(),

@@ -157,6 +157,23 @@ describe('support chat (createCaller)', () => {
     await sql(t.db.url, `delete from auth_throttle where bucket = 'chat:send:user'`);
   });
 
+  it('takes ids in any case; a first message that is refused opens no conversation', async () => {
+    const conv = await as(bob).chat.open({ body: 'case' });
+    const reply = await as(staff).chat.send({ conversationId: conv.id.toUpperCase(), body: 'upper-case id' });
+    expect(
+      (await as(bob).chat.markRead({ conversationId: conv.id.toUpperCase(), upTo: reply.id.toUpperCase() })).unread,
+    ).toBe(0);
+    expect((await as(staff).chat.get({ conversationId: conv.id })).otherReadUpTo).toBe(reply.id);
+    const before = (await as(bob).chat.list({ limit: 100 })).items.length;
+    await sql(t.db.url, `delete from auth_throttle where bucket = 'chat:send:user'`);
+    const limited = as(bob, { CHAT_SEND_PER_MINUTE: '1' });
+    expect(await outcome(limited.chat.open({ body: 'first of the minute' }))).toBe('ok');
+    expect(await outcome(limited.chat.open({ body: 'one too many' }))).toBe('TOO_MANY_REQUESTS/RATE_LIMITED');
+    expect(await outcome(limited.chat.open({ body: '\u0000' }))).toBe('BAD_REQUEST/');
+    expect((await as(bob).chat.list({ limit: 100 })).items.length).toBe(before + 1);
+    await sql(t.db.url, `delete from auth_throttle where bucket = 'chat:send:user'`);
+  });
+
   it('staff assign, close and reopen; a customer message reopens; customers cannot use the staff procedures', async () => {
     const conv = await as(alice).chat.open({ body: 'status' });
     expect((await as(staff).chat.assign({ conversationId: conv.id, toMe: true })).assignee?.id).toBe(staff.id);

@@ -8,8 +8,9 @@ import { AccountNav } from './AccountNav.tsx';
 
 type Notification = RouterOutputs['notifications']['list']['items'][number];
 
-/** Where a notification leads: its order, or for staff its report. */
+/** Where a notification leads: its support conversation, its order, or for staff its report. */
 function linkOf(n: Notification): string | null {
+  if (typeof n.data.conversationId === 'string') return `/account/support/${n.data.conversationId}`;
   if (typeof n.data.orderId === 'string') return `/orders/${n.data.orderId}`;
   if (typeof n.data.reportId === 'string') return '/admin/reports';
   return null;

@@ -149,7 +149,7 @@ export const chatRouter = router({
    * reconnecting with `lastEventId` delivers exactly the missed ones first, from any API process.
    */
   onMessage: authedProcedure
-    .input(z.object({ conversationId: z.uuid(), lastEventId: lastEventIdInput }))
+    .input(conversationIdInput.extend({ lastEventId: lastEventIdInput }))
     .subscription(async ({ ctx, input, signal }) => {
       const side = await conversationSide(ctx.em, viewerOf(ctx), input.conversationId);
       return streamEvents(
