@@ -6,7 +6,7 @@
  * WebSocket and SSE.
  */
 import { closeClient, createClient, type KeelsonClient } from '@keelson/client';
-import { createUsers, eventually, freePort, sql, startProcess, startTestApi } from '@keelson/testing';
+import { createUsers, eventually, freePort, rawCall, sql, startProcess, startTestApi } from '@keelson/testing';
 import { describe, expect, it } from 'vitest';
 
 interface Received {
@@ -70,6 +70,10 @@ describe('support chat across API processes', () => {
       const inbox = collect((h) => staffOnB.chat.onInbox.subscribe({ lastEventId: start }, h));
       const bobInbox = collect((h) => bobOnA.chat.onInbox.subscribe({ lastEventId: start }, h));
       const bobInboxSse = collect((h) => bobSse.chat.onInbox.subscribe({ lastEventId: start }, h));
+      // The customer's second device, over SSE to the other replica.
+      const aliceSse = collect((h) =>
+        client(portB, alice!.token, 'sse').chat.onMessage.subscribe({ conversationId, lastEventId: start }, h),
+      );
 
       const N = 200;
       for (let i = 0; i < N; i++) {
@@ -101,6 +105,8 @@ describe('support chat across API processes', () => {
       expect(ids).toEqual([...ids].sort((x, y) => (x < y ? -1 : 1)));
       expect(new Set(ids).size).toBe(ids.length);
       await eventually(async () => messagesOf(inbox.events).length >= total, 20_000);
+      await eventually(async () => messagesOf(aliceSse.events).length >= total, 20_000);
+      expect(bodies(aliceSse.events)).toEqual(aliceSeen);
 
       // The staff's subscription drops; ten messages later it resumes on the other process (A).
       staffSub.stop();
@@ -108,12 +114,20 @@ describe('support chat across API processes', () => {
       for (let i = 0; i < 10; i++) await aliceOnA.chat.send.mutate({ conversationId, body: `missed ${i}` });
       const staffOnA = client(portA, staff!.token);
       const resumed = collect((h) => staffOnA.chat.onMessage.subscribe({ conversationId, lastEventId: lastSeen }, h));
-      const missed = await sql<{ position: string }>(
-        url,
-        `select position::text from app_event where topic = 'chat' and payload ->> 'conversationId' = $1
-           and position > $2 order by position`,
-        [conversationId, lastSeen],
-      );
+      // What the log holds after the cursor, once all of it is sequenced (numbering follows the commits).
+      const missed = await eventually(async () => {
+        const [pending] = await sql<{ n: number }>(
+          url,
+          'select count(*)::int as n from app_event where position is null',
+        );
+        if (pending!.n > 0) return null;
+        return sql<{ position: string }>(
+          url,
+          `select position::text from app_event where topic = 'chat' and payload ->> 'conversationId' = $1
+             and position > $2 order by position`,
+          [conversationId, lastSeen],
+        );
+      }, 20_000);
       await eventually(async () => resumed.events.length >= missed.length, 20_000);
       await new Promise((r) => setTimeout(r, 300));
       expect(resumed.events.map((e) => e.id)).toEqual(missed.map((r) => r.position));
@@ -156,9 +170,27 @@ describe('support chat across API processes', () => {
       expect([...aliceSub.errors, ...staffSub.errors, ...inbox.errors, ...resumed.errors, ...typing.errors]).toEqual(
         [],
       );
-      for (const s of [aliceSub, inbox, bobInbox, bobInboxSse, resumed, typing, ownTyping, bobResumed]) s.stop();
+      for (const s of [aliceSub, aliceSse, inbox, bobInbox, bobInboxSse, resumed, typing, ownTyping, bobResumed])
+        s.stop();
     } finally {
       await Promise.all(clients.map((c) => closeClient(c)));
     }
+  });
+
+  it('answers a sender over the limit 429 with Retry-After, and stores nothing', { timeout: 60_000 }, async () => {
+    await using api = await startTestApi({ config: { CHAT_SEND_PER_MINUTE: '2' } });
+    const [carol] = await createUsers(api.db.url, 1, { prefix: 'chat-limit' });
+    const headers = { authorization: `Bearer ${carol!.token}` };
+    const opened = await rawCall(api.baseUrl, { path: 'chat.open', type: 'mutation', input: { body: 'one' }, headers });
+    const conversationId = (opened.data as { id: string }).id;
+    const send = (body: string) =>
+      rawCall(api.baseUrl, { path: 'chat.send', type: 'mutation', input: { conversationId, body }, headers });
+    expect((await send('two')).status).toBe(200);
+    const refused = await send('three');
+    expect(refused.status).toBe(429);
+    expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect(refused.error?.data).toMatchObject({ code: 'TOO_MANY_REQUESTS', appCode: 'RATE_LIMITED' });
+    const stored = await sql(api.db.url, 'select 1 from chat_message where conversation_id = $1', [conversationId]);
+    expect(stored).toHaveLength(2);
   });
 });

@@ -53,7 +53,9 @@ describe('support chat in Chromium, across two replicas', needsTool('chromium'),
 
   const messages = (page: Page) => page.locator('.chat-messages .chat-body');
 
-  it('a customer asks about an order on A and the staff on B answers live; reloads and a restart of B keep it whole', async () => {
+  it('a customer asks about an order on A and the staff on B answers live; reloads and a restart of B keep it whole', {
+    timeout: 90_000,
+  }, async () => {
     const [customer] = (await stack.users(1)) as [TestUser];
     const order = await placeOrder(customer);
     const shopper = await stack.newPage(await stack.newContext(customer));

@@ -277,6 +277,24 @@ export async function sendMessage(
   return message;
 }
 
+const RAND_B = (1n << 62n) - 1n;
+
+/**
+ * A UUIDv7 above `after`, the conversation's newest message: under the conversation's row lock, so a
+ * conversation's ids follow its commit order, which is the order its events are delivered in. Two
+ * processes writing within one millisecond would otherwise order by their random bits.
+ */
+export function idAfter(after: string | null): string {
+  const id = uuidv7();
+  if (after === null || id > after) return id;
+  const value = BigInt(`0x${after.replaceAll('-', '')}`);
+  // The next value in the last 62 (random) bits; version and variant stay as they are.
+  const low = ((value & RAND_B) + 1n) & RAND_B;
+  if (low === 0n) throw new Error(`no UUIDv7 follows ${after} within its millisecond`);
+  const hex = ((value & ~RAND_B) | low).toString(16).padStart(32, '0');
+  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
+}
+
 /** Charges a message to the sender's per-minute budget (its own transaction: a refusal changes nothing). */
 function claimSend(em: EntityManager, userId: string, settings: ChatSettings): Promise<void> {
   return claim(em, {
@@ -304,7 +322,14 @@ async function writeMessage(
       .executeTakeFirst();
     if (existing) return { message: await readMessage(tx, existing.id, side), created: null };
   }
-  const id = uuidv7();
+  const last = await db
+    .selectFrom('chat_message')
+    .select('id')
+    .where('conversation_id', '=', input.conversationId)
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  const id = idAfter(last?.id ?? null);
   const now = new Date();
   await db
     .insertInto('chat_message')

@@ -7,6 +7,7 @@ export {
   getConversation,
   hideMessage,
   history,
+  idAfter,
   listOwnConversations,
   markRead,
   openConversation,

@@ -112,12 +112,25 @@ function sseLink(opts: ClientOptions, resolved: Resolved): TRPCLink<AppRouter> {
   });
 }
 
+/**
+ * When to try again after the WebSocket dropped: at once, then 0.5, 1, 2, 4 s and every 5 s, each with
+ * jitter. A deploy restarts replicas in seconds; tRPC's default (doubling up to 30 s) left a page
+ * without live data for up to half a minute after the replica was back, and the jitter keeps every
+ * client of a restarted replica from reconnecting in the same instant.
+ */
+export function reconnectDelayMs(attempt: number): number {
+  if (attempt === 0) return 0;
+  const base = Math.min(250 * 2 ** attempt, 5_000);
+  return Math.round(base * (0.5 + Math.random() / 2));
+}
+
 export function createClient(opts: ClientOptions): KeelsonClient {
   const resolved = resolve(opts);
   // The WebSocket opens on first use only, so an HTTP-only client never holds a socket.
   const wsClient = createWSClient({
     url: toWebSocketUrl(new URL(resolved.url)),
     lazy: { enabled: true, closeMs: 10_000 },
+    retryDelayMs: reconnectDelayMs,
     connectionParams: () => {
       const token = opts.token?.();
       return token ? { token } : {};
