@@ -67,9 +67,19 @@ describe('connection loss', () => {
     try {
       const killed = conn.execute('select pg_sleep(5)').catch((e: unknown) => e);
       await eventually(
-        async () => (await sql(db.url, `select 1 from pg_stat_activity where query = 'select pg_sleep(5)'`)).length > 0,
+        async () =>
+          (
+            await sql(
+              db.url,
+              `select 1 from pg_stat_activity where datname = current_database() and query = 'select pg_sleep(5)'`,
+            )
+          ).length > 0,
       );
-      await sql(db.url, `select pg_terminate_backend(pid) from pg_stat_activity where query = 'select pg_sleep(5)'`);
+      await sql(
+        db.url,
+        `select pg_terminate_backend(pid) from pg_stat_activity
+         where datname = current_database() and query = 'select pg_sleep(5)'`,
+      );
       expect(isDatabaseUnavailable(await killed)).toBe(true);
       // pg learns that the socket closed a moment after the query's error: wait until the pool let it go.
       const pool = await conn.getNativeClient();

@@ -120,7 +120,11 @@ describe('event hub', () => {
       await writer.query(`select pg_notify('keelson_events', '1')`);
       const locking = locker.query('begin; lock table app_event in access exclusive mode');
       await eventually(async () => {
-        const [row] = await sql<{ n: number }>(db.url, 'select count(*)::int as n from pg_locks where not granted');
+        const [row] = await sql<{ n: number }>(
+          db.url,
+          `select count(*)::int as n from pg_locks
+           where not granted and database = (select oid from pg_database where datname = current_database())`,
+        );
         return (row?.n ?? 0) > 0;
       });
       await writer.query('commit');
@@ -128,7 +132,8 @@ describe('event hub', () => {
       const reader = await eventually(async () => {
         const [row] = await sql<{ pid: number }>(
           db.url,
-          `select pid from pg_stat_activity where wait_event_type = 'Lock' and query like '%from app_event%'`,
+          `select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'
+             and query like '%from app_event%'`,
         );
         return row?.pid;
       });
@@ -175,7 +180,8 @@ describe('event hub', () => {
       await eventually(async () => {
         const [row] = await sql<{ n: number }>(
           db.url,
-          `select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and query like '%from app_event%'`,
+          `select count(*)::int as n from pg_stat_activity where datname = current_database()
+             and wait_event_type = 'Lock' and query like '%from app_event%'`,
         );
         return (row?.n ?? 0) > 0;
       });
