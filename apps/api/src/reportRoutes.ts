@@ -13,17 +13,14 @@ import type { MikroORM } from '@keelson/db';
 import { AppError, type AppErrorCode, errorCatalogue } from '@keelson/errors';
 import { openReportDownload } from '@keelson/reports';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { TRPCError } from '@trpc/server';
-import { getHTTPStatusCodeFromError } from '@trpc/server/http';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { credentialFromHeaders } from './requestInfo.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function sendError(req: FastifyRequest, reply: FastifyReply, code: AppErrorCode) {
-  const status = getHTTPStatusCodeFromError(new TRPCError({ code: errorCatalogue[code].trpc }));
   return reply
-    .code(status)
+    .code(errorCatalogue[code].status)
     .header('cache-control', 'private, no-store')
     .send({ error: errorCatalogue[code].message, appCode: code, requestId: req.id });
 }

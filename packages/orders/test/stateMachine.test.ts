@@ -69,7 +69,7 @@ describe('order state machine', () => {
     } else {
       const err = await attempt.catch((e: unknown) => e);
       expect(err).toBeInstanceOf(AppError);
-      expect(err).toMatchObject({ code: 'ILLEGAL_TRANSITION', trpcCode: 'CONFLICT', details: { from, to } });
+      expect(err).toMatchObject({ code: 'ILLEGAL_TRANSITION', status: 409, details: { from, to } });
       expect(await status()).toBe(from);
       expect(await history()).toEqual([]);
     }

@@ -13,7 +13,7 @@ export {
   type WatchedIdentity,
 } from './realtime.ts';
 export { type AppRouter, appRouter } from './root.ts';
-export { appError, createCallerFactory, DATABASE_RETRY_AFTER_S, INTERNAL_MESSAGE } from './trpc.ts';
+export { appError, createCallerFactory, DATABASE_RETRY_AFTER_S, INTERNAL_MESSAGE, trpcCodeOfStatus } from './trpc.ts';
 
 export type RouterInputs = inferRouterInputs<AppRouter>;
 export type RouterOutputs = inferRouterOutputs<AppRouter>;

@@ -2,10 +2,10 @@
  * `t` is defined once here; routers import the builders, never `initTRPC`.
  */
 import { isDatabaseUnavailable } from '@keelson/db';
-import { AppError, type AppErrorCode, errorCatalogue } from '@keelson/errors';
+import { AppError, type AppErrorCode, type ErrorStatus } from '@keelson/errors';
 import { withLogFields } from '@keelson/runtime';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { initTRPC, TRPCError } from '@trpc/server';
+import { initTRPC, type TRPC_ERROR_CODE_KEY, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import type { Context } from './context.ts';
 import { assertStorableText } from './inputText.ts';
@@ -82,9 +82,22 @@ export const router = t.router;
 export const createCallerFactory = t.createCallerFactory;
 export const middleware = t.middleware;
 
-/** The TRPCError the catalogue maps an AppError to. */
+/** The tRPC code of each status the catalogue uses: the one translation from domain errors to tRPC. */
+export const trpcCodeOfStatus = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHORIZED',
+  403: 'FORBIDDEN',
+  404: 'NOT_FOUND',
+  405: 'METHOD_NOT_SUPPORTED',
+  409: 'CONFLICT',
+  429: 'TOO_MANY_REQUESTS',
+  500: 'INTERNAL_SERVER_ERROR',
+  503: 'SERVICE_UNAVAILABLE',
+} as const satisfies Record<ErrorStatus, TRPC_ERROR_CODE_KEY>;
+
+/** The TRPCError an AppError becomes: the tRPC code of its catalogue status. */
 export function appError(error: AppError): TRPCError {
-  return new TRPCError({ code: errorCatalogue[error.code].trpc, message: error.message, cause: error });
+  return new TRPCError({ code: trpcCodeOfStatus[error.status], message: error.message, cause: error });
 }
 
 /** One span per procedure call, first, so that the refusals of the middlewares below are traced too. */
