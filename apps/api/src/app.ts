@@ -23,7 +23,6 @@ import {
   DATABASE_RETRY_AFTER_S,
   type Realtime,
 } from '@keelson/trpc';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import type { TRPCReconnectNotification } from '@trpc/server/rpc';
 import Fastify, { LogController } from 'fastify';
@@ -280,12 +279,12 @@ export async function buildApp(deps: AppDeps) {
         : {}),
     },
   });
-  metrics.trackChat(() => chatGauges(orm.em.fork() as EntityManager));
+  metrics.trackChat(() => chatGauges(orm.em.fork()));
   app.decorate('catalogCache', catalogCache);
   app.decorate('events', events);
   // One snapshot query per tick for all of this process's dashboard watchers, none while nobody watches.
   const dashboard = createDashboardFeed({
-    read: () => readDashboardSnapshot(orm.em.fork() as EntityManager),
+    read: () => readDashboardSnapshot(orm.em.fork()),
     intervalMs: config.dashboard.intervalMs,
     logger,
   });

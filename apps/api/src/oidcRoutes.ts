@@ -16,7 +16,6 @@ import {
 import type { Config } from '@keelson/config';
 import type { MikroORM } from '@keelson/db';
 import { AppError } from '@keelson/errors';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyPluginAsync } from 'fastify';
 
 const FLOW_TTL_SECONDS = 600;
@@ -70,7 +69,7 @@ export const oidcRoutes: FastifyPluginAsync<{ config: Config; orm: MikroORM; ses
       const callbackUrl = new URL(oidcConfig.redirectUri);
       callbackUrl.search = new URL(req.url, 'http://callback').search;
       const claims = await oidc.finish(callbackUrl, flow);
-      const em = deps.orm.em.fork() as EntityManager;
+      const em = deps.orm.em.fork();
       const signedIn = await signInWithOidc(em, deps.sessions, {
         issuer: oidc.issuer,
         claims,

@@ -12,7 +12,6 @@ import { type SessionConfig, validateSession } from '@keelson/auth';
 import type { MikroORM } from '@keelson/db';
 import { AppError, type AppErrorCode, errorCatalogue } from '@keelson/errors';
 import { openReportDownload } from '@keelson/reports';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { credentialFromHeaders } from './requestInfo.ts';
 
@@ -28,7 +27,7 @@ function sendError(req: FastifyRequest, reply: FastifyReply, code: AppErrorCode)
 export const reportRoutes: FastifyPluginAsync<{ orm: MikroORM; sessions: SessionConfig }> = async (app, deps) => {
   app.get<{ Params: { id: string } }>('/reports/:id.csv', async (req, reply) => {
     const credential = credentialFromHeaders(deps.sessions, req.headers);
-    const em = deps.orm.em.fork() as EntityManager;
+    const em = deps.orm.em.fork();
     const valid = credential ? await validateSession(em, deps.sessions, credential.token) : null;
     if (!valid) return sendError(req, reply, 'UNAUTHENTICATED');
     if (valid.user.role !== 'admin') return sendError(req, reply, 'FORBIDDEN');

@@ -6,7 +6,6 @@
  */
 import { hashToken, issueEmailToken } from '@keelson/auth';
 import { type RawResponse, rawCall, sql, startTestApi, type TestApi } from '@keelson/testing';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const PASSWORD = 'correct horse battery staple';
@@ -333,7 +332,7 @@ describe('log-in lock-outs only for the attacker', () => {
     expect(kept.status).toBe(200);
 
     // A reset (the emailed token, as the worker mints it) forgets them all: the thief's too.
-    const token = await issueEmailToken(api.orm.em.fork() as EntityManager, {
+    const token = await issueEmailToken(api.orm.em.fork(), {
       userId,
       kind: 'reset_password',
       email: null,

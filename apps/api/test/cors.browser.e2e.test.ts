@@ -16,7 +16,6 @@ import type { MikroORM } from '@keelson/db';
 import { notify } from '@keelson/notifications';
 import { eventually, freePort, needsTool, scrapeMetrics, sql, startTestApi, type TestApi } from '@keelson/testing';
 import { launchChromium, within } from '@keelson/testing/browser';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import type { BrowserContext, ConsoleMessage, Page } from 'playwright-core';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -85,7 +84,7 @@ async function served(api: TestApi): Promise<Map<string, number>> {
 }
 
 async function notifyUser(orm: MikroORM, userId: string, title: string) {
-  const em = orm.em.fork() as EntityManager;
+  const em = orm.em.fork();
   await em.transactional((tx) =>
     notify(tx, { userId, kind: 'report_ready', title, body: 'From the CORS test.', data: {}, eventKey: title }),
   );

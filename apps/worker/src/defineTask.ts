@@ -1,4 +1,4 @@
-import type { MikroORM } from '@keelson/db';
+import { type MikroORM, WORKER_SCHEMA } from '@keelson/db';
 import type { Mailer } from '@keelson/email';
 import { readJobMeta, type TaskName, type TaskPayload, tasks } from '@keelson/jobs';
 import type { WorkerMetrics } from '@keelson/metrics';
@@ -86,15 +86,16 @@ export function defineTask<N extends TaskName>(name: N, handler: TaskHandler<N>)
     });
     const parsed = contract.payload.safeParse(rawPayload);
     if (!parsed.success) {
-      // graphile-worker has no public "fail permanently" for a running job; its private table does.
-      await helpers.query('update graphile_worker._private_jobs set max_attempts = attempts where id = $1', [
+      // graphile-worker has no public "fail permanently" for a running job (WorkerUtils'
+      // permanentlyFailJobs skips locked jobs, and this one is ours, locked); its private table does.
+      await helpers.query(`update ${WORKER_SCHEMA}._private_jobs set max_attempts = attempts where id = $1`, [
         helpers.job.id,
       ]);
       throw new InvalidPayloadError(`Invalid payload for ${name}: ${parsed.error.message}`);
     }
     const signals = [helpers.abortSignal, deps.interrupted].filter((s): s is AbortSignal => s !== undefined);
     await handler(parsed.data as TaskPayload<N>, {
-      em: deps.orm.em.fork() as EntityManager,
+      em: deps.orm.em.fork(),
       logger,
       traceparent,
       signal: AbortSignal.any(signals),

@@ -7,7 +7,6 @@
 import { defaultChatSettings, markRead, openConversation, sendMessage } from '@keelson/chat';
 import { createMailer, type Mailer } from '@keelson/email';
 import { createUsers, type SmtpCapture, sql, startSmtpCapture, type TestUser, useTestOrm } from '@keelson/testing';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { taskRunner } from './fixtures/runTask.ts';
 
@@ -18,7 +17,7 @@ describe('chat__email_unread', () => {
   let smtp: SmtpCapture;
   let mailer: Mailer;
   let staff: TestUser;
-  const fork = () => t.orm.em.fork() as EntityManager;
+  const fork = () => t.orm.em.fork();
   const settings = { ...defaultChatSettings, emailAfterMs: DELAY_MS, sendPerMinute: 1000 };
 
   beforeAll(async () => {

@@ -5,7 +5,6 @@
  */
 import { createMailer, DeliveryInProgressError, type Mailer, messageIdFor, sendOnce } from '@keelson/email';
 import { createProduct, createUsers, type SmtpCapture, sql, startSmtpCapture, useTestOrm } from '@keelson/testing';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type TaskName, taskRunner } from './fixtures/runTask.ts';
 
@@ -13,7 +12,7 @@ describe('email jobs', () => {
   const t = useTestOrm();
   let smtp: SmtpCapture;
   let mailer: Mailer;
-  const fork = () => t.orm.em.fork() as EntityManager;
+  const fork = () => t.orm.em.fork();
 
   beforeAll(async () => {
     smtp = await startSmtpCapture();

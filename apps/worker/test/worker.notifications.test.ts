@@ -8,7 +8,6 @@ import type { Mailer } from '@keelson/email';
 import { addCartItem, checkout, markShipped, transition } from '@keelson/orders';
 import { requestSalesReport, scheduleDailySalesReport } from '@keelson/reports';
 import { createProduct, createUsers, sql, testConfig, useTestOrm } from '@keelson/testing';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { describe, expect, it } from 'vitest';
 import { type TaskName, taskRunner } from './fixtures/runTask.ts';
 
@@ -25,7 +24,7 @@ const noMail: Mailer = { send: () => Promise.reject(new Error('no mail in this t
 
 describe('notifications from worker jobs', () => {
   const t = useTestOrm({ poolMax: 8 });
-  const fork = () => t.orm.em.fork() as EntityManager;
+  const fork = () => t.orm.em.fork();
 
   /** Runs a task's handler as graphile-worker runs attempt `job.attempts` (default 1) of job `job.id`. */
   const run = taskRunner(() => ({ orm: t.orm, mailer: noMail }));

@@ -5,7 +5,6 @@
  */
 import { analyticsSummary, rollupHours } from '@keelson/analytics';
 import { sql, useTestOrm } from '@keelson/testing';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { describe, expect, it } from 'vitest';
 
 const HOUR = new Date('2026-06-01T10:00:00Z');
@@ -14,7 +13,7 @@ const READERS = 6;
 
 describe('analyticsSummary under concurrent roll-ups', () => {
   const t = useTestOrm({ poolMax: 10 });
-  const fork = () => t.orm.em.fork() as EntityManager;
+  const fork = () => t.orm.em.fork();
 
   it('answers totals that agree with the funnel read with them', { timeout: 120_000 }, async () => {
     let writing = true;

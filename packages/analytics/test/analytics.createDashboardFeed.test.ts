@@ -4,7 +4,6 @@
  */
 import { createDashboardFeed, type DashboardSnapshot, readDashboardSnapshot } from '@keelson/analytics';
 import { eventually, useTestOrm } from '@keelson/testing';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { describe, expect, it } from 'vitest';
 
 /** `readDashboardSnapshot`, counted, with the most reads ever in flight at once. */
@@ -16,7 +15,7 @@ function countedRead(orm: ReturnType<typeof useTestOrm>['orm'], opts: { pauseMs?
     stats.inFlight++;
     stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight);
     try {
-      const snapshot = await readDashboardSnapshot(orm.em.fork() as EntityManager);
+      const snapshot = await readDashboardSnapshot(orm.em.fork());
       // Long enough that a timer not waiting for the previous read would start another meanwhile.
       if (opts.pauseMs) await new Promise((r) => setTimeout(r, opts.pauseMs));
       if (opts.failOnce && !failed) {

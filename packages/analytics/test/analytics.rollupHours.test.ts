@@ -4,7 +4,6 @@
  */
 import { analyticsSummary, hoursBetween, hoursToRoll, rollupHours } from '@keelson/analytics';
 import { createProduct, sql, useTestOrm } from '@keelson/testing';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const H = 60 * 60 * 1000;
@@ -13,7 +12,7 @@ const at = (hours: number, minutes = 0) => new Date(base.getTime() + hours * H +
 
 describe('analytics roll-up', () => {
   const t = useTestOrm();
-  const em = () => t.orm.em.fork() as EntityManager;
+  const em = () => t.orm.em.fork();
   let products: { id: string; name: string }[];
 
   const insert = async (events: { name: string; product?: number; at: Date; received?: Date }[]) => {

@@ -167,8 +167,22 @@ export function isSessionToken(token: string): boolean {
   return TOKEN_SHAPE.test(token);
 }
 
-function lucia(em: EntityManager, config: SessionConfig): Lucia<SessionAttributes, AuthUser> {
-  return new Lucia(new MikroOrmAdapter(em), {
+/** For the cookie and header helpers, which never reach the database: a call to it would be a bug. */
+const noDatabase: Adapter = {
+  getSessionAndUser: refuse,
+  getUserSessions: refuse,
+  setSession: refuse,
+  updateSessionExpiration: refuse,
+  deleteSession: refuse,
+  deleteUserSessions: refuse,
+  deleteExpiredSessions: refuse,
+};
+function refuse(): Promise<never> {
+  return Promise.reject(new Error('a cookie helper reached the session store'));
+}
+
+function lucia(em: EntityManager | null, config: SessionConfig): Lucia<SessionAttributes, AuthUser> {
+  return new Lucia(em ? new MikroOrmAdapter(em) : noDatabase, {
     sessionExpiresIn: new TimeSpan(Math.floor(config.idleTimeoutMs / 1000), 's'),
     sessionCookie: {
       // `__Host-` makes browsers refuse the cookie unless Secure, host-only and Path=/.
@@ -297,15 +311,12 @@ export async function revokeSession(em: EntityManager, userId: string, sessionId
   return (await em.nativeDelete(Session, { id: sessionId, user: userId })) > 0;
 }
 
-// Cookie and header helpers never reach the database, so their lucia instance gets no EntityManager.
-const noDatabase = null as unknown as EntityManager;
-
 export function sessionCookie(config: SessionConfig, token: string): string {
-  return lucia(noDatabase, config).createSessionCookie(token).serialize();
+  return lucia(null, config).createSessionCookie(token).serialize();
 }
 
 export function blankSessionCookie(config: SessionConfig): string {
-  return lucia(noDatabase, config).createBlankSessionCookie().serialize();
+  return lucia(null, config).createBlankSessionCookie().serialize();
 }
 
 /**
@@ -315,7 +326,7 @@ export function blankSessionCookie(config: SessionConfig): string {
  * cookie at all: a malformed cookie is no session.
  */
 export function readSessionCookie(config: SessionConfig, cookieHeader: string): string | null {
-  const name = lucia(noDatabase, config).sessionCookieName;
+  const name = lucia(null, config).sessionCookieName;
   for (const pair of cookieHeader.split(';')) {
     const eq = pair.indexOf('=');
     if (eq === -1 || pair.slice(0, eq).trim() !== name) continue;

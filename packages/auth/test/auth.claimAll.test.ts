@@ -1,14 +1,13 @@
 import { claimAll, type ThrottleRule } from '@keelson/auth';
 import { AppError } from '@keelson/errors';
 import { sql, useTestOrm } from '@keelson/testing';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { describe, expect, it } from 'vitest';
 
 const HOUR = 3_600_000;
 
 describe('claimAll', () => {
   const t = useTestOrm({ poolMax: 8 });
-  const em = () => t.orm.em.fork() as EntityManager;
+  const em = () => t.orm.em.fork();
   let n = 0;
   /** Rules of their own for every test, so tests share no rows. */
   const rule = (max: number, windowMs = HOUR): ThrottleRule => ({ bucket: `test:${++n}`, max, windowMs });

@@ -12,7 +12,7 @@ import { type ChatAuthorRole, type ChatStatus, type Database, publishEvents, row
 import { AppError } from '@keelson/errors';
 import { enqueue } from '@keelson/jobs';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { type Kysely, sql } from 'kysely';
+import { sql } from 'kysely';
 import {
   type ChatMessageDto,
   type ConversationDto,
@@ -79,7 +79,7 @@ interface MessageRow {
   hidden_by_name: string | null;
 }
 
-const kysely = (em: EntityManager) => em.getKysely<Database>() as unknown as Kysely<Database>;
+const kysely = (em: EntityManager) => em.getKysely<Database>();
 
 /** The conversation's side for this viewer, or CONVERSATION_NOT_FOUND (unknown and not-yours alike). */
 function sideOf(viewer: Viewer, customerId: string, conversationId: string): Side {

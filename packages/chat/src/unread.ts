@@ -10,7 +10,6 @@
 import type { Database } from '@keelson/db';
 import { rowDate } from '@keelson/db';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { Kysely } from 'kysely';
 
 export interface UnreadBurst {
   conversationId: string;
@@ -35,7 +34,7 @@ export async function unreadBurst(
   opts: { conversationId: string; emailAfterMs: number; now?: Date },
 ): Promise<UnreadVerdict> {
   const { conversationId, emailAfterMs, now = new Date() } = opts;
-  const db = em.getKysely<Database>() as unknown as Kysely<Database>;
+  const db = em.getKysely<Database>();
   const conversation = await db
     .selectFrom('chat_conversation as c')
     .innerJoin('app_user as u', 'u.id', 'c.customer_id')

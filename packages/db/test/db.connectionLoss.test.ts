@@ -1,4 +1,4 @@
-import { createOrm, createPgPool, type EntityManager, isDatabaseUnavailable, readinessProbe } from '@keelson/db';
+import { createOrm, createPgPool, isDatabaseUnavailable, readinessProbe } from '@keelson/db';
 import { eventually, freePort, sql, tcpProxy, testDatabase } from '@keelson/testing';
 import type { Pool } from 'pg';
 import { describe, expect, it } from 'vitest';
@@ -29,7 +29,7 @@ describe('connection loss', () => {
       // transaction's failed rollback kept its pooled client "checked out" forever.
       for (let round = 0; round < 3; round++) {
         const txs = Array.from({ length: 4 }, (_, i) =>
-          (orm.em.fork() as EntityManager).transactional(async (tx) => {
+          orm.em.fork().transactional(async (tx) => {
             const conn = tx.getConnection();
             const ctx = tx.getTransactionContext();
             if (i % 2 === 0) await conn.execute('select pg_sleep(5)', [], 'all', ctx);

@@ -58,7 +58,7 @@ export interface TaskContract<S extends z.ZodType = z.ZodType> {
 }
 
 /** A contract whose payload schema first drops `_meta`, so every task accepts a job that carries one. */
-function defineTask<const I extends string, S extends z.ZodType>(
+function taskContract<const I extends string, S extends z.ZodType>(
   contract: TaskContract<S> & { identifier: I },
 ): TaskContract<z.ZodPipe<z.ZodTransform<unknown, unknown>, S>> & { identifier: I } {
   return { ...contract, payload: z.preprocess(withoutMeta, contract.payload) } as TaskContract<
@@ -74,7 +74,7 @@ export const tasks = {
    * Recomputes a product's `view_count` from its `product_viewed` events. Idempotent (it recounts), so
    * retries are safe and a burst of views collapses into one queued job per product.
    */
-  catalog__refresh_view_count: defineTask({
+  catalog__refresh_view_count: taskContract({
     identifier: 'catalog__refresh_view_count',
     payload: z.object({ productId: z.uuid() }),
     maxAttempts: 10,
@@ -85,7 +85,7 @@ export const tasks = {
    * Emails a link that verifies `email` for the user (a new account, or a change of address). The
    * worker makes the token, so no live token ever sits in a job row.
    */
-  email__verify_address: defineTask({
+  email__verify_address: taskContract({
     identifier: 'email__verify_address',
     payload: z.object({ userId: z.uuid(), email: z.email() }),
     maxAttempts: 10,
@@ -95,7 +95,7 @@ export const tasks = {
    * password if it was them): what a sign-up of a taken address does instead of saying so to the caller.
    * At most a few an hour per account (the worker checks, where no response can time it).
    */
-  email__account_exists: defineTask({
+  email__account_exists: taskContract({
     identifier: 'email__account_exists',
     payload: z.object({ userId: z.uuid() }),
     maxAttempts: 10,
@@ -104,7 +104,7 @@ export const tasks = {
    * Emails a password-reset link (token made by the worker, valid one hour, single use) when the
    * address has an account; the request's answer never depends on that.
    */
-  email__password_reset: defineTask({
+  email__password_reset: taskContract({
     identifier: 'email__password_reset',
     payload: z.object({ email: z.email() }),
     maxAttempts: 10,
@@ -115,7 +115,7 @@ export const tasks = {
    * (about 3 s, 7 s, 20 s, ... 2 h: some 3.6 h in all); a decline fails the order and returns its
    * stock once. An order still pending after PAYMENT_TIMEOUT_HOURS is failed by `payment__expire_pending`.
    */
-  payment__capture: defineTask({
+  payment__capture: taskContract({
     identifier: 'payment__capture',
     payload: z.object({ orderId: z.uuid() }),
     maxAttempts: 10,
@@ -124,19 +124,19 @@ export const tasks = {
    * Gives back what a cancelled, failed or refunded order took: refunds its capture, or voids its
    * authorization. Once, whatever the retries (provider idempotency keys, recorded ids).
    */
-  payment__refund: defineTask({
+  payment__refund: taskContract({
     identifier: 'payment__refund',
     payload: z.object({ orderId: z.uuid() }),
     maxAttempts: 15,
   }),
   /** Hourly (cron): fails orders whose payment has not completed within PAYMENT_TIMEOUT_HOURS, returning their stock. */
-  payment__expire_pending: defineTask({
+  payment__expire_pending: taskContract({
     identifier: 'payment__expire_pending',
     payload: z.object({ _cron: cronMeta }),
     maxAttempts: 3,
   }),
   /** Tells the customer their order was paid (confirmation), shipped, or that its payment failed. */
-  email__order_status: defineTask({
+  email__order_status: taskContract({
     identifier: 'email__order_status',
     payload: z.object({ orderId: z.uuid(), status: z.enum(['paid', 'shipped', 'payment_failed']) }),
     maxAttempts: 10,
@@ -147,7 +147,7 @@ export const tasks = {
    * conversation's key, keeping the first run time: a burst of replies is one job, and one email per
    * burst whatever the retries (keyed by the burst's first message). Read meanwhile: nothing is sent.
    */
-  chat__email_unread: defineTask({
+  chat__email_unread: taskContract({
     identifier: 'chat__email_unread',
     payload: z.object({ conversationId: z.uuid() }),
     maxAttempts: 10,
@@ -155,7 +155,7 @@ export const tasks = {
     jobKeyMode: 'preserve_run_at',
   }),
   /** Daily (cron): deletes checkout idempotency keys past their retention (CHECKOUT_KEY_TTL_HOURS). */
-  checkout__purge_keys: defineTask({
+  checkout__purge_keys: taskContract({
     identifier: 'checkout__purge_keys',
     payload: z.object({ _cron: cronMeta }),
     maxAttempts: 3,
@@ -165,7 +165,7 @@ export const tasks = {
    * and marks it ready, all in one transaction, so a retry starts from scratch and never sees half a
    * file. After the last attempt the report is marked `failed` with the error.
    */
-  report__generate_sales: defineTask({
+  report__generate_sales: taskContract({
     identifier: 'report__generate_sales',
     payload: z.object({ reportId: z.uuid() }),
     maxAttempts: 5,
@@ -175,7 +175,7 @@ export const tasks = {
    * (so a backfilled run reports the day it was scheduled for, not yesterday). It creates the report
    * and enqueues `report__generate_sales` in one transaction.
    */
-  report__daily_sales: defineTask({
+  report__daily_sales: taskContract({
     identifier: 'report__daily_sales',
     payload: z.object({ _cron: cronMeta }),
     maxAttempts: 3,
@@ -186,7 +186,7 @@ export const tasks = {
    * re-inserted). Enqueued by hand with `{ from, to }` (ISO times), it re-rolls every hour in between:
    * the way back after an outage longer than the backfill.
    */
-  analytics__rollup: defineTask({
+  analytics__rollup: taskContract({
     identifier: 'analytics__rollup',
     payload: z
       .object({
@@ -212,13 +212,13 @@ export const tasks = {
    * records how far it went, so a client resuming from an older cursor is told (EVENTS_EXPIRED) instead
    * of silently missing events. Idempotent.
    */
-  events__prune: defineTask({
+  events__prune: taskContract({
     identifier: 'events__prune',
     payload: z.object({ _cron: cronMeta }),
     maxAttempts: 3,
   }),
   /** Daily (cron): deletes expired sessions, old emailed tokens and stale throttle counters. */
-  auth__cleanup: defineTask({
+  auth__cleanup: taskContract({
     identifier: 'auth__cleanup',
     // graphile-worker's cron adds `_cron` ({ ts, backfilled }) to the payload.
     payload: z.object({ _cron: cronMeta }),

@@ -4,7 +4,6 @@
  */
 import { listNotifications, markRead, notify } from '@keelson/notifications';
 import { createUsers, useTestOrm } from '@keelson/testing';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { describe, expect, it } from 'vitest';
 
 const FILED = 60;
@@ -12,7 +11,7 @@ const READERS = 6;
 
 describe('listNotifications under concurrent filing and marking', () => {
   const t = useTestOrm({ poolMax: 10 });
-  const fork = () => t.orm.em.fork() as EntityManager;
+  const fork = () => t.orm.em.fork();
 
   it('answers an unread count that matches the page read with it', { timeout: 120_000 }, async () => {
     const [user] = await createUsers(t.db.url, 1);

@@ -5,12 +5,11 @@
 import { readEventsAfter, sequenceEvents } from '@keelson/db';
 import { notificationEvent, notify } from '@keelson/notifications';
 import { createUsers, sql, useTestOrm } from '@keelson/testing';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { describe, expect, it } from 'vitest';
 
 describe('notify', () => {
   const t = useTestOrm();
-  const fork = () => t.orm.em.fork() as EntityManager;
+  const fork = () => t.orm.em.fork();
 
   it('files an event key once, and announces what it filed to its recipient only', async () => {
     const [user] = await createUsers(t.db.url, 1);

@@ -15,6 +15,7 @@ export {
   listOwnOrders,
   markDelivered,
   markShipped,
+  orderOwner,
   refundOrder,
   returnStock,
 } from './orders.ts';

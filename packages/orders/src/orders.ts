@@ -4,7 +4,7 @@
  * and email jobs enqueued.
  */
 import { notifyProductsChanged } from '@keelson/catalog';
-import { type OrderStatus, publishEvents, rowDate } from '@keelson/db';
+import { type Database, type OrderStatus, publishEvents, rowDate } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { enqueue } from '@keelson/jobs';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -77,6 +77,17 @@ interface EventJson {
   note: string | null;
   /** As text, the form the driver returns timestamps in, so it parses as every other row date does. */
   at: string;
+}
+
+/** Who placed the order, or null when there is no such order (what a live subscription checks first). */
+export async function orderOwner(em: EntityManager, orderId: string): Promise<string | null> {
+  const row = await em
+    .getKysely<Database>()
+    .selectFrom('store_order')
+    .select('user_id')
+    .where('id', '=', orderId)
+    .executeTakeFirst();
+  return row?.user_id ?? null;
 }
 
 /**

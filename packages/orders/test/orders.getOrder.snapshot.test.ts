@@ -6,7 +6,6 @@
  */
 import { type OrderStatus, uuidv7 } from '@keelson/db';
 import { createProduct, createUsers, sql, useTestOrm } from '@keelson/testing';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { describe, expect, it } from 'vitest';
 import { getOrder } from '../src/orders.ts';
 import { transition } from '../src/stateMachine.ts';
@@ -18,7 +17,7 @@ const READERS = 8;
 
 describe('getOrder under concurrent status changes', () => {
   const t = useTestOrm({ poolMax: 12 });
-  const fork = () => t.orm.em.fork() as EntityManager;
+  const fork = () => t.orm.em.fork();
 
   async function pendingOrders(userId: string, productId: string): Promise<string[]> {
     const ids = Array.from({ length: ORDERS }, () => uuidv7());

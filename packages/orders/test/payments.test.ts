@@ -18,7 +18,6 @@ import {
   testConfig,
   useTestOrm,
 } from '@keelson/testing';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   addCartItem,
@@ -32,7 +31,7 @@ import {
 
 describe('payments', () => {
   const t = useTestOrm({ poolMax: 12 });
-  const fork = () => t.orm.em.fork() as EntityManager;
+  const fork = () => t.orm.em.fork();
   const sandbox = () => createSandboxProvider(t.orm, { transientFailures: 0 });
 
   afterEach(async () => {

@@ -5,7 +5,6 @@
 import { type OrderStatus, orderStatuses, uuidv7 } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { createUsers, sql, useTestOrm } from '@keelson/testing';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { canTransition, transition, transitions } from '../src/stateMachine.ts';
 
@@ -50,7 +49,7 @@ describe('order state machine', () => {
   const pairs = orderStatuses.flatMap((from) => orderStatuses.map((to) => [from, to] as const));
   it.each(pairs)('%s → %s', async (from, to) => {
     const id = await orderIn(from);
-    const em = t.orm.em.fork() as EntityManager;
+    const em = t.orm.em.fork();
     const attempt = em.transactional((tx) =>
       transition(tx, { orderId: id, to, actor: { type: 'admin', userId }, note: 'matrix' }),
     );
@@ -76,7 +75,7 @@ describe('order state machine', () => {
   });
 
   it('answers ORDER_NOT_FOUND for an unknown order and for one owned by someone else', async () => {
-    const em = t.orm.em.fork() as EntityManager;
+    const em = t.orm.em.fork();
     const id = await orderIn('paid');
     for (const change of [
       { orderId: uuidv7(), to: 'shipped' as const },
@@ -92,9 +91,9 @@ describe('order state machine', () => {
   it('lets only one of competing concurrent transitions win (the row lock serialises them)', async () => {
     const id = await orderIn('pending_payment');
     const go = (to: OrderStatus) =>
-      (t.orm.em.fork() as EntityManager).transactional((tx) =>
-        transition(tx, { orderId: id, to, actor: { type: 'system', userId: null } }),
-      );
+      t.orm.em
+        .fork()
+        .transactional((tx) => transition(tx, { orderId: id, to, actor: { type: 'system', userId: null } }));
     // After either of these, the other is illegal: exactly one may succeed, whatever the interleaving.
     const results = await Promise.allSettled([go('paid'), go('payment_failed'), go('paid'), go('payment_failed')]);
     expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);

@@ -77,7 +77,7 @@ export function createSandboxProvider(orm: MikroORM, options: SandboxOptions): P
     req: { idempotencyKey: string; amountCents: number; currency: string; token?: string; reference?: string },
     decide: (tx: EntityManager, row: Row) => Promise<Outcome>,
   ): Promise<string> {
-    const outcome = await (orm.em.fork() as EntityManager).transactional(async (tx) => {
+    const outcome = await orm.em.fork().transactional(async (tx) => {
       const conn = tx.getConnection();
       const ctx = tx.getTransactionContext();
       await conn.execute(

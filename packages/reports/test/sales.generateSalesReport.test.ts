@@ -5,7 +5,6 @@
 import { uuidv7 } from '@keelson/db';
 import { generateSalesReport, requestSalesReport } from '@keelson/reports';
 import { createUsers, sql, useTestOrm } from '@keelson/testing';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 const PRODUCTS = 2500;
@@ -14,7 +13,7 @@ const to = new Date('2026-05-02T00:00:00Z');
 
 describe('generateSalesReport', () => {
   const t = useTestOrm();
-  const em = () => t.orm.em.fork() as EntityManager;
+  const em = () => t.orm.em.fork();
 
   beforeAll(async () => {
     const [user] = await createUsers(t.db.url, 1);

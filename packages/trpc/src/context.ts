@@ -12,7 +12,6 @@ import { type ChatSettings, defaultChatSettings, type TypingBus } from '@keelson
 import type { EventHub, MikroORM } from '@keelson/db';
 import type { ApiMetrics } from '@keelson/metrics';
 import type { CommerceSettings } from '@keelson/orders';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import type { LiveSubscription } from './liveSubscription.ts';
 import type { Realtime } from './realtime.ts';
 
@@ -143,7 +142,7 @@ export function createContext(deps: ContextDeps, request: RequestInfo): Context 
   const resolve = async (): Promise<ValidSession | null> => {
     const credential = request.credential;
     if (!credential) return null;
-    const valid = await validateSession(deps.orm.em.fork() as EntityManager, deps.sessions, credential.token);
+    const valid = await validateSession(deps.orm.em.fork(), deps.sessions, credential.token);
     if (credential.source === 'cookie') {
       // A renewed session gets a cookie with the new expiry; a dead one gets its cookie cleared.
       if (!valid) setSessionCookie(null);

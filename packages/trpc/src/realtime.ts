@@ -87,7 +87,7 @@ export function createRealtime(opts: RealtimeOptions): Realtime {
     const ids = [...new Set(entries.map(([, w]) => w.identity.sessionId))];
     let live: Map<string, LiveSession>;
     try {
-      live = await check(opts.orm.em.fork() as EntityManager, ids);
+      live = await check(opts.orm.em.fork(), ids);
     } catch (err) {
       // A database hiccup must not sign everyone out: the next tick decides.
       opts.logger.warn({ err }, 'could not re-check subscription sessions');

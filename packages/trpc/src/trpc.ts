@@ -4,7 +4,6 @@
 import { isDatabaseUnavailable } from '@keelson/db';
 import { AppError, type AppErrorCode, type ErrorStatus } from '@keelson/errors';
 import { withLogFields } from '@keelson/runtime';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { initTRPC, type TRPC_ERROR_CODE_KEY, TRPCError } from '@trpc/server';
 import superjson from 'superjson';
 import type { Context } from './context.ts';
@@ -130,7 +129,7 @@ const base = textChecked.use(async ({ ctx, next, type }) => {
   if (type === 'mutation' && ((cookieAuth && !ctx.request.trustedOrigin) || ctx.request.crossSite)) {
     throw appError(new AppError('CSRF_REJECTED'));
   }
-  const em = ctx.orm.em.fork() as EntityManager;
+  const em = ctx.orm.em.fork();
   const result = await next({ ctx: { em } });
   if (!result.ok && result.error.cause instanceof AppError) throw appError(result.error.cause);
   // A lost or saturated database is an outage the client can wait out, not a bug: 503 with Retry-After.

@@ -5,7 +5,6 @@
 import { notify } from '@keelson/notifications';
 import { createUsers, sql, testContext, useTestOrm } from '@keelson/testing';
 import { appRouter, createCallerFactory } from '@keelson/trpc';
-import type { EntityManager } from '@mikro-orm/postgresql';
 import { TRPCError } from '@trpc/server';
 import { beforeAll, describe, expect, it } from 'vitest';
 
@@ -22,7 +21,7 @@ describe('notifications (createCaller)', () => {
   async function file(userId: string, count: number): Promise<string[]> {
     const ids: string[] = [];
     for (let i = 0; i < count; i++) {
-      const n = await (t.orm.em.fork() as EntityManager).transactional((tx) =>
+      const n = await t.orm.em.fork().transactional((tx) =>
         notify(tx, {
           userId,
           kind: 'order_paid',

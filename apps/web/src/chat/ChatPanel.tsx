@@ -5,12 +5,12 @@
  * markup in one shows as its characters.
  */
 import { useInfiniteQuery, useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useId, useRef, useState } from 'react';
-import { describeError, errorInfo } from '../errors.ts';
+import { useEffect, useRef, useState } from 'react';
 import { useLive } from '../live.ts';
 import { useTRPC } from '../trpc.ts';
 import { ErrorNotice, LiveIndicator, Loading } from '../ui/status.tsx';
 import './chat.css';
+import { MessageField } from './MessageField.tsx';
 
 const TYPING_SHOWN_MS = 4_000;
 const TYPING_EVERY_MS = 2_500;
@@ -138,7 +138,6 @@ export function ChatPanel({ conversationId, side }: { conversationId: string; si
 
 function Composer({ conversationId, onSent }: { conversationId: string; onSent: () => void }) {
   const trpc = useTRPC();
-  const id = useId();
   const [body, setBody] = useState('');
   const lastTyping = useRef(0);
   const typing = useMutation(trpc.chat.typing.mutationOptions());
@@ -150,8 +149,6 @@ function Composer({ conversationId, onSent }: { conversationId: string; onSent: 
       },
     }),
   );
-  const info = send.error ? errorInfo(send.error) : null;
-  const issue = info?.fields.body;
   return (
     <form
       className="chat-composer"
@@ -161,16 +158,12 @@ function Composer({ conversationId, onSent }: { conversationId: string; onSent: 
         send.mutate({ conversationId, body, clientKey: crypto.randomUUID() });
       }}
     >
-      <label htmlFor={id}>Message</label>
-      <textarea
-        id={id}
+      <MessageField
+        label="Message"
         value={body}
-        rows={3}
-        maxLength={4000}
-        aria-invalid={issue ? true : undefined}
-        aria-describedby={issue ? `${id}-issue` : undefined}
-        onChange={(e) => {
-          setBody(e.target.value);
+        error={send.error}
+        onChange={(value) => {
+          setBody(value);
           const now = Date.now();
           if (now - lastTyping.current > TYPING_EVERY_MS) {
             lastTyping.current = now;
@@ -178,18 +171,6 @@ function Composer({ conversationId, onSent }: { conversationId: string; onSent: 
           }
         }}
       />
-      {issue ? (
-        <small id={`${id}-issue`} className="issue">
-          {issue}
-        </small>
-      ) : null}
-      {info && !issue ? (
-        <div className="error" role="alert" data-code={info.code}>
-          {info.code === 'TOO_MANY_REQUESTS' && info.retryAfterSeconds
-            ? `You are sending messages too fast. Try again in ${info.retryAfterSeconds} s.`
-            : describeError(send.error)}
-        </div>
-      ) : null}
       <button type="submit" disabled={send.isPending}>
         Send
       </button>

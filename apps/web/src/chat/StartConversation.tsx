@@ -1,15 +1,14 @@
 /** The first message of a new conversation (optionally about an order); shows the conversation once sent. */
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { useId, useState } from 'react';
+import { useState } from 'react';
 import { useNavigate } from 'react-router';
-import { describeError, errorInfo } from '../errors.ts';
 import { useTRPC } from '../trpc.ts';
+import { MessageField } from './MessageField.tsx';
 
 export function StartConversation({ orderId, label }: { orderId?: string; label: string }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
   const navigate = useNavigate();
-  const id = useId();
   const [body, setBody] = useState('');
   const open = useMutation(
     trpc.chat.open.mutationOptions({
@@ -20,8 +19,6 @@ export function StartConversation({ orderId, label }: { orderId?: string; label:
       },
     }),
   );
-  const info = open.error ? errorInfo(open.error) : null;
-  const issue = info?.fields.body;
   return (
     <form
       className="chat-composer"
@@ -30,26 +27,7 @@ export function StartConversation({ orderId, label }: { orderId?: string; label:
         open.mutate({ body, ...(orderId ? { orderId } : {}) });
       }}
     >
-      <label htmlFor={id}>{label}</label>
-      <textarea
-        id={id}
-        rows={3}
-        value={body}
-        maxLength={4000}
-        onChange={(e) => setBody(e.target.value)}
-        aria-invalid={issue ? true : undefined}
-        aria-describedby={issue ? `${id}-issue` : undefined}
-      />
-      {issue ? (
-        <small id={`${id}-issue`} className="issue">
-          {issue}
-        </small>
-      ) : null}
-      {info && !issue ? (
-        <div className="error" role="alert">
-          {describeError(open.error)}
-        </div>
-      ) : null}
+      <MessageField label={label} value={body} onChange={setBody} error={open.error} />
       <button type="submit" disabled={open.isPending}>
         Send to support
       </button>

@@ -14,6 +14,7 @@ import {
   orderDto,
   orderIdInput,
   orderNoteInput,
+  orderOwner,
   orderPage,
   refundOrder,
 } from '@keelson/orders';
@@ -37,10 +38,8 @@ export const ordersRouter = router({
     const admin = ctx.user.role === 'admin';
     if (input.orderId) {
       // Checked before streaming, so another customer's order id answers NOT_FOUND at once.
-      const [order] = await ctx.em
-        .getConnection()
-        .execute<{ user_id: string }[]>('select user_id from store_order where id = ?', [input.orderId]);
-      if (!order || (!admin && order.user_id !== ctx.user.id)) {
+      const owner = await orderOwner(ctx.em, input.orderId);
+      if (!owner || (!admin && owner !== ctx.user.id)) {
         throw new AppError('ORDER_NOT_FOUND', { details: { id: input.orderId } });
       }
     }
