@@ -66,6 +66,9 @@ interface ConversationRow {
   last_role: ChatAuthorRole | null;
   last_body: string | null;
   last_hidden: boolean | null;
+  order_status: string | null;
+  order_total_cents: number | string | null;
+  order_currency: string | null;
 }
 
 interface MessageRow {
@@ -120,10 +123,12 @@ const conversationSelect = (side: Side) => sql`
              and m.hidden_at is null
              and m.id > coalesce(${sql.ref(side === 'customer' ? 'c.customer_read_id' : 'c.staff_read_id')}, '00000000-0000-0000-0000-000000000000'::uuid)
          ) as unread,
-         l.author_role as last_role, l.body as last_body, l.hidden_at is not null as last_hidden
+         l.author_role as last_role, l.body as last_body, l.hidden_at is not null as last_hidden,
+         o.status as order_status, o.total_cents as order_total_cents, o.currency as order_currency
   from chat_conversation c
   join app_user cu on cu.id = c.customer_id
   left join app_user a on a.id = c.assignee_id
+  left join store_order o on o.id = c.order_id
   left join lateral (
     select author_role, body, hidden_at from chat_message m
     where m.conversation_id = c.id order by m.id desc limit 1
@@ -136,6 +141,10 @@ function toConversation(em: EntityManager, r: ConversationRow, side: Side): Conv
     subject: r.subject,
     status: r.status,
     orderId: r.order_id,
+    order:
+      r.order_id && r.order_status !== null
+        ? { status: r.order_status, totalCents: Number(r.order_total_cents), currency: r.order_currency ?? '' }
+        : null,
     customer: { id: r.customer_id, name: r.customer_name },
     customerEmail: side === 'staff' ? r.customer_email : null,
     assignee: r.assignee_id ? { id: r.assignee_id, name: r.assignee_name ?? '' } : null,

@@ -105,6 +105,8 @@ export const conversationDto = z.object({
   subject: z.string(),
   status: z.enum(chatStatuses),
   orderId: z.uuid().nullable(),
+  /** The order's context: its status and total now. */
+  order: z.object({ status: z.string(), totalCents: z.number().int(), currency: z.string() }).nullable(),
   customer: z.object({ id: z.uuid(), name: z.string() }),
   /** Staff only: the customer's email, for context. */
   customerEmail: z.string().nullable(),

@@ -55,6 +55,7 @@ describe('support chat (createCaller)', () => {
     expect(row).toMatchObject({
       unread: 1,
       orderId,
+      order: { status: 'paid', totalCents: 100, currency: 'USD' },
       customerEmail: alice.email,
       lastMessage: { authorRole: 'customer' },
     });

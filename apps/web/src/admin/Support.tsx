@@ -6,6 +6,7 @@ import '../chat/chat.css';
 import { useLive } from '../live.ts';
 import { RequireAdmin } from '../session.tsx';
 import { useTRPC } from '../trpc.ts';
+import { money } from '../ui/format.ts';
 import { Empty, ErrorNotice, LiveIndicator, Loading } from '../ui/status.tsx';
 import { AdminNav } from './AdminNav.tsx';
 
@@ -58,7 +59,14 @@ function Inbox() {
                   <div className="muted">{c.lastMessage?.preview ?? ''}</div>
                 </td>
                 <td>{c.customer.name}</td>
-                <td>{c.orderId ? <Link to={`/admin/orders/${c.orderId}`}>#{c.orderId.slice(-8)}</Link> : '—'}</td>
+                <td>
+                  {c.orderId ? <Link to={`/admin/orders/${c.orderId}`}>#{c.orderId.slice(-8)}</Link> : '—'}
+                  {c.order ? (
+                    <div className="muted">
+                      {c.order.status.replaceAll('_', ' ')} · {money(c.order.totalCents, c.order.currency)}
+                    </div>
+                  ) : null}
+                </td>
                 <td>{c.unread > 0 ? <span className="badge unread">{c.unread}</span> : '0'}</td>
                 <td>{c.awaitingStaffSince ? since(c.awaitingStaffSince) : '—'}</td>
                 <td>{c.assignee?.name ?? 'Unassigned'}</td>
