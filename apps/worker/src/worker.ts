@@ -184,6 +184,9 @@ export function createWorker(deps: WorkerDeps): KeelsonWorker {
     pools.push(workerPool);
     heartbeat.add(workerPool.id);
   });
+  // Pools already failing their jobs (graphile-worker's own event; its flag for it is internal).
+  const forcefullyStopping = new WeakSet<WorkerPool>();
+  events.on('pool:forcefulShutdown', ({ workerPool }) => forcefullyStopping.add(workerPool));
   let runner: Runner | undefined;
   let starting: Promise<void> | undefined;
   let stopping = false;
@@ -196,11 +199,10 @@ export function createWorker(deps: WorkerDeps): KeelsonWorker {
 
   const interrupt = (reason: string) => {
     interruption.abort(new Error(reason));
-    for (const pool of pools) {
-      if (pool._forcefulShuttingDown) continue;
-      // `_workers` is graphile-worker internal, read only to log which jobs are about to be failed.
-      const running = pool._workers.map((w) => w.getActiveJob()?.id).filter(Boolean);
-      logger.warn({ reason, jobs: running }, 'failing running jobs so they are retried');
+    const toStop = pools.filter((pool) => !forcefullyStopping.has(pool));
+    if (toStop.length) logger.warn({ reason, jobs: [...running] }, 'failing running jobs so they are retried');
+    for (const pool of toStop) {
+      forcefullyStopping.add(pool);
       // graphile-worker fails each running job with this message (its last_error), retried after back-off.
       void Promise.resolve(
         pool.forcefulShutdown(
