@@ -5,8 +5,9 @@
  * - a workspace package used but not declared in the importer's package.json (it resolves today only
  *   because pnpm links the whole workspace, and breaks the day the package is installed alone);
  * - a forbidden arrow (RULES below): the domain never reaches up to the router, the API or the worker,
- *   nor into tRPC or Fastify; the database layer knows no domain; the errors catalogue knows no
- *   transport; the client takes only types from the router; the web app takes only the client.
+ *   nor into tRPC or Fastify; the database layer knows no domain, and its tests start nothing above
+ *   it; the errors catalogue knows no transport; the client takes only types from the router; the web
+ *   app takes only the client.
  *
  * Usage: `node apps/dev/src/arrows.ts` (exits 1 with one line per violation).
  */
@@ -40,11 +41,17 @@ const ABOVE_DOMAIN = ['@keelson/trpc', '@keelson/api', '@keelson/worker', '@keel
 interface Rule {
   /** Importers the rule applies to. */
   from: string[];
-  /** Forbidden specifiers (a package name, or a prefix ending in `/`). */
+  /** Forbidden specifiers: a package name, a prefix ending in `/`, or `=` and one exact specifier. */
   forbid: string[];
+  /** Packages the rule lets through although `forbid` covers them. */
+  allow?: string[];
   why: string;
   /** Only production sources (tests may reach further, e.g. to start the API). Default false. */
   srcOnly?: boolean;
+  /** Only tests. Default false. */
+  testsOnly?: boolean;
+  /** Only these files of the importer (paths inside its package). Default all. */
+  files?: string[];
   /** Allowed when the import is type-only. */
   typesOnly?: boolean;
 }
@@ -79,6 +86,19 @@ const RULES: Rule[] = [
     forbid: ['@keelson/'],
     srcOnly: true,
     why: 'the web app is built on @keelson/client alone (it must build from the packed client too)',
+  },
+  {
+    from: ['@keelson/db'],
+    forbid: ['=@keelson/testing'],
+    testsOnly: true,
+    why: 'the database layer’s tests take @keelson/testing/database, which starts nothing above it',
+  },
+  {
+    from: ['@keelson/testing'],
+    files: ['src/database.ts', 'src/processes.ts', 'src/tcpProxy.ts'],
+    forbid: ['@keelson/'],
+    allow: ['@keelson/db'],
+    why: 'the database helpers serve tests below the API: they import nothing of Keelson’s above @keelson/db',
   },
 ];
 /** What each rule's `forbid` list does not cover for a given importer. */
@@ -163,7 +183,11 @@ const packageOf = (specifier: string): string | null => {
 };
 
 const matches = (specifier: string, forbidden: string) =>
-  forbidden.endsWith('/') ? specifier.startsWith(forbidden) : packageOf(specifier) === forbidden;
+  forbidden.startsWith('=')
+    ? specifier === forbidden.slice(1)
+    : forbidden.endsWith('/')
+      ? specifier.startsWith(forbidden)
+      : packageOf(specifier) === forbidden;
 
 /** Every violation in the workspace at `root` (this repository by default), one line each. */
 export function check(root = repoRoot): string[] {
@@ -174,6 +198,7 @@ export function check(root = repoRoot): string[] {
     for (const file of sourceFiles(pkg.dir)) {
       const rel = path.relative(root, file);
       const isTest = rel.split(path.sep).includes('test');
+      const inPackage = path.relative(pkg.dir, file).split(path.sep).join('/');
       for (const imp of importsOf(readFileSync(file, 'utf8'))) {
         const target = packageOf(imp.specifier);
         if (!target || target === pkg.name) continue;
@@ -181,9 +206,10 @@ export function check(root = repoRoot): string[] {
           problems.push(`${rel}:${imp.line}: imports ${target}, which ${pkg.name}'s package.json does not declare`);
         }
         for (const rule of RULES) {
-          if (!rule.from.includes(pkg.name) || (rule.srcOnly && isTest)) continue;
+          if (!rule.from.includes(pkg.name) || (rule.srcOnly && isTest) || (rule.testsOnly && !isTest)) continue;
+          if (rule.files && !rule.files.includes(inPackage)) continue;
           if (rule.typesOnly && imp.typeOnly) continue;
-          if (ALWAYS_ALLOWED[pkg.name]?.includes(target)) continue;
+          if (ALWAYS_ALLOWED[pkg.name]?.includes(target) || rule.allow?.includes(target)) continue;
           if (rule.forbid.some((f) => matches(imp.specifier, f))) {
             problems.push(`${rel}:${imp.line}: ${pkg.name} must not import ${imp.specifier}: ${rule.why}`);
           }

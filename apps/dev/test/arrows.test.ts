@@ -69,4 +69,22 @@ describe('dependency rules', () => {
       ),
     ]);
   });
+
+  it('keeps the database layer’s tests on the database helpers, and those helpers below the API', async () => {
+    const root = await workspace({
+      'packages/db/package.json': manifest('@keelson/db', ['@keelson/testing']),
+      'packages/db/src/index.ts': 'export const x = 1;\n',
+      'packages/db/test/a.test.ts':
+        "import { sql } from '@keelson/testing/database';\nimport { startTestApi } from '@keelson/testing';\n",
+      'packages/testing/package.json': manifest('@keelson/testing', ['@keelson/db', '@keelson/api']),
+      'packages/testing/src/database.ts':
+        "import { createOrm } from '@keelson/db';\nimport { buildApp } from '@keelson/api';\n",
+      'packages/testing/src/index.ts': "import { buildApp } from '@keelson/api';\n",
+      'packages/api/package.json': manifest('@keelson/api'),
+    });
+    expect(check(root)).toEqual([
+      expect.stringMatching(/^packages\/db\/test\/a.test.ts:2: @keelson\/db must not import @keelson\/testing:/),
+      expect.stringMatching(/^packages\/testing\/src\/database.ts:2: @keelson\/testing must not import @keelson\/api:/),
+    ]);
+  });
 });

@@ -1,5 +1,5 @@
 import { createOrm, createPgPool, isDatabaseUnavailable, readinessProbe } from '@keelson/db';
-import { eventually, freePort, sql, tcpProxy, testDatabase } from '@keelson/testing';
+import { eventually, freePort, sql, tcpProxy, testDatabase } from '@keelson/testing/database';
 import type { Pool } from 'pg';
 import { describe, expect, it } from 'vitest';
 

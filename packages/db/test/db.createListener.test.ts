@@ -1,5 +1,5 @@
 import { createListener, type ListenerNotification } from '@keelson/db';
-import { eventually, sql, tcpProxy, testDatabase } from '@keelson/testing';
+import { eventually, sql, tcpProxy, testDatabase } from '@keelson/testing/database';
 import { describe, expect, it } from 'vitest';
 
 describe('createListener', () => {

@@ -1,5 +1,5 @@
 import { createEventHub, createOrm, publishEvents, type StoredEvent } from '@keelson/db';
-import { eventually, sql, testDatabase } from '@keelson/testing';
+import { eventually, sql, testDatabase } from '@keelson/testing/database';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 

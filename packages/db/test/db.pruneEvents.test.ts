@@ -12,7 +12,7 @@ import {
   type StoredEvent,
   sequenceEvents,
 } from '@keelson/db';
-import { sql, testDatabase } from '@keelson/testing';
+import { sql, testDatabase } from '@keelson/testing/database';
 import { describe, expect, it } from 'vitest';
 
 const HOUR = 3_600_000;

@@ -3,7 +3,7 @@
  * of order; positions are given after commit by the sequencer, so a cursor never skips a late commit.
  */
 import { createEventHub, createOrm, type EventHub, publishEvents, type StoredEvent, sequenceEvents } from '@keelson/db';
-import { eventually, sql, testDatabase } from '@keelson/testing';
+import { eventually, sql, testDatabase } from '@keelson/testing/database';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';
 

@@ -4,7 +4,7 @@
  * stock on hand as each product's initial adjustment. Its `down` restores the previous shape.
  */
 import { dumpSchema, uuidv7 } from '@keelson/db';
-import { sql, useTestOrm } from '@keelson/testing';
+import { sql, useTestOrm } from '@keelson/testing/database';
 import { describe, expect, it } from 'vitest';
 
 const BEFORE = 'Migration20261121055040_oidc_identities';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { dumpSchema, schemaStatus, uuidv7 } from '@keelson/db';
-import { sql, useTestOrm } from '@keelson/testing';
+import { sql, useTestOrm } from '@keelson/testing/database';
 import { describe, expect, it } from 'vitest';
 
 const committed = readFileSync(new URL('../schema.sql', import.meta.url), 'utf8');

@@ -7,16 +7,16 @@ import { createTypingBus } from '@keelson/chat';
 import { closeClient, createClient, type KeelsonClient } from '@keelson/client';
 import { type Config, loadConfig } from '@keelson/config';
 import { createOrm, type MikroORM } from '@keelson/db';
-import { createTestDatabase, type TestDatabase } from '@keelson/db/testing';
+import type { TestDatabase } from '@keelson/db/testing';
 import { createLogger } from '@keelson/runtime';
 import { type Context, createContext } from '@keelson/trpc';
 import { createWorker } from '@keelson/worker';
 import { createWorkerHttp } from '@keelson/worker/http';
 import { workerMetrics } from '@keelson/worker/metrics';
-import pg from 'pg';
 import type { Logger } from 'pino';
-import { afterAll, beforeAll, inject } from 'vitest';
+import { sql, testDatabase } from './database.ts';
 
+export { lockRow, sql, testDatabase, useTestOrm } from './database.ts';
 export { freePort } from './processes.ts';
 
 /** Logs are silent in tests unless TEST_LOG_LEVEL asks for them. */
@@ -33,46 +33,6 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
     METRICS_PORT: '0',
     ...overrides,
   });
-}
-
-/** A migrated database of this test file's own, cloned from the run's template. */
-export function testDatabase(): Promise<TestDatabase> {
-  return createTestDatabase({ adminUrl: inject('adminUrl'), template: inject('templateDatabase') });
-}
-
-/** Runs SQL directly, outside the ORM: for assertions on what actually reached the database. */
-export async function sql<R extends pg.QueryResultRow = Record<string, unknown>>(
-  url: string,
-  text: string,
-  values: unknown[] = [],
-): Promise<R[]> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  try {
-    return (await client.query<R>(text, values)).rows;
-  } finally {
-    await client.end();
-  }
-}
-
-/**
- * Locks one row from a connection of its own until `release`: whatever updates it (a job, a request)
- * waits meanwhile, so a test can hold it in flight as long as it needs.
- */
-export async function lockRow(
-  url: string,
-  row: { table: 'product' | 'app_user'; id: string },
-): Promise<{ release(): Promise<void> }> {
-  const client = new pg.Client({ connectionString: url });
-  await client.connect();
-  await client.query('begin');
-  await client.query(`select 1 from ${row.table} where id = $1 for update`, [row.id]);
-  return {
-    release: async () => {
-      await client.query('rollback');
-      await client.end();
-    },
-  };
 }
 
 type ClientOpts = Omit<Parameters<typeof createClient>[0], 'url'>;
@@ -150,23 +110,6 @@ export function queuedJobs(url: string): Promise<QueuedJob[]> {
   );
 }
 export { eventually, type RunningProcess, repoRoot, stackEnv, startProcess } from './processes.ts';
-
-/**
- * A database and an ORM of this test file's own, for the file's lifetime (vitest hooks). Read the
- * properties inside tests, not at module level: they are set in `beforeAll`.
- */
-export function useTestOrm(opts: { poolMax?: number } = {}): { readonly db: TestDatabase; readonly orm: MikroORM } {
-  const state = {} as { db: TestDatabase; orm: MikroORM };
-  beforeAll(async () => {
-    state.db = await testDatabase();
-    state.orm = await createOrm({ url: state.db.url, poolMax: opts.poolMax ?? 4 });
-  });
-  afterAll(async () => {
-    await state.orm?.close(true);
-    await state.db?.drop();
-  });
-  return state;
-}
 
 /** A tRPC context for `createCaller`, as an anonymous (or, with a token, signed-in) bearer client. */
 export function testContext(
