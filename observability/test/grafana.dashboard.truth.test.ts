@@ -12,7 +12,7 @@ import { once } from 'node:events';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { publishEvents } from '@keelson/db';
+import { publishEvents } from '@keelson/realtime';
 import {
   createProduct,
   createUsers,

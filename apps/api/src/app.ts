@@ -8,21 +8,15 @@ import path from 'node:path';
 import proxyaddr from '@fastify/proxy-addr';
 import websocket from '@fastify/websocket';
 import { createDashboardFeed, type DashboardFeed, readDashboardSnapshot } from '@keelson/analytics';
+import { ipThrottleKey, liveSessions } from '@keelson/auth';
 import { CATALOG_CHANNEL, type CatalogCache, createCatalogCache } from '@keelson/catalog';
 import { chatGauges, createTypingBus, TYPING_CHANNEL } from '@keelson/chat';
 import type { Config } from '@keelson/config';
-import { createEventHub, type EventHub, isDatabaseUnavailable, type MikroORM, readinessProbe } from '@keelson/db';
+import { isDatabaseUnavailable, type MikroORM, readinessProbe } from '@keelson/db';
 import { AppError, errorCatalogue } from '@keelson/errors';
 import { type ApiMetrics, createApiMetrics, UNMATCHED_ROUTE } from '@keelson/metrics';
-import {
-  appError,
-  appRouter,
-  type Context,
-  createContext,
-  createRealtime,
-  DATABASE_RETRY_AFTER_S,
-  type Realtime,
-} from '@keelson/trpc';
+import { createEventHub, createRealtime, type EventHub, type Realtime } from '@keelson/realtime';
+import { appError, appRouter, type Context, createContext, DATABASE_RETRY_AFTER_S } from '@keelson/trpc';
 import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import type { TRPCReconnectNotification } from '@trpc/server/rpc';
 import Fastify, { LogController } from 'fastify';
@@ -189,6 +183,8 @@ export async function buildApp(deps: AppDeps) {
     logger,
     authRecheckMs: config.realtime.authRecheckMs,
     limits: config.realtime,
+    checkSessions: liveSessions,
+    ipKey: ipThrottleKey,
   });
   app.decorate('realtime', realtime);
   await app.register(websocket, {

@@ -65,9 +65,15 @@ const RULES: Rule[] = [
   },
   {
     from: ['@keelson/db'],
+    forbid: [...DOMAIN, ...ABOVE_DOMAIN, '@keelson/realtime'],
+    srcOnly: true,
+    why: 'the database layer (entities, migrations, seeds, test databases) knows no domain, realtime or transport',
+  },
+  {
+    from: ['@keelson/realtime'],
     forbid: [...DOMAIN, ...ABOVE_DOMAIN],
     srcOnly: true,
-    why: 'the database layer (entities, migrations, outbox) knows no domain and no transport',
+    why: 'realtime (outbox, hub, guard) sits under the domain, which writes its events: it knows no domain and no transport',
   },
   {
     from: ['@keelson/errors'],

@@ -2,8 +2,9 @@
  * `events__prune` run by the real worker, and what a client resuming from a pruned cursor gets over the
  * wire: EVENTS_EXPIRED (CONFLICT), never a silent gap; a cursor at the mark still resumes.
  */
-import { publishEvents } from '@keelson/db';
+
 import { enqueue } from '@keelson/jobs';
+import { publishEvents } from '@keelson/realtime';
 import { createProduct, eventually, queuedJobs, sql, startTestApi, startTestWorker } from '@keelson/testing';
 import { describe, expect, it } from 'vitest';
 

@@ -6,6 +6,7 @@
  * never overlap, however slow the database. *latest* — the last snapshot read while someone watched;
  * forgotten when the last subscriber leaves, so a later newcomer never gets an old one.
  */
+import { coalesced } from '@keelson/realtime';
 import type { DashboardSnapshot } from './dashboard.ts';
 
 export interface DashboardFeedOptions {
@@ -41,14 +42,14 @@ export function createDashboardFeed(opts: DashboardFeedOptions): DashboardFeed {
   const subscribers = new Set<Subscriber>();
   let latest: DashboardSnapshot | null = null;
   let timer: NodeJS.Timeout | null = null;
-  let reading: Promise<void> | null = null;
   let reads = 0;
   let closed = false;
 
-  const tick = () => {
-    timer = null;
-    reads++;
-    reading = (async () => {
+  // One read at a time (the realtime loop); each schedules the next itself once it settles.
+  const reader = coalesced(
+    async () => {
+      timer = null;
+      reads++;
       try {
         const snapshot = await opts.read();
         // Someone may have left during the read; then nobody is told, and nothing is kept.
@@ -58,20 +59,18 @@ export function createDashboardFeed(opts: DashboardFeedOptions): DashboardFeed {
           sub.pending = snapshot;
           sub.wake();
         }
-      } catch (err) {
-        // Watchers keep the previous figures; the next tick tries again.
-        opts.logger?.warn({ err }, 'could not read the dashboard snapshot');
       } finally {
-        reading = null;
-        if (subscribers.size && !closed) timer = setTimeout(tick, opts.intervalMs);
+        if (subscribers.size && !closed) timer = setTimeout(() => void reader.run(), opts.intervalMs);
         else latest = null;
       }
-    })();
-  };
+    },
+    // Watchers keep the previous figures; the next tick tries again.
+    { onError: (err) => opts.logger?.warn({ err }, 'could not read the dashboard snapshot') },
+  );
 
   /** Starts ticking if nothing is: a read in flight schedules the next tick itself when it settles. */
   const ensureTicking = () => {
-    if (!timer && !reading && !closed) tick();
+    if (!timer && !reader.running && !closed) void reader.run();
   };
 
   const stopIfIdle = () => {
@@ -115,7 +114,7 @@ export function createDashboardFeed(opts: DashboardFeedOptions): DashboardFeed {
       if (timer) clearTimeout(timer);
       timer = null;
       for (const sub of subscribers) sub.wake();
-      await reading;
+      await reader.close();
     },
     get subscriberCount() {
       return subscribers.size;
@@ -124,7 +123,7 @@ export function createDashboardFeed(opts: DashboardFeedOptions): DashboardFeed {
       return reads;
     },
     get active() {
-      return timer !== null || reading !== null;
+      return timer !== null || reader.running;
     },
   };
 }

@@ -3,8 +3,9 @@
  * announces the change (`notifyProductsChanged`), so every API process drops its cached copy exactly
  * when the change commits. Stock changes also write the `stock_adjustment` ledger in that transaction.
  */
-import { Product, publishEvent, StockAdjustment } from '@keelson/db';
+import { Product, StockAdjustment } from '@keelson/db';
 import { AppError } from '@keelson/errors';
+import { publishEvent } from '@keelson/realtime';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { PRODUCT_COLUMNS, type ProductRow, rowToDto } from './catalog.ts';

@@ -8,9 +8,10 @@
  * conversation's customer); *read marker* — per side, the newest message id that side has read.
  */
 import { claim } from '@keelson/auth';
-import { type ChatAuthorRole, type ChatStatus, type Database, publishEvents, rowDate, uuidv7 } from '@keelson/db';
+import { type ChatAuthorRole, type ChatStatus, type Database, rowDate, uuidv7 } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { enqueue } from '@keelson/jobs';
+import { publishEvents } from '@keelson/realtime';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql } from 'kysely';
 import {

@@ -48,36 +48,7 @@ export {
   userRoles,
   WorkerHeartbeat,
 } from './entities/index.ts';
-export {
-  type ChannelHandler,
-  createEventHub,
-  type EventHub,
-  type EventHubOptions,
-  type SubscribeOptions,
-} from './eventHub.ts';
-export {
-  EVENTS_CHANNEL,
-  EVENTS_PENDING_CHANNEL,
-  EventsExpiredError,
-  type EventTopic,
-  eventLogBounds,
-  eventTopics,
-  type PublishedEvent,
-  pruneEvents,
-  publishEvent,
-  publishEvents,
-  readEventsAfter,
-  type StoredEvent,
-  sequenceEvents,
-} from './events.ts';
 export { uuidv7 } from './ids.ts';
-export {
-  createListener,
-  type Listener,
-  type ListenerLogger,
-  type ListenerNotification,
-  type ListenerOptions,
-} from './listener.ts';
 export { migrate, type SchemaStatus, schemaStatus, WORKER_SCHEMA } from './migrate.ts';
 export {
   createOrm,

@@ -6,8 +6,9 @@
  * Glossary: *event key* — the name of the business event (`order:<id>:paid`); one notification per key,
  * so a retried job, or a second code path reaching the same event, files nothing more.
  */
-import { type NotificationKind, publishEvents, readSnapshot, rowDate, uuidv7 } from '@keelson/db';
+import { type NotificationKind, readSnapshot, rowDate, uuidv7 } from '@keelson/db';
 import { AppError } from '@keelson/errors';
+import { publishEvents } from '@keelson/realtime';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { z } from 'zod';
 import {

@@ -2,8 +2,9 @@
  * `notify` files one notification per business event and announces it on the outbox in the caller's
  * transaction; what the outbox carries is the notification a subscriber receives.
  */
-import { readEventsAfter, sequenceEvents } from '@keelson/db';
+
 import { notificationEvent, notify } from '@keelson/notifications';
+import { readEventsAfter, sequenceEvents } from '@keelson/realtime';
 import { createUsers, sql, useTestOrm } from '@keelson/testing';
 import { describe, expect, it } from 'vitest';
 

@@ -16,9 +16,10 @@
  */
 import { createHash } from 'node:crypto';
 import { notifyProductsChanged } from '@keelson/catalog';
-import { type PublishedEvent, publishEvents, rowDate, uuidv7 } from '@keelson/db';
+import { rowDate, uuidv7 } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { enqueue } from '@keelson/jobs';
+import { type PublishedEvent, publishEvents } from '@keelson/realtime';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { CommerceSettings } from './cart.ts';
 import { getOrder } from './orders.ts';

@@ -4,9 +4,10 @@
  * and email jobs enqueued.
  */
 import { notifyProductsChanged } from '@keelson/catalog';
-import { type Database, type OrderStatus, publishEvents, rowDate } from '@keelson/db';
+import { type Database, type OrderStatus, rowDate } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { enqueue } from '@keelson/jobs';
+import { publishEvents } from '@keelson/realtime';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import {
   decodeOrderCursor,

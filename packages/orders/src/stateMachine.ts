@@ -9,9 +9,10 @@
  * `cancelled` returns the stock (and refunds a paid order); `payment_failed` returns the stock;
  * `refunded` gives the money back for goods that have left the warehouse (no restock).
  */
-import { type OrderActor, type OrderStatus, publishEvent, rowDate, uuidv7 } from '@keelson/db';
+import { type OrderActor, type OrderStatus, rowDate, uuidv7 } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { notifyOrderStatus } from '@keelson/notifications';
+import { publishEvent } from '@keelson/realtime';
 import type { EntityManager } from '@mikro-orm/postgresql';
 
 export const transitions: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {

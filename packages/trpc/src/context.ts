@@ -9,11 +9,11 @@ import {
 } from '@keelson/auth';
 import type { CatalogCache } from '@keelson/catalog';
 import { type ChatSettings, defaultChatSettings, type TypingBus } from '@keelson/chat';
-import type { EventHub, MikroORM } from '@keelson/db';
+import type { MikroORM } from '@keelson/db';
 import type { ApiMetrics } from '@keelson/metrics';
 import type { CommerceSettings } from '@keelson/orders';
+import type { EventHub, Realtime } from '@keelson/realtime';
 import type { LiveSubscription } from './liveSubscription.ts';
-import type { Realtime } from './realtime.ts';
 
 /** What a procedure needs to log; pino's Logger fits, and so does anything with these methods. */
 export interface ContextLogger {

@@ -4,9 +4,10 @@
  * back as `lastEventId` and gets what it missed, read from `app_event`, before live events; or, when
  * pruning removed some of that, EVENTS_EXPIRED (it must reload and subscribe afresh).
  */
-import { EventsExpiredError, type StoredEvent, type SubscribeOptions } from '@keelson/db';
+
 import { AppError } from '@keelson/errors';
 import { orderStatusSchema } from '@keelson/orders';
+import { EventsExpiredError, type StoredEvent, type SubscribeOptions } from '@keelson/realtime';
 import { tracked } from '@trpc/server';
 import { z } from 'zod';
 import type { Context } from './context.ts';

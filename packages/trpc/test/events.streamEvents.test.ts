@@ -4,7 +4,7 @@
  * are dropped; an event that does not fit is logged and skipped, never sent and never the end of the
  * stream (a client resuming from the same id would otherwise meet it again forever).
  */
-import { createEventHub, publishEvents } from '@keelson/db';
+import { createEventHub, publishEvents } from '@keelson/realtime';
 import { createProduct, testContext, useTestOrm } from '@keelson/testing';
 import { appRouter, type Context, createCallerFactory } from '@keelson/trpc';
 import { describe, expect, it } from 'vitest';

@@ -1,4 +1,4 @@
-import { pruneEvents } from '@keelson/db';
+import { pruneEvents } from '@keelson/realtime';
 import { defineTask } from '../defineTask.ts';
 
 export const events__prune = defineTask('events__prune', async (_payload, { em, logger, deps }) => {

@@ -29,8 +29,8 @@ import {
   typingEvent,
   type Viewer,
 } from '@keelson/chat';
-import type { StoredEvent } from '@keelson/db';
 import { AppError } from '@keelson/errors';
+import type { StoredEvent } from '@keelson/realtime';
 import { z } from 'zod';
 import type { Context } from '../context.ts';
 import { lastEventIdInput, streamEvents } from '../events.ts';

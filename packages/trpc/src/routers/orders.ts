@@ -1,4 +1,3 @@
-import type { StoredEvent } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import {
   cancelOrder,
@@ -18,6 +17,7 @@ import {
   orderPage,
   refundOrder,
 } from '@keelson/orders';
+import type { StoredEvent } from '@keelson/realtime';
 import { z } from 'zod';
 import { lastEventIdInput, orderStatusEvents, streamEvents } from '../events.ts';
 import { adminProcedure, authedProcedure, router } from '../trpc.ts';

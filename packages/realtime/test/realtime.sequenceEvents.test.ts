@@ -2,7 +2,8 @@
  * Ordering of the realtime outbox without a writers' lock: ids are taken before commit and commit out
  * of order; positions are given after commit by the sequencer, so a cursor never skips a late commit.
  */
-import { createEventHub, createOrm, type EventHub, publishEvents, type StoredEvent, sequenceEvents } from '@keelson/db';
+import { createOrm } from '@keelson/db';
+import { createEventHub, type EventHub, publishEvents, type StoredEvent, sequenceEvents } from '@keelson/realtime';
 import { eventually, sql, testDatabase } from '@keelson/testing/database';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';

@@ -2,16 +2,16 @@
  * Pruning the realtime outbox: old sequenced events go in bounded batches, never unsequenced ones, and
  * the mark it leaves turns a resume from a pruned cursor into EventsExpiredError instead of a silent gap.
  */
+import { createOrm } from '@keelson/db';
 import {
   createEventHub,
-  createOrm,
   EventsExpiredError,
   eventLogBounds,
   pruneEvents,
   publishEvents,
   type StoredEvent,
   sequenceEvents,
-} from '@keelson/db';
+} from '@keelson/realtime';
 import { sql, testDatabase } from '@keelson/testing/database';
 import { describe, expect, it } from 'vitest';
 

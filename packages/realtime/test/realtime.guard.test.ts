@@ -3,10 +3,10 @@
  * subscriptions are watched, a tick is ONE query, and it ends exactly those whose session ended, whose
  * account was disabled, or (admin subscriptions) whose role was lost. Also the connection slots.
  */
-import { liveSessions } from '@keelson/auth';
+import { ipThrottleKey, liveSessions } from '@keelson/auth';
 import type { AppError } from '@keelson/errors';
+import { createRealtime } from '@keelson/realtime';
 import { createUsers, sql, testLogger, useTestOrm } from '@keelson/testing';
-import { createRealtime } from '@keelson/trpc';
 import { describe, expect, it } from 'vitest';
 
 const limits = { maxSubscriptionsPerConnection: 10, maxConnectionsPerUser: 2, maxConnectionsPerIp: 1 };
@@ -35,6 +35,7 @@ describe('realtime session re-check', () => {
       logger: testLogger(),
       authRecheckMs: 60_000, // ticks are driven by hand below
       limits,
+      ipKey: ipThrottleKey,
       checkSessions: (em, ids) => {
         calls.push(ids.length);
         return liveSessions(em, ids);
@@ -105,7 +106,14 @@ describe('realtime session re-check', () => {
   });
 
   it('counts connection slots per user and per anonymous IP, and gives them back once', async () => {
-    const realtime = createRealtime({ orm: t.orm, logger: testLogger(), authRecheckMs: 60_000, limits });
+    const realtime = createRealtime({
+      orm: t.orm,
+      logger: testLogger(),
+      authRecheckMs: 60_000,
+      limits,
+      checkSessions: liveSessions,
+      ipKey: ipThrottleKey,
+    });
     const first = realtime.acquireSlot({ userId: 'u1' });
     const second = realtime.acquireSlot({ userId: 'u1' });
     expect(() => realtime.acquireSlot({ userId: 'u1' })).toThrow(expect.objectContaining({ code: 'RATE_LIMITED' }));

@@ -12,6 +12,9 @@
  * `sequenceEvents`), so "after the cursor" is exactly "not seen yet".
  */
 
+import type { MikroORM } from '@keelson/db';
+import { coalesced } from './coalesce.ts';
+import { createListener, type Listener, type ListenerLogger } from './listener.ts';
 import {
   EVENTS_CHANNEL,
   EVENTS_PENDING_CHANNEL,
@@ -21,9 +24,7 @@ import {
   readEventsAfter,
   type StoredEvent,
   sequenceEvents,
-} from './events.ts';
-import { createListener, type Listener, type ListenerLogger } from './listener.ts';
-import type { MikroORM } from './orm.ts';
+} from './outbox.ts';
 
 /** Another feature's channel on the hub's LISTEN connection. */
 export interface ChannelHandler {
@@ -118,12 +119,7 @@ export function createEventHub(opts: EventHubOptions): EventHub {
   const subscribers = new Set<Subscriber>();
   let lastId = 0;
   let closed = false;
-  let reading: Promise<void> | null = null;
-  let again = false;
-  let sequencing: Promise<void> | null = null;
-  let sequenceAgain = false;
-  let retryTimer: NodeJS.Timeout | null = null;
-  let readRetryTimer: NodeJS.Timeout | null = null;
+  const retryMs = opts.sequenceRetryMs ?? 1_000;
 
   const read = (afterId: number, extra: Pick<SubscribeOptions, 'topics' | 'userId'> = {}) =>
     readEventsAfter(opts.orm.em.fork(), { afterId, limit: batchSize, ...extra });
@@ -179,66 +175,25 @@ export function createEventHub(opts: EventHubOptions): EventHub {
     }
   };
 
-  /** Coalesces wake-ups: one read at a time, and one more if any arrived meanwhile. */
-  const pull = () => {
-    if (closed) return;
-    if (reading) {
-      again = true;
-      return;
-    }
-    reading = (async () => {
-      do {
-        again = false;
-        try {
-          await drain();
-        } catch (err) {
-          // Reads again from the same cursor, on our own: the events are already sequenced, so no NOTIFY
-          // will announce them again, and a quiet shop may send no other for hours.
-          opts.logger?.warn({ err }, 'could not read events');
-          if (!closed && !readRetryTimer) {
-            readRetryTimer = setTimeout(() => {
-              readRetryTimer = null;
-              pull();
-            }, opts.sequenceRetryMs ?? 1_000);
-            readRetryTimer.unref();
-          }
-        }
-      } while (again && !closed);
-      reading = null;
-    })();
-  };
+  /**
+   * Fan-out reads, coalesced: one at a time, one more if woken meanwhile. A failed read is retried from
+   * the same cursor on our own: the events are already sequenced, so no NOTIFY will announce them again.
+   */
+  const reads = coalesced(drain, {
+    retryMs,
+    onError: (err) => opts.logger?.warn({ err }, 'could not read events'),
+  });
+  const pull = () => void reads.run();
 
   /**
-   * Coalesces sequencer runs like reads: one in flight per process, and one more if woken meanwhile (a
-   * burst of commits costs two runs, not one per commit). Its NOTIFY then makes every hub read.
+   * Sequencer runs, coalesced like reads (a burst of commits costs two runs, not one per commit); its
+   * NOTIFY then makes every hub read. Unsequenced rows of a failed run wait for the retry.
    */
-  const sequence = (): Promise<void> => {
-    if (closed) return Promise.resolve();
-    if (sequencing) {
-      sequenceAgain = true;
-      return sequencing;
-    }
-    sequencing = (async () => {
-      do {
-        sequenceAgain = false;
-        try {
-          await sequenceEvents(opts.orm.em.fork());
-        } catch (err) {
-          // Unsequenced rows wait for the next wake-up; retry on our own in case none comes.
-          opts.logger?.warn({ err }, 'could not sequence events');
-          if (!closed && !retryTimer) {
-            retryTimer = setTimeout(() => {
-              retryTimer = null;
-              void sequence();
-            }, opts.sequenceRetryMs ?? 1_000);
-            retryTimer.unref();
-          }
-        }
-      } while (sequenceAgain && !closed);
-      sequencing = null;
-    })();
-    return sequencing;
-  };
+  const sequencer = coalesced(() => sequenceEvents(opts.orm.em.fork()), {
+    retryMs,
+    onError: (err) => opts.logger?.warn({ err }, 'could not sequence events'),
+  });
+  const sequence = () => sequencer.run();
 
   const extra = opts.channels ?? {};
   const listener = createListener({
@@ -332,11 +287,9 @@ export function createEventHub(opts: EventHubOptions): EventHub {
     },
     async close() {
       closed = true;
-      if (retryTimer) clearTimeout(retryTimer);
-      if (readRetryTimer) clearTimeout(readRetryTimer);
       for (const sub of subscribers) sub.wake();
       await listener.close();
-      await Promise.all([reading, sequencing]);
+      await Promise.all([reads.close(), sequencer.close()]);
     },
     subscribe,
     sequence,

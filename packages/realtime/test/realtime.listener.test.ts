@@ -1,4 +1,4 @@
-import { createListener, type ListenerNotification } from '@keelson/db';
+import { createListener, type ListenerNotification } from '@keelson/realtime';
 import { eventually, sql, tcpProxy, testDatabase } from '@keelson/testing/database';
 import { describe, expect, it } from 'vitest';
 

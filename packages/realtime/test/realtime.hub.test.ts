@@ -1,4 +1,5 @@
-import { createEventHub, createOrm, publishEvents, type StoredEvent } from '@keelson/db';
+import { createOrm } from '@keelson/db';
+import { createEventHub, publishEvents, type StoredEvent } from '@keelson/realtime';
 import { eventually, sql, testDatabase } from '@keelson/testing/database';
 import pg from 'pg';
 import { describe, expect, it } from 'vitest';

@@ -10,8 +10,9 @@
  * order of the log, assigned after commit, gapless, and visible in order: when a reader sees position
  * P, every position below P is already visible. Cursors (`tracked` ids, `lastEventId`) are positions.
  */
+
+import { rowDate } from '@keelson/db';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { rowDate } from './rows.ts';
 
 /** The channel every API process LISTENs on for sequenced events; the payload is the largest new position. */
 export const EVENTS_CHANNEL = 'keelson_events';

@@ -10,11 +10,16 @@
  * Every watched subscription is re-checked by ONE query per tick for the whole process (`liveSessions`),
  * however many there are: 10,000 subscribers cost the database what one does.
  */
-import { ipThrottleKey, type LiveSession, liveSessions } from '@keelson/auth';
-import type { MikroORM } from '@keelson/db';
+import type { MikroORM, UserRole } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import type { ContextLogger } from './context.ts';
+import { coalesced } from './coalesce.ts';
+
+/** A session as a re-check finds it: whose it is, and the role it carries now. */
+export interface LiveSession {
+  userId: string;
+  role: UserRole;
+}
 
 export interface RealtimeLimits {
   /** Subscriptions one WebSocket connection may hold. */
@@ -27,12 +32,17 @@ export interface RealtimeLimits {
 
 export interface RealtimeOptions {
   orm: MikroORM;
-  logger: ContextLogger;
+  logger: { warn(obj: object, msg?: string): void };
   /** How often watched sessions are re-checked, milliseconds (SUBSCRIPTION_AUTH_RECHECK_MS). */
   authRecheckMs: number;
   limits: RealtimeLimits;
-  /** The query of a tick; tests wrap it to count calls. Default: `liveSessions`. */
-  checkSessions?: (em: EntityManager, sessionIds: readonly string[]) => Promise<Map<string, LiveSession>>;
+  /**
+   * The query of a tick: which of these sessions (public ids) are live (`@keelson/auth`'s `liveSessions`;
+   * passed in, since the guard knows no domain).
+   */
+  checkSessions(em: EntityManager, sessionIds: readonly string[]): Promise<Map<string, LiveSession>>;
+  /** What an anonymous connection counts against (`@keelson/auth`'s `ipThrottleKey`: one key per IPv6 /64). */
+  ipKey(ip: string | null): string;
 }
 
 /** Who a watched subscription acts for, as it was when it started. */
@@ -73,26 +83,18 @@ export interface Realtime {
 }
 
 export function createRealtime(opts: RealtimeOptions): Realtime {
-  const check = opts.checkSessions ?? liveSessions;
+  const check = opts.checkSessions;
   const watched = new Map<object, { identity: WatchedIdentity; end: (error: AppError) => void }>();
   const slots = new Map<string, number>();
   const shutdownListeners = new Set<(error: AppError) => void>();
   let timer: NodeJS.Timeout | null = null;
-  let ticking: Promise<void> | null = null;
   let shuttingDown = false;
 
   const tick = async () => {
     if (!watched.size) return;
     const entries = [...watched.entries()];
     const ids = [...new Set(entries.map(([, w]) => w.identity.sessionId))];
-    let live: Map<string, LiveSession>;
-    try {
-      live = await check(opts.orm.em.fork(), ids);
-    } catch (err) {
-      // A database hiccup must not sign everyone out: the next tick decides.
-      opts.logger.warn({ err }, 'could not re-check subscription sessions');
-      return;
-    }
+    const live = await check(opts.orm.em.fork(), ids);
     for (const [key, { identity, end }] of entries) {
       if (!watched.has(key)) continue;
       const session = live.get(identity.sessionId);
@@ -109,13 +111,12 @@ export function createRealtime(opts: RealtimeOptions): Realtime {
     }
   };
 
-  const recheck = () => {
-    // Never two ticks at once: a slow query delays the next check rather than piling up connections.
-    ticking ??= tick().finally(() => {
-      ticking = null;
-    });
-    return ticking;
-  };
+  // Never two ticks at once: a slow query delays the next check rather than piling up connections. A
+  // failed one (a database hiccup) must not sign everyone out: the next tick decides.
+  const ticks = coalesced(tick, {
+    onError: (err) => opts.logger.warn({ err }, 'could not re-check subscription sessions'),
+  });
+  const recheck = () => ticks.run();
 
   return {
     limits: opts.limits,
@@ -131,7 +132,7 @@ export function createRealtime(opts: RealtimeOptions): Realtime {
         'userId' in owner
           ? [`user:${owner.userId}`, opts.limits.maxConnectionsPerUser]
           : // Per /64 for IPv6, like every throttle: one client holds a whole /64 to rotate through.
-            [`ip:${ipThrottleKey(owner.ip)}`, opts.limits.maxConnectionsPerIp];
+            [`ip:${opts.ipKey(owner.ip)}`, opts.limits.maxConnectionsPerIp];
       const held = slots.get(key) ?? 0;
       if (held >= max) {
         throw new AppError('RATE_LIMITED', {
@@ -177,7 +178,7 @@ export function createRealtime(opts: RealtimeOptions): Realtime {
     async close() {
       if (timer) clearInterval(timer);
       timer = null;
-      await ticking;
+      await ticks.close();
     },
     get stats() {
       return {
