@@ -12,10 +12,20 @@ import {
   readSessionCookie,
   type SessionConfig,
 } from '@keelson/auth';
+import type { Config } from '@keelson/config';
 import { assertStorableText, type RequestInfo } from '@keelson/trpc';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 
 type Credential = RequestInfo['credential'];
+
+/** The session settings of the configuration, as the cookie helpers read them. */
+export function sessionConfig(config: Config): SessionConfig {
+  return {
+    idleTimeoutMs: config.auth.sessionIdleTimeoutMs,
+    maxAgeMs: config.auth.sessionMaxAgeMs,
+    cookieSecure: config.auth.cookieSecure,
+  };
+}
 
 export function credentialFromHeaders(sessions: SessionConfig, headers: IncomingMessage['headers']): Credential {
   const bearer = headers.authorization ? readBearerToken(headers.authorization) : null;

@@ -210,7 +210,11 @@ describe('README examples, as pasted, against a live stack', () => {
           : undefined;
       let result: Run;
       if (example.lang === 'sh') {
-        result = await run('bash', ['-euo', 'pipefail', '-c', SHELL_PRELUDE + code], { timeoutMs: 15_000, live });
+        // --norc: a bash whose stdin is a socket (some CI runners, remote shells) reads bashrc otherwise.
+        result = await run('bash', ['--norc', '-euo', 'pipefail', '-c', SHELL_PRELUDE + code], {
+          timeoutMs: 15_000,
+          live,
+        });
       } else {
         const file = path.join(scratch, `readme-${example.line}.ts`);
         await writeFile(file, example.marker === 'example: browser' ? `${browserPrelude(base)}\n${code}` : code);
