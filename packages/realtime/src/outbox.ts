@@ -10,9 +10,12 @@
  * order of the log, assigned after commit, gapless, and visible in order: when a reader sees position
  * P, every position below P is already visible. Cursors (`tracked` ids, `lastEventId`) are positions.
  */
-
-import { rowDate } from '@keelson/db';
+import { type Database, rowDate } from '@keelson/db';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
+
+/** Typed SQL on the entities' tables, in `em`'s transaction when it has one. */
+const kysely = (em: EntityManager) => em.getKysely<Database>();
 
 /** The channel every API process LISTENs on for sequenced events; the payload is the largest new position. */
 export const EVENTS_CHANNEL = 'keelson_events';
@@ -80,21 +83,17 @@ export async function publishEvents(tx: EntityManager, events: readonly Publishe
   // `clock_timestamp()`, not `now()` (the transaction's start): the events are written last, so this is
   // within moments of the commit, even at the end of a long transaction (a report), which is what
   // clients see as `at` and what the fan-out delay metric measures from.
-  // Rows travel as one JSON parameter (MikroORM would expand an array into a list of placeholders);
+  // Rows travel as one JSON parameter (one statement and one plan whatever their number);
   // `with ordinality` keeps the ids, and so the positions, in the order the events were given. A
   // data-modifying WITH runs whether or not the outer query reads it.
-  await tx.getConnection().execute(
-    `with inserted as (
-       insert into app_event (topic, user_id, payload, created_at)
-       select e.value ->> 'topic', (e.value ->> 'user_id')::uuid, e.value -> 'payload', clock_timestamp()
-       from jsonb_array_elements(?::jsonb) with ordinality as e(value, n)
-       order by e.n
-     )
-     select pg_notify(?, '')`,
-    [JSON.stringify(rows), EVENTS_PENDING_CHANNEL],
-    'all',
-    tx.getTransactionContext(),
-  );
+  await sql`
+    with inserted as (
+      insert into app_event (topic, user_id, payload, created_at)
+      select e.value ->> 'topic', (e.value ->> 'user_id')::uuid, e.value -> 'payload', clock_timestamp()
+      from jsonb_array_elements(${JSON.stringify(rows)}::jsonb) with ordinality as e(value, n)
+      order by e.n
+    )
+    select pg_notify(${EVENTS_PENDING_CHANNEL}, '')`.execute(kysely(tx));
 }
 
 export function publishEvent(tx: EntityManager, event: PublishedEvent): Promise<void> {
@@ -122,35 +121,32 @@ export function publishEvent(tx: EntityManager, event: PublishedEvent): Promise<
 export async function sequenceEvents(em: EntityManager): Promise<number | null> {
   let highest: number | null = null;
   for (;;) {
-    const [row] = await em.fork().transactional(async (tx) => {
-      const ctx = tx.getTransactionContext();
-      const connection = tx.getConnection();
-      await connection.execute('select pg_advisory_xact_lock(?)', [SEQUENCER_LOCK], 'all', ctx);
+    const row = await em.fork().transactional(async (tx) => {
+      const db = kysely(tx);
+      await sql`select pg_advisory_xact_lock(${SEQUENCER_LOCK})`.execute(db);
       // The base includes pruning's mark: pruning may have removed every positioned row.
-      return connection.execute<{ position: string; count: string }[]>(
-        `with base as (
-           select greatest(
-             coalesce((select max(position) from app_event), 0),
-             coalesce((select position from app_event_pruned where id = 1), 0)
-           ) as p
-         ), pending as (
-           select id, row_number() over (order by first_id, id) as n
-           from (
-             select id, min(id) over (partition by xmin::text) as first_id
-             from app_event where position is null
-           ) unpositioned
-           order by first_id, id limit ?
-         ), sequenced as (
-           update app_event e set position = base.p + pending.n
-           from pending, base where e.id = pending.id
-           returning e.position
-         )
-         select pg_notify(?, max(position)::text), max(position)::text as position, count(*)::text as count
-         from sequenced having count(*) > 0`,
-        [SEQUENCE_BATCH, EVENTS_CHANNEL],
-        'all',
-        ctx,
-      );
+      const { rows } = await sql<{ position: string; count: string }>`
+        with base as (
+          select greatest(
+            coalesce((select max(position) from app_event), 0),
+            coalesce((select position from app_event_pruned where id = 1), 0)
+          ) as p
+        ), pending as (
+          select id, row_number() over (order by first_id, id) as n
+          from (
+            select id, min(id) over (partition by xmin::text) as first_id
+            from app_event where position is null
+          ) unpositioned
+          order by first_id, id limit ${SEQUENCE_BATCH}
+        ), sequenced as (
+          update app_event e set position = base.p + pending.n
+          from pending, base where e.id = pending.id
+          returning e.position
+        )
+        select pg_notify(${EVENTS_CHANNEL}, max(position)::text), max(position)::text as position,
+               count(*)::text as count
+        from sequenced having count(*) > 0`.execute(db);
+      return rows[0];
     });
     if (!row) return highest;
     highest = Number(row.position);
@@ -166,35 +162,19 @@ export async function readEventsAfter(
   em: EntityManager,
   opts: { afterId: number; limit: number; topics?: readonly EventTopic[]; userId?: string | null },
 ): Promise<StoredEvent[]> {
-  const where = ['position > ?'];
-  const params: unknown[] = [opts.afterId];
-  if (opts.topics) {
-    where.push('topic in (select jsonb_array_elements_text(?::jsonb))');
-    params.push(JSON.stringify(opts.topics));
-  }
-  if (opts.userId !== undefined) {
-    where.push(opts.userId === null ? 'user_id is null' : '(user_id is null or user_id = ?)');
-    if (opts.userId !== null) params.push(opts.userId);
-  }
-  params.push(opts.limit);
-  const rows = await em.getConnection().execute<
-    {
-      position: string | number;
-      topic: EventTopic;
-      user_id: string | null;
-      payload: unknown;
-      created_at: string | Date;
-    }[]
-  >(
-    `select position, topic, user_id, payload, created_at from app_event
-       where ${where.join(' and ')} order by position limit ?`,
-    params,
-    'all',
-    em.getTransactionContext(),
-  );
+  let query = kysely(em)
+    .selectFrom('app_event')
+    .select(['position', 'topic', 'user_id', 'payload', 'created_at'])
+    .where('position', '>', opts.afterId);
+  if (opts.topics) query = query.where('topic', 'in', [...opts.topics]);
+  const { userId } = opts;
+  if (userId === null) query = query.where('user_id', 'is', null);
+  else if (userId !== undefined)
+    query = query.where((w) => w.or([w('user_id', 'is', null), w('user_id', '=', userId)]));
+  const rows = await query.orderBy('position').limit(opts.limit).execute();
   return rows.map((r) => ({
     id: Number(r.position),
-    topic: r.topic,
+    topic: r.topic as EventTopic,
     userId: r.user_id,
     payload: (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload) as Record<string, unknown>,
     createdAt: rowDate(em, r.created_at),
@@ -206,13 +186,13 @@ export async function readEventsAfter(
  * any) and the highest position issued (the mark when pruning emptied the table). In one snapshot.
  */
 export async function eventLogBounds(em: EntityManager): Promise<{ prunedThrough: number; head: number }> {
-  const [row] = await em.getConnection().execute<{ pruned: string; head: string }[]>(
-    `select coalesce((select position from app_event_pruned where id = 1), 0)::text as pruned,
-            greatest(coalesce((select max(position) from app_event), 0),
-                     coalesce((select position from app_event_pruned where id = 1), 0))::text as head`,
-    [],
-    'all',
-    em.getTransactionContext(),
+  const {
+    rows: [row],
+  } = await sql<{ pruned: string; head: string }>`
+    select coalesce((select position from app_event_pruned where id = 1), 0)::text as pruned,
+           greatest(coalesce((select max(position) from app_event), 0),
+                    coalesce((select position from app_event_pruned where id = 1), 0))::text as head`.execute(
+    kysely(em),
   );
   return { prunedThrough: Number(row?.pruned ?? 0), head: Number(row?.head ?? 0) };
 }
@@ -234,25 +214,25 @@ export async function pruneEvents(
   let batches = 0;
   for (;;) {
     batches++;
-    const [row] = await em.getConnection().execute<{ deleted: number }[]>(
-      `with batch as (
-         select position, created_at < ? as old from app_event
-         where position is not null order by position limit ?
-       ), young as (
-         select min(position) as p from batch where not old
-       ), gone as (
-         delete from app_event where position in (
-           select b.position from batch b, young y where y.p is null or b.position < y.p
-         )
-         returning position
-       ), mark as (
-         insert into app_event_pruned (id, position)
-         select 1, max(position) from gone having count(*) > 0
-         on conflict (id) do update set position = greatest(app_event_pruned.position, excluded.position)
-       )
-       select count(*)::int as deleted from gone`,
-      [opts.olderThan, batchSize],
-    );
+    const {
+      rows: [row],
+    } = await sql<{ deleted: number }>`
+      with batch as (
+        select position, created_at < ${opts.olderThan} as old from app_event
+        where position is not null order by position limit ${batchSize}
+      ), young as (
+        select min(position) as p from batch where not old
+      ), gone as (
+        delete from app_event where position in (
+          select b.position from batch b, young y where y.p is null or b.position < y.p
+        )
+        returning position
+      ), mark as (
+        insert into app_event_pruned (id, position)
+        select 1, max(position) from gone having count(*) > 0
+        on conflict (id) do update set position = greatest(app_event_pruned.position, excluded.position)
+      )
+      select count(*)::int as deleted from gone`.execute(kysely(em));
     const n = row?.deleted ?? 0;
     deleted += n;
     if (n < batchSize) break;

@@ -136,7 +136,7 @@ describe('event hub', () => {
           // The fan-out read's statement, not the sequencer's: the hub's catch-up after its LISTEN
           // connected may still be sequencing, and waits on the same lock.
           `select pid from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'
-             and query like 'select position, topic, user_id, payload, created_at from app_event%'`,
+             and query like 'select "position", "topic", "user_id", "payload", "created_at" from "app_event"%'`,
         );
         return row?.pid;
       });
