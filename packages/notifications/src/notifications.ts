@@ -6,10 +6,11 @@
  * Glossary: *event key* — the name of the business event (`order:<id>:paid`); one notification per key,
  * so a retried job, or a second code path reaching the same event, files nothing more.
  */
-import { type NotificationKind, readSnapshot, rowDate, uuidv7 } from '@keelson/db';
+import { type Database, type NotificationKind, readSnapshot, rowDate, uuidv7 } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { publishEvents } from '@keelson/realtime';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { type Kysely, sql } from 'kysely';
 import { z } from 'zod';
 import {
   type ListNotificationsInput,
@@ -30,9 +31,15 @@ export interface NotifyInput {
   eventKey: string;
 }
 
+/** Typed SQL on the entities' tables, in `em`'s transaction when it has one. */
+const kysely = (em: EntityManager) => em.getKysely<Database>();
+
+const COLUMNS = ['id', 'kind', 'title', 'body', 'data', 'created_at', 'read_at'] as const;
+
+/** A row of those columns; timestamps arrive as text from MikroORM's connection (see `rowDate`). */
 interface NotificationRow {
   id: string;
-  kind: NotificationKind;
+  kind: string;
   title: string;
   body: string;
   data: unknown;
@@ -40,12 +47,10 @@ interface NotificationRow {
   read_at: string | Date | null;
 }
 
-const COLUMNS = 'id, kind, title, body, data, created_at, read_at';
-
 function toDto(em: EntityManager, r: NotificationRow): NotificationDto {
   return {
     id: r.id,
-    kind: r.kind,
+    kind: r.kind as NotificationKind,
     title: r.title,
     body: r.body,
     data: (typeof r.data === 'string' ? JSON.parse(r.data) : r.data) as Record<string, unknown>,
@@ -61,15 +66,21 @@ function toDto(em: EntityManager, r: NotificationRow): NotificationDto {
  */
 export async function notify(tx: EntityManager, input: NotifyInput): Promise<NotificationDto | null> {
   if (!tx.isInTransaction()) throw new Error('notify() must run inside a transaction');
-  const [row] = await tx.getConnection().execute<NotificationRow[]>(
-    `insert into notification (id, user_id, kind, title, body, data, event_key, created_at)
-     values (?, ?, ?, ?, ?, ?::jsonb, ?, now())
-     on conflict (event_key) do nothing
-     returning ${COLUMNS}`,
-    [uuidv7(), input.userId, input.kind, input.title, input.body, JSON.stringify(input.data), input.eventKey],
-    'all',
-    tx.getTransactionContext(),
-  );
+  const row = await kysely(tx)
+    .insertInto('notification')
+    .values({
+      id: uuidv7(),
+      user_id: input.userId,
+      kind: input.kind,
+      title: input.title,
+      body: input.body,
+      data: sql`${JSON.stringify(input.data)}::jsonb`,
+      event_key: input.eventKey,
+      created_at: sql`now()`,
+    })
+    .onConflict((oc) => oc.column('event_key').doNothing())
+    .returning(COLUMNS)
+    .executeTakeFirst();
   if (!row) return null;
   const notification = toDto(tx, row);
   await publishEvents(tx, [{ topic: 'notification', userId: input.userId, payload: notification }]);
@@ -84,13 +95,16 @@ export const notificationEvent = notificationDto.extend({
 });
 
 /** The unread count's query (for EXPLAIN tests): served by the partial `notification_unread_idx`. */
-export function unreadCountQuery(userId: string): { sql: string; params: unknown[] } {
-  return { sql: 'select count(*) as n from notification where user_id = ? and read_at is null', params: [userId] };
+export function unreadCountQuery(db: Kysely<Database>, userId: string) {
+  return db
+    .selectFrom('notification')
+    .select((eb) => eb.fn.countAll<string>().as('n'))
+    .where('user_id', '=', userId)
+    .where('read_at', 'is', null);
 }
 
 export async function unreadCount(em: EntityManager, userId: string): Promise<number> {
-  const { sql, params } = unreadCountQuery(userId);
-  const [row] = await em.getConnection().execute<{ n: string }[]>(sql, params, 'all', em.getTransactionContext());
+  const row = await unreadCountQuery(kysely(em), userId).executeTakeFirst();
   return Number(row?.n ?? 0);
 }
 
@@ -100,21 +114,14 @@ export async function unreadCount(em: EntityManager, userId: string): Promise<nu
  * `notification_unread_idx` for unread only, however deep the cursor.
  */
 export function inboxQuery(
+  db: Kysely<Database>,
   userId: string,
   input: { cursor?: string | undefined; limit: number; unreadOnly: boolean },
-): { sql: string; params: unknown[] } {
-  const where = ['user_id = ?'];
-  const params: unknown[] = [userId];
-  if (input.unreadOnly) where.push('read_at is null');
-  if (input.cursor) {
-    where.push('id < ?');
-    params.push(input.cursor);
-  }
-  params.push(input.limit + 1);
-  return {
-    sql: `select ${COLUMNS} from notification where ${where.join(' and ')} order by id desc limit ?`,
-    params,
-  };
+) {
+  let query = db.selectFrom('notification').select(COLUMNS).where('user_id', '=', userId);
+  if (input.unreadOnly) query = query.where('read_at', 'is', null);
+  if (input.cursor) query = query.where('id', '<', input.cursor);
+  return query.orderBy('id', 'desc').limit(input.limit + 1);
 }
 
 /**
@@ -127,9 +134,8 @@ export async function listNotifications(
   raw: ListNotificationsInput,
 ): Promise<NotificationPage> {
   const input = listNotificationsInput.parse(raw);
-  const { sql, params } = inboxQuery(userId, input);
   return readSnapshot(em, async (tx) => {
-    const rows = await tx.getConnection().execute<NotificationRow[]>(sql, params, 'all', tx.getTransactionContext());
+    const rows = await inboxQuery(kysely(tx), userId, input).execute();
     const items = rows.slice(0, input.limit).map((r) => toDto(tx, r));
     return {
       items,
@@ -146,32 +152,27 @@ export async function listNotifications(
  */
 export async function markRead(em: EntityManager, userId: string, input: MarkReadInput): Promise<MarkReadResult> {
   return em.transactional(async (tx) => {
-    const conn = tx.getConnection();
-    const ctx = tx.getTransactionContext();
-    let scope = '';
-    const params: unknown[] = [userId];
+    const db = kysely(tx);
+    let update = db
+      .updateTable('notification')
+      .set({ read_at: sql`now()` })
+      .where('user_id', '=', userId)
+      .where('read_at', 'is', null);
     if ('ids' in input) {
       const ids = [...new Set(input.ids.map((id) => id.toLowerCase()))];
-      const owned = await conn.execute<{ id: string }[]>(
-        `select id from notification
-         where user_id = ? and id in (select (jsonb_array_elements_text(?::jsonb))::uuid)`,
-        [userId, JSON.stringify(ids)],
-        'all',
-        ctx,
-      );
+      const owned = await db
+        .selectFrom('notification')
+        .select('id')
+        .where('user_id', '=', userId)
+        .where('id', 'in', ids)
+        .execute();
       if (owned.length < ids.length) {
         const found = new Set(owned.map((r) => r.id));
         throw new AppError('NOTIFICATION_NOT_FOUND', { details: { ids: ids.filter((id) => !found.has(id)) } });
       }
-      scope = ' and id in (select (jsonb_array_elements_text(?::jsonb))::uuid)';
-      params.push(JSON.stringify(ids));
+      update = update.where('id', 'in', ids);
     }
-    const marked = await conn.execute<{ id: string }[]>(
-      `update notification set read_at = now() where user_id = ? and read_at is null${scope} returning id`,
-      params,
-      'all',
-      ctx,
-    );
+    const marked = await update.returning('id').execute();
     return { marked: marked.length, unreadCount: await unreadCount(tx, userId) };
   });
 }

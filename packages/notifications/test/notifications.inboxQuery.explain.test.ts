@@ -4,8 +4,10 @@
  * fifth unread) are analysed first, so the planner works from real statistics; `enable_seqscan = off`
  * only removes the heap-scan option, it cannot invent an index that does not serve the query.
  */
+import type { Database } from '@keelson/db';
 import { inboxQuery, unreadCountQuery } from '@keelson/notifications';
-import { createUsers, sql, useTestOrm } from '@keelson/testing';
+import { createUsers, sql as rawSql, useTestOrm } from '@keelson/testing';
+import { type Kysely, sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 interface PlanNode {
@@ -24,7 +26,7 @@ describe('inbox query plans', () => {
   beforeAll(async () => {
     const users = await createUsers(t.db.url, 300);
     userId = users[0]!.id;
-    await sql(
+    await rawSql(
       t.db.url,
       `insert into notification (id, user_id, kind, title, body, data, event_key, created_at, read_at)
        select gen_random_uuid(), u.id, 'order_paid', 'Paid', 'Paid.', '{}', u.id || ':' || n,
@@ -32,9 +34,9 @@ describe('inbox query plans', () => {
        from unnest($1::uuid[]) as u(id) cross join generate_series(1, 200) as n`,
       [users.map((u) => u.id)],
     );
-    await sql(t.db.url, 'analyze notification');
+    await rawSql(t.db.url, 'analyze notification');
     // A cursor deep in the user's inbox.
-    const [row] = await sql<{ id: string }>(
+    const [row] = await rawSql<{ id: string }>(
       t.db.url,
       'select id from notification where user_id = $1 order by id desc offset 150 limit 1',
       [userId],
@@ -42,17 +44,12 @@ describe('inbox query plans', () => {
     cursor = row!.id;
   });
 
-  async function plan(query: { sql: string; params: unknown[] }): Promise<PlanNode[]> {
+  /** The plan of the query `build` makes on a transaction's Kysely, with heap scans off. */
+  async function plan(build: (db: Kysely<Database>) => { explain(format: 'json'): Promise<unknown[]> }) {
     return t.orm.em.fork().transactional(async (tx) => {
-      const conn = tx.getConnection();
-      const trx = tx.getTransactionContext();
-      await conn.execute('set local enable_seqscan = off', [], 'run', trx);
-      const [row] = await conn.execute<{ 'QUERY PLAN': [{ Plan: PlanNode }] }[]>(
-        `explain (format json) ${query.sql}`,
-        query.params,
-        'all',
-        trx,
-      );
+      const db = tx.getKysely<Database>();
+      await sql`set local enable_seqscan = off`.execute(db);
+      const [row] = (await build(db).explain('json')) as { 'QUERY PLAN': [{ Plan: PlanNode }] }[];
       return nodes(row!['QUERY PLAN'][0].Plan);
     });
   }
@@ -65,8 +62,8 @@ describe('inbox query plans', () => {
     ['unread only', 'notification_unread_idx', { limit: 20, unreadOnly: true }],
     ['unread only, a deep page', 'notification_unread_idx', { limit: 20, unreadOnly: true, deep: true, maySort: true }],
   ])('%s: %s', async (_name, index, input) => {
-    const steps = await plan(
-      inboxQuery(userId, { limit: input.limit, unreadOnly: input.unreadOnly, ...(input.deep ? { cursor } : {}) }),
+    const steps = await plan((db) =>
+      inboxQuery(db, userId, { limit: input.limit, unreadOnly: input.unreadOnly, ...(input.deep ? { cursor } : {}) }),
     );
     const types = steps.map((s) => s['Node Type']);
     expect(types).not.toContain('Seq Scan');
@@ -75,7 +72,7 @@ describe('inbox query plans', () => {
   });
 
   it('counts unread from the partial index', async () => {
-    const steps = await plan(unreadCountQuery(userId));
+    const steps = await plan((db) => unreadCountQuery(db, userId));
     expect(steps.map((s) => s['Node Type'])).not.toContain('Seq Scan');
     expect(steps.map((s) => s['Index Name']).filter(Boolean)).toEqual(['notification_unread_idx']);
   });
