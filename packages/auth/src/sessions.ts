@@ -10,8 +10,9 @@
  * (renewed once less than half of it is left); the adapter adds the absolute lifetime, disabled
  * accounts, and the public session id used to list and revoke sessions.
  */
-import { Session, type UserRole } from '@keelson/db';
+import { type Database, Session, type UserRole } from '@keelson/db';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
 import { type Adapter, type DatabaseSession, type DatabaseUser, Lucia, TimeSpan } from 'lucia';
 import { hashToken, newToken } from './tokens.ts';
 
@@ -73,22 +74,28 @@ class MikroOrmAdapter implements Adapter {
     this.#em = em;
   }
 
+  /** Typed SQL on the entities' tables, in the EntityManager's transaction when it has one. */
+  get #db() {
+    return this.#em.getKysely<Database>();
+  }
+
   async getSessionAndUser(token: string): Promise<[DatabaseSession | null, DatabaseUser | null]> {
     // One round trip: the lookup also stamps `last_used_at` (for the session list), at most once a
     // minute per session, so most requests write nothing.
-    const [row] = await this.#em.getConnection().execute<Row[]>(
-      `with found as (
-         select s.id as public_id, s.user_id, s.expires_at, s.absolute_expires_at, s.last_used_at,
-                u.email, u.name, u.role, u.email_verified_at, u.disabled_at
-         from auth_session s join app_user u on u.id = s.user_id
-         where s.token_hash = ?
-       ), touched as (
-         update auth_session set last_used_at = now()
-         where id = (select public_id from found) and last_used_at < now() - interval '1 minute'
-       )
-       select * from found`,
-      [hashToken(token)],
-    );
+    // Timestamps arrive as text from MikroORM's connection; `new Date` below reads either.
+    const {
+      rows: [row],
+    } = await sql<Row>`
+      with found as (
+        select s.id as public_id, s.user_id, s.expires_at, s.absolute_expires_at, s.last_used_at,
+               u.email, u.name, u.role, u.email_verified_at, u.disabled_at
+        from auth_session s join app_user u on u.id = s.user_id
+        where s.token_hash = ${hashToken(token)}
+      ), touched as (
+        update auth_session set last_used_at = now()
+        where id = (select public_id from found) and last_used_at < now() - interval '1 minute'
+      )
+      select * from found`.execute(this.#db);
     if (!row) return [null, null];
     // The absolute lifetime caps the idle expiry, so lucia deletes the session once either passes.
     const expiresAt = new Date(
@@ -133,26 +140,26 @@ class MikroOrmAdapter implements Adapter {
   }
 
   async updateSessionExpiration(token: string, expiresAt: Date): Promise<void> {
-    await this.#em
-      .getConnection()
-      .execute('update auth_session set expires_at = least(?::timestamptz, absolute_expires_at) where token_hash = ?', [
-        expiresAt,
-        hashToken(token),
-      ]);
+    await this.#db
+      .updateTable('auth_session')
+      .set({ expires_at: sql`least(${expiresAt}::timestamptz, absolute_expires_at)` })
+      .where('token_hash', '=', hashToken(token))
+      .execute();
   }
 
   async deleteSession(token: string): Promise<void> {
-    await this.#em.getConnection().execute('delete from auth_session where token_hash = ?', [hashToken(token)]);
+    await this.#db.deleteFrom('auth_session').where('token_hash', '=', hashToken(token)).execute();
   }
 
   async deleteUserSessions(userId: string): Promise<void> {
-    await this.#em.getConnection().execute('delete from auth_session where user_id = ?', [userId]);
+    await this.#db.deleteFrom('auth_session').where('user_id', '=', userId).execute();
   }
 
   async deleteExpiredSessions(): Promise<void> {
-    await this.#em
-      .getConnection()
-      .execute('delete from auth_session where expires_at <= now() or absolute_expires_at <= now()');
+    await this.#db
+      .deleteFrom('auth_session')
+      .where((w) => w.or([w('expires_at', '<=', sql<Date>`now()`), w('absolute_expires_at', '<=', sql<Date>`now()`)]))
+      .execute();
   }
 }
 
@@ -264,13 +271,14 @@ export async function liveSessions(
   sessionIds: readonly string[],
 ): Promise<Map<string, LiveSession>> {
   if (!sessionIds.length) return new Map();
-  // Ids travel as one JSON parameter (MikroORM would expand an array into a placeholder list).
-  const rows = await em.getConnection().execute<{ id: string; user_id: string; role: UserRole }[]>(
-    `select s.id, s.user_id, u.role
-     from auth_session s join app_user u on u.id = s.user_id
-     where s.id in (select value::uuid from jsonb_array_elements_text(?::jsonb))
-       and s.expires_at > now() and s.absolute_expires_at > now() and u.disabled_at is null`,
-    [JSON.stringify(sessionIds)],
+  // Ids travel as one JSON parameter: one statement and one plan for any number of them (a process may
+  // watch tens of thousands, past PostgreSQL's limit of 65,535 parameters).
+  const { rows } = await sql<{ id: string; user_id: string; role: UserRole }>`
+    select s.id, s.user_id, u.role
+    from auth_session s join app_user u on u.id = s.user_id
+    where s.id in (select value::uuid from jsonb_array_elements_text(${JSON.stringify(sessionIds)}::jsonb))
+      and s.expires_at > now() and s.absolute_expires_at > now() and u.disabled_at is null`.execute(
+    em.getKysely<Database>(),
   );
   return new Map(rows.map((r) => [r.id, { userId: r.user_id, role: r.role }]));
 }
