@@ -18,8 +18,13 @@
  * systems drop it.
  */
 import { createHash } from 'node:crypto';
+import type { Database } from '@keelson/db';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
 import type { Mailer, Message, SentMessage } from './mailer.ts';
+
+/** Typed SQL on the entities' tables, in `em`'s transaction when it has one. */
+const kysely = (em: EntityManager) => em.getKysely<Database>();
 
 /** How long a claim holds: several times the mailer's SMTP timeouts (mailer.ts), so no send outlives it. */
 const LEASE_MS = 5 * 60_000;
@@ -50,23 +55,23 @@ export function messageIdFor(key: string): string {
 }
 
 export async function sendOnce(em: EntityManager, mailer: Mailer, delivery: Delivery): Promise<DeliveryResult> {
-  const conn = em.getConnection();
-  const claimed = await conn.execute<{ key: string }[]>(
-    `insert into email_delivery (key, kind, job_id, attempts, claimed_until, created_at)
-     values (?, ?, ?, 1, now() + ? * interval '1 millisecond', now())
-     on conflict (key) do update
-       set attempts = email_delivery.attempts + 1, claimed_until = excluded.claimed_until, job_id = excluded.job_id
-       where email_delivery.sent_at is null
-         and (email_delivery.claimed_until is null or email_delivery.claimed_until < now()
-              or (email_delivery.job_id = excluded.job_id and email_delivery.message_id is null))
-     returning key`,
-    [delivery.key, delivery.kind, delivery.jobId ?? null, LEASE_MS],
-  );
+  const db = kysely(em);
+  const { key } = delivery;
+  const { rows: claimed } = await sql<{ key: string }>`
+    insert into email_delivery (key, kind, job_id, attempts, claimed_until, created_at)
+    values (${key}, ${delivery.kind}, ${delivery.jobId ?? null}, 1, now() + ${LEASE_MS} * interval '1 millisecond', now())
+    on conflict (key) do update
+      set attempts = email_delivery.attempts + 1, claimed_until = excluded.claimed_until, job_id = excluded.job_id
+      where email_delivery.sent_at is null
+        and (email_delivery.claimed_until is null or email_delivery.claimed_until < now()
+             or (email_delivery.job_id = excluded.job_id and email_delivery.message_id is null))
+    returning key`.execute(db);
   if (!claimed.length) {
-    const [row] = await conn.execute<{ sent: boolean }[]>(
-      'select sent_at is not null as sent from email_delivery where key = ?',
-      [delivery.key],
-    );
+    const row = await db
+      .selectFrom('email_delivery')
+      .select(sql<boolean>`sent_at is not null`.as('sent'))
+      .where('key', '=', key)
+      .executeTakeFirst();
     if (row?.sent) return { status: 'already_sent' };
     throw new DeliveryInProgressError(`Email ${delivery.key} is being sent by another job; retrying later`);
   }
@@ -74,23 +79,25 @@ export async function sendOnce(em: EntityManager, mailer: Mailer, delivery: Deli
   try {
     const message = await delivery.compose();
     if (!message) {
-      await conn.execute('delete from email_delivery where key = ?', [delivery.key]);
+      await db.deleteFrom('email_delivery').where('key', '=', key).execute();
       return { status: 'nothing_to_send' };
     }
     // Recorded before sending: from here on the message may be out, and no retry may take the claim back
     // before the lease lapses (a failing stamp below could not tell it so).
     const messageId = messageIdFor(delivery.key);
-    await conn.execute('update email_delivery set message_id = ? where key = ?', [messageId, delivery.key]);
+    await db.updateTable('email_delivery').set({ message_id: messageId }).where('key', '=', key).execute();
     sent = await mailer.send({ ...message, messageId });
   } catch (err) {
     // Not sent (the mail server or the record before it refused): let the retry claim it at once.
-    await conn.execute(
-      'update email_delivery set claimed_until = null, message_id = null where key = ? and sent_at is null',
-      [delivery.key],
-    );
+    await db
+      .updateTable('email_delivery')
+      .set({ claimed_until: null, message_id: null })
+      .where('key', '=', key)
+      .where('sent_at', 'is', null)
+      .execute();
     throw err;
   }
-  await stampSent(em, { key: delivery.key, messageId: sent.messageId, delays: delivery.stampRetryDelaysMs });
+  await stampSent(em, { key, messageId: sent.messageId, delays: delivery.stampRetryDelaysMs });
   return { status: 'sent', ...sent };
 }
 
@@ -108,12 +115,11 @@ async function stampSent(
 ): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     try {
-      await em
-        .getConnection()
-        .execute('update email_delivery set sent_at = now(), message_id = ?, claimed_until = null where key = ?', [
-          messageId,
-          key,
-        ]);
+      await kysely(em)
+        .updateTable('email_delivery')
+        .set({ sent_at: sql`now()`, message_id: messageId, claimed_until: null })
+        .where('key', '=', key)
+        .execute();
       return;
     } catch (err) {
       const delay = delays[attempt];
