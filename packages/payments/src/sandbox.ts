@@ -17,8 +17,9 @@
  * are counted per key across every worker process.
  */
 import { randomBytes } from 'node:crypto';
-import type { MikroORM } from '@keelson/db';
+import type { Database, MikroORM } from '@keelson/db';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
 import {
   type AuthorizeRequest,
   type CaptureRequest,
@@ -42,8 +43,8 @@ interface Row {
   result_id: string | null;
   reference: string | null;
   token: string | null;
-  /** bigint: the driver returns a string. */
-  amount_cents: string;
+  /** bigint: the driver returns a string, whatever the entity's type says; read it with Number(). */
+  amount_cents: number | string;
   currency: string;
   status: 'succeeded' | 'declined' | 'failing';
   decline_reason: string | null;
@@ -59,6 +60,9 @@ const DECLINE_MESSAGES: Record<string, string> = {
   invalid_token: 'The payment token is not valid.',
   authorization_voided: 'The payment authorization was cancelled.',
 };
+/** Typed SQL on the entities' tables, in `tx`'s transaction. */
+const kysely = (tx: EntityManager) => tx.getKysely<Database>();
+
 const newId = (op: Operation) => `${PREFIX[op]}_sandbox_${randomBytes(9).toString('base64url')}`;
 
 /** A programming error on the caller's side (Stripe answers these with HTTP 400): never retried. */
@@ -78,23 +82,30 @@ export function createSandboxProvider(orm: MikroORM, options: SandboxOptions): P
     decide: (tx: EntityManager, row: Row) => Promise<Outcome>,
   ): Promise<string> {
     const outcome = await orm.em.fork().transactional(async (tx) => {
-      const conn = tx.getConnection();
-      const ctx = tx.getTransactionContext();
-      await conn.execute(
-        `insert into payment_sandbox_operation
-           (idempotency_key, operation, token, reference, amount_cents, currency, status, failures, created_at, updated_at)
-         values (?, ?, ?, ?, ?, ?, 'failing', 0, now(), now())
-         on conflict (idempotency_key) do nothing`,
-        [req.idempotencyKey, op, req.token ?? null, req.reference ?? null, req.amountCents, req.currency],
-        'run',
-        ctx,
-      );
-      const [row] = await conn.execute<Row[]>(
-        'select * from payment_sandbox_operation where idempotency_key = ? for update',
-        [req.idempotencyKey],
-        'all',
-        ctx,
-      );
+      const db = kysely(tx);
+      await db
+        .insertInto('payment_sandbox_operation')
+        .values({
+          idempotency_key: req.idempotencyKey,
+          operation: op,
+          token: req.token ?? null,
+          reference: req.reference ?? null,
+          amount_cents: req.amountCents,
+          currency: req.currency,
+          status: 'failing',
+          failures: 0,
+          created_at: sql`now()`,
+          updated_at: sql`now()`,
+        })
+        .onConflict((oc) => oc.column('idempotency_key').doNothing())
+        .execute();
+      const row = await db
+        .selectFrom('payment_sandbox_operation')
+        .select(['operation', 'result_id', 'reference', 'token', 'amount_cents', 'currency', 'status'])
+        .select(['decline_reason', 'failures'])
+        .where('idempotency_key', '=', req.idempotencyKey)
+        .forUpdate()
+        .executeTakeFirst();
       if (!row) throw new Error('sandbox: operation row vanished');
       if (
         row.operation !== op ||
@@ -109,20 +120,17 @@ export function createSandboxProvider(orm: MikroORM, options: SandboxOptions): P
       if (row.status === 'declined') return { ok: false, declined: row.decline_reason ?? 'card_declined' } as Outcome;
       const outcome = await decide(tx, row);
       const status = outcome.ok ? 'succeeded' : outcome.declined ? 'declined' : 'failing';
-      await conn.execute(
-        `update payment_sandbox_operation
-         set status = ?, result_id = ?, decline_reason = ?, failures = failures + ?, updated_at = now()
-         where idempotency_key = ?`,
-        [
+      await db
+        .updateTable('payment_sandbox_operation')
+        .set((eb) => ({
           status,
-          outcome.ok ? outcome.id : null,
-          outcome.ok ? null : (outcome.declined ?? null),
-          outcome.ok || outcome.declined ? 0 : 1,
-          req.idempotencyKey,
-        ],
-        'run',
-        ctx,
-      );
+          result_id: outcome.ok ? outcome.id : null,
+          decline_reason: outcome.ok ? null : (outcome.declined ?? null),
+          failures: eb('failures', '+', outcome.ok || outcome.declined ? 0 : 1),
+          updated_at: sql`now()`,
+        }))
+        .where('idempotency_key', '=', req.idempotencyKey)
+        .execute();
       return outcome;
     });
     if (outcome.ok) return outcome.id;
@@ -137,26 +145,25 @@ export function createSandboxProvider(orm: MikroORM, options: SandboxOptions): P
    * refund refers to), locked: a capture and a void of one authorization take turns.
    */
   async function succeeded(tx: EntityManager, op: Operation, id: string) {
-    const [row] = await tx.getConnection().execute<{ amount_cents: string; currency: string; voided: boolean }[]>(
-      `select amount_cents, currency, voided_at is not null as voided from payment_sandbox_operation
-         where operation = ? and result_id = ? and status = 'succeeded' for update`,
-      [op, id],
-      'all',
-      tx.getTransactionContext(),
-    );
-    return row;
+    return kysely(tx)
+      .selectFrom('payment_sandbox_operation')
+      .select(['amount_cents', 'currency', sql<boolean>`voided_at is not null`.as('voided')])
+      .where('operation', '=', op)
+      .where('result_id', '=', id)
+      .where('status', '=', 'succeeded')
+      .forUpdate()
+      .executeTakeFirst();
   }
 
   /** The succeeded capture of an authorization, if any. */
   async function captureOf(tx: EntityManager, authorizationId: string): Promise<string | null> {
-    const [row] = await tx
-      .getConnection()
-      .execute<{ result_id: string }[]>(
-        `select result_id from payment_sandbox_operation where operation = 'capture' and reference = ? and status = 'succeeded'`,
-        [authorizationId],
-        'all',
-        tx.getTransactionContext(),
-      );
+    const row = await kysely(tx)
+      .selectFrom('payment_sandbox_operation')
+      .select('result_id')
+      .where('operation', '=', 'capture')
+      .where('reference', '=', authorizationId)
+      .where('status', '=', 'succeeded')
+      .executeTakeFirst();
     return row?.result_id ?? null;
   }
 
@@ -195,14 +202,13 @@ export function createSandboxProvider(orm: MikroORM, options: SandboxOptions): P
       const id = await run('refund', { ...req, reference: req.captureId }, async (tx) => {
         const charge = await succeeded(tx, 'capture', req.captureId);
         if (!charge) throw new SandboxRequestError(`No capture ${req.captureId}`);
-        const [refunded] = await tx
-          .getConnection()
-          .execute<{ total: string | null }[]>(
-            `select sum(amount_cents) as total from payment_sandbox_operation where operation = 'refund' and reference = ? and status = 'succeeded'`,
-            [req.captureId],
-            'all',
-            tx.getTransactionContext(),
-          );
+        const refunded = await kysely(tx)
+          .selectFrom('payment_sandbox_operation')
+          .select((eb) => eb.fn.sum<string | null>('amount_cents').as('total'))
+          .where('operation', '=', 'refund')
+          .where('reference', '=', req.captureId)
+          .where('status', '=', 'succeeded')
+          .executeTakeFirst();
         if (Number(refunded?.total ?? 0) + req.amountCents > Number(charge.amount_cents)) {
           throw new SandboxRequestError('Refund exceeds the captured amount');
         }
@@ -219,14 +225,12 @@ export function createSandboxProvider(orm: MikroORM, options: SandboxOptions): P
           if (!auth) throw new SandboxRequestError(`No authorization ${req.authorizationId}`);
           const captured = await captureOf(tx, req.authorizationId);
           if (captured) return { ok: true, id: `captured:${captured}` };
-          await tx
-            .getConnection()
-            .execute(
-              `update payment_sandbox_operation set voided_at = now() where operation = 'authorize' and result_id = ?`,
-              [req.authorizationId],
-              'run',
-              tx.getTransactionContext(),
-            );
+          await kysely(tx)
+            .updateTable('payment_sandbox_operation')
+            .set({ voided_at: sql`now()` })
+            .where('operation', '=', 'authorize')
+            .where('result_id', '=', req.authorizationId)
+            .execute();
           return { ok: true, id: newId('void') };
         },
       );
