@@ -2,9 +2,10 @@
  * The server-side cart: a user's `cart_item` rows. Every mutation answers with the whole cart, priced
  * now, so a client never computes money itself.
  */
-import { rowDate } from '@keelson/db';
+import { type Database, rowDate } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
 import {
   type AddItemInput,
   addItemInput,
@@ -24,6 +25,9 @@ export interface CommerceSettings {
   checkoutKeyTtlMs: number;
 }
 
+/** Typed SQL on the entities' tables, in `em`'s transaction when it has one. */
+const kysely = (em: EntityManager) => em.getKysely<Database>();
+
 interface CartRow {
   product_id: string;
   slug: string;
@@ -39,15 +43,15 @@ interface CartRow {
 
 /** The cart's lines with each product as it is now, oldest first. */
 async function cartRows(em: EntityManager, userId: string): Promise<CartRow[]> {
-  return em.getConnection().execute<CartRow[]>(
-    `select c.product_id, p.slug, p.name, p.image_urls, c.quantity, c.price_cents_seen, p.price_cents, p.stock,
-            p.archived_at is not null as archived, c.added_at
-     from cart_item c join product p on p.id = c.product_id
-     where c.user_id = ? order by c.added_at, c.product_id`,
-    [userId],
-    'all',
-    em.getTransactionContext(),
-  );
+  return kysely(em)
+    .selectFrom('cart_item as c')
+    .innerJoin('product as p', 'p.id', 'c.product_id')
+    .select(['c.product_id', 'p.slug', 'p.name', 'p.image_urls', 'c.quantity', 'c.price_cents_seen'])
+    .select(['p.price_cents', 'p.stock', sql<boolean>`p.archived_at is not null`.as('archived'), 'c.added_at'])
+    .where('c.user_id', '=', userId)
+    .orderBy('c.added_at')
+    .orderBy('c.product_id')
+    .execute();
 }
 
 export async function getCart(em: EntityManager, userId: string, settings: CommerceSettings): Promise<CartDto> {
@@ -86,12 +90,11 @@ export async function getCart(em: EntityManager, userId: string, settings: Comme
 
 /** The product a cart line may refer to: it must exist and not be archived. */
 async function buyableProduct(em: EntityManager, productId: string): Promise<{ priceCents: number }> {
-  const [row] = await em
-    .getConnection()
-    .execute<{ price_cents: number; archived: boolean }[]>(
-      'select price_cents, archived_at is not null as archived from product where id = ?',
-      [productId],
-    );
+  const row = await kysely(em)
+    .selectFrom('product')
+    .select(['price_cents', sql<boolean>`archived_at is not null`.as('archived')])
+    .where('id', '=', productId)
+    .executeTakeFirst();
   if (!row) throw new AppError('PRODUCT_NOT_FOUND', { details: { id: productId } });
   if (row.archived) throw new AppError('PRODUCT_UNAVAILABLE', { details: { productId } });
   return { priceCents: row.price_cents };
@@ -105,29 +108,41 @@ export async function addCartItem(em: EntityManager, userId: string, input: AddI
   const { productId, quantity } = addItemInput.parse(input);
   const product = await buyableProduct(em, productId);
   await em.transactional(async (tx) => {
-    const conn = tx.getConnection();
-    const ctx = tx.getTransactionContext();
+    const db = kysely(tx);
     // One cart changes at a time, so two tabs adding at once cannot both pass the line limit.
-    await conn.execute('select pg_advisory_xact_lock(hashtextextended(?, 0))', [`cart:${userId}`], 'all', ctx);
-    const [{ lines } = { lines: 0 }] = await conn.execute<{ lines: number }[]>(
-      'select count(*)::int as lines from cart_item where user_id = ? and product_id <> ?',
-      [userId, productId],
-      'all',
-      ctx,
-    );
-    if (lines >= MAX_CART_LINES) throw new AppError('CART_FULL', { details: { maxLines: MAX_CART_LINES } });
-    const rows = await conn.execute<{ quantity: number }[]>(
-      `insert into cart_item (id, user_id, product_id, quantity, price_cents_seen, added_at, updated_at)
-       values (gen_random_uuid(), ?, ?, ?, ?, now(), now())
-       on conflict (user_id, product_id) do update
-         set quantity = cart_item.quantity + excluded.quantity, price_cents_seen = excluded.price_cents_seen,
-             updated_at = now()
-         where cart_item.quantity + excluded.quantity <= ${MAX_QUANTITY}
-       returning quantity`,
-      [userId, productId, quantity, product.priceCents],
-      'all',
-      ctx,
-    );
+    await sql`select pg_advisory_xact_lock(hashtextextended(${`cart:${userId}`}, 0))`.execute(db);
+    const counted = await db
+      .selectFrom('cart_item')
+      .select((eb) => eb.fn.countAll<number>().as('lines'))
+      .where('user_id', '=', userId)
+      .where('product_id', '<>', productId)
+      .executeTakeFirst();
+    if (Number(counted?.lines ?? 0) >= MAX_CART_LINES) {
+      throw new AppError('CART_FULL', { details: { maxLines: MAX_CART_LINES } });
+    }
+    const rows = await db
+      .insertInto('cart_item')
+      .values({
+        id: sql`gen_random_uuid()`,
+        user_id: userId,
+        product_id: productId,
+        quantity,
+        price_cents_seen: product.priceCents,
+        added_at: sql`now()`,
+        updated_at: sql`now()`,
+      })
+      .onConflict((oc) =>
+        oc
+          .columns(['user_id', 'product_id'])
+          .doUpdateSet((eb) => ({
+            quantity: eb('cart_item.quantity', '+', eb.ref('excluded.quantity')),
+            price_cents_seen: eb.ref('excluded.price_cents_seen'),
+            updated_at: sql`now()`,
+          }))
+          .where((eb) => eb(eb('cart_item.quantity', '+', eb.ref('excluded.quantity')), '<=', MAX_QUANTITY)),
+      )
+      .returning('quantity')
+      .execute();
     if (!rows.length) {
       throw new AppError('CART_QUANTITY_LIMIT', { details: { productId, maxQuantity: MAX_QUANTITY } });
     }
@@ -137,24 +152,26 @@ export async function addCartItem(em: EntityManager, userId: string, input: AddI
 /** Sets a line's quantity; the line must exist. The customer has now seen the current price. */
 export async function updateCartItem(em: EntityManager, userId: string, input: UpdateItemInput): Promise<void> {
   const product = await buyableProduct(em, input.productId);
-  const updated = await em.getConnection().execute<{ quantity: number }[]>(
-    `update cart_item set quantity = ?, price_cents_seen = ?, updated_at = now()
-       where user_id = ? and product_id = ? returning quantity`,
-    [input.quantity, product.priceCents, userId, input.productId],
-  );
+  const updated = await kysely(em)
+    .updateTable('cart_item')
+    .set({ quantity: input.quantity, price_cents_seen: product.priceCents, updated_at: sql`now()` })
+    .where('user_id', '=', userId)
+    .where('product_id', '=', input.productId)
+    .returning('quantity')
+    .execute();
   if (!updated.length) throw new AppError('CART_ITEM_NOT_FOUND', { details: { productId: input.productId } });
 }
 
 export async function removeCartItem(em: EntityManager, userId: string, productId: string): Promise<void> {
-  const removed = await em
-    .getConnection()
-    .execute<{ id: string }[]>('delete from cart_item where user_id = ? and product_id = ? returning id', [
-      userId,
-      productId,
-    ]);
+  const removed = await kysely(em)
+    .deleteFrom('cart_item')
+    .where('user_id', '=', userId)
+    .where('product_id', '=', productId)
+    .returning('id')
+    .execute();
   if (!removed.length) throw new AppError('CART_ITEM_NOT_FOUND', { details: { productId } });
 }
 
 export async function clearCart(em: EntityManager, userId: string): Promise<void> {
-  await em.getConnection().execute('delete from cart_item where user_id = ?', [userId]);
+  await kysely(em).deleteFrom('cart_item').where('user_id', '=', userId).execute();
 }

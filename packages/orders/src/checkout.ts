@@ -16,11 +16,12 @@
  */
 import { createHash } from 'node:crypto';
 import { notifyProductsChanged } from '@keelson/catalog';
-import { rowDate, uuidv7 } from '@keelson/db';
+import { type Database, rowDate, uuidv7 } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { enqueue } from '@keelson/jobs';
 import { type PublishedEvent, publishEvents } from '@keelson/realtime';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
 import type { CommerceSettings } from './cart.ts';
 import { getOrder } from './orders.ts';
 import { type CheckoutInput, checkoutInput, type OrderDto } from './schemas.ts';
@@ -36,6 +37,9 @@ interface CartLine {
   archived: boolean;
 }
 
+/** Typed SQL on the entities' tables, in `tx`'s transaction. */
+const kysely = (tx: EntityManager) => tx.getKysely<Database>();
+
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
 /** What the key was used for: the cart's products and quantities (order-independent). */
@@ -49,27 +53,27 @@ function cartHash(lines: readonly CartLine[]): string {
 }
 
 async function readCart(tx: EntityManager, userId: string, lock: boolean): Promise<CartLine[]> {
-  return tx.getConnection().execute<CartLine[]>(
-    `select c.product_id, c.quantity, p.name, p.slug, p.price_cents, p.archived_at is not null as archived
-     from cart_item c join product p on p.id = c.product_id
-     where c.user_id = ? order by c.product_id${lock ? ' for update of c' : ''}`,
-    [userId],
-    'all',
-    tx.getTransactionContext(),
-  );
+  const query = kysely(tx)
+    .selectFrom('cart_item as c')
+    .innerJoin('product as p', 'p.id', 'c.product_id')
+    .select(['c.product_id', 'c.quantity', 'p.name', 'p.slug', 'p.price_cents'])
+    .select(sql<boolean>`p.archived_at is not null`.as('archived'))
+    .where('c.user_id', '=', userId)
+    .orderBy('c.product_id');
+  return (lock ? query.forUpdate('c') : query).execute();
 }
 
 /** Why a line's reservation failed, read after the fact: archived, repriced, or short of stock. */
 async function refuseLine(tx: EntityManager, lines: readonly CartLine[], failed: CartLine): Promise<never> {
-  const rows = await tx
-    .getConnection()
-    .execute<{ id: string; stock: number; price_cents: number; archived: boolean }[]>(
-      `select id, stock, price_cents, archived_at is not null as archived from product
-       where id in (select (jsonb_array_elements_text(?::jsonb))::uuid)`,
-      [JSON.stringify(lines.map((l) => l.product_id))],
-      'all',
-      tx.getTransactionContext(),
-    );
+  const rows = await kysely(tx)
+    .selectFrom('product')
+    .select(['id', 'stock', 'price_cents', sql<boolean>`archived_at is not null`.as('archived')])
+    .where(
+      'id',
+      'in',
+      lines.map((l) => l.product_id),
+    )
+    .execute();
   const now = new Map(rows.map((r) => [r.id, r]));
   const current = now.get(failed.product_id);
   if (!current || current.archived) {
@@ -115,26 +119,31 @@ export async function checkout(
   const { userId, settings } = req;
   const tokenHash = sha256(input.paymentToken);
   const result = await em.transactional(async (tx): Promise<OrderDto | string> => {
-    const conn = tx.getConnection();
-    const ctx = tx.getTransactionContext();
+    const db = kysely(tx);
 
     // The cart's hash is filled in below, once the cart is read under lock.
-    const inserted = await conn.execute<{ id: string }[]>(
-      `insert into checkout_idempotency_key (id, user_id, key, cart_hash, token_hash, created_at, expires_at)
-       values (?, ?, ?, '', ?, now(), now() + ? * interval '1 millisecond')
-       on conflict (user_id, key) do nothing returning id`,
-      [uuidv7(), userId, input.idempotencyKey, tokenHash, settings.checkoutKeyTtlMs],
-      'all',
-      ctx,
-    );
+    const inserted = await db
+      .insertInto('checkout_idempotency_key')
+      .values({
+        id: uuidv7(),
+        user_id: userId,
+        key: input.idempotencyKey,
+        cart_hash: '',
+        token_hash: tokenHash,
+        created_at: sql`now()`,
+        expires_at: sql`now() + ${settings.checkoutKeyTtlMs} * interval '1 millisecond'`,
+      })
+      .onConflict((oc) => oc.columns(['user_id', 'key']).doNothing())
+      .returning('id')
+      .execute();
     if (!inserted.length) {
       // The key is taken, by a checkout that has committed (we waited for it if it was in flight).
-      const [prior] = await conn.execute<{ cart_hash: string; token_hash: string; order_id: string | null }[]>(
-        'select cart_hash, token_hash, order_id from checkout_idempotency_key where user_id = ? and key = ?',
-        [userId, input.idempotencyKey],
-        'all',
-        ctx,
-      );
+      const prior = await db
+        .selectFrom('checkout_idempotency_key')
+        .select(['cart_hash', 'token_hash', 'order_id'])
+        .where('user_id', '=', userId)
+        .where('key', '=', input.idempotencyKey)
+        .executeTakeFirst();
       const seen = await readCart(tx, userId, false);
       // A retry sends the same token and finds the cart that checkout emptied, or the very same cart.
       const sameRequest =
@@ -164,44 +173,38 @@ export async function checkout(
     }
 
     const id = uuidv7();
-    const [created] = await conn.execute<{ created_at: string | Date }[]>(
-      `insert into store_order (id, user_id, status, currency, subtotal_cents, tax_rate_bps, tax_cents, total_cents,
-         payment_token, created_at, updated_at)
-       values (?, ?, 'pending_payment', ?, ?, ?, ?, ?, ?, now(), now()) returning created_at`,
-      [
+    const created = await db
+      .insertInto('store_order')
+      .values({
         id,
-        userId,
-        settings.currency,
-        totals.subtotalCents,
-        totals.taxRateBps,
-        totals.taxCents,
-        totals.totalCents,
-        input.paymentToken,
-      ],
-      'all',
-      ctx,
-    );
-    await conn.execute(
-      `insert into order_line (id, order_id, product_id, product_name, product_slug, unit_price_cents, quantity, line_total_cents)
-       select l.id, ?, l.product_id, l.name, l.slug, l.price, l.quantity, l.total
-       from jsonb_to_recordset(?::jsonb) as l(id uuid, product_id uuid, name text, slug text, price int, quantity int, total bigint)`,
-      [
-        id,
-        JSON.stringify(
-          lines.map((l, i) => ({
-            id: uuidv7(),
-            product_id: l.product_id,
-            name: l.name,
-            slug: l.slug,
-            price: l.price_cents,
-            quantity: l.quantity,
-            total: totals.lineTotalsCents[i],
-          })),
-        ),
-      ],
-      'run',
-      ctx,
-    );
+        user_id: userId,
+        status: 'pending_payment',
+        currency: settings.currency,
+        subtotal_cents: totals.subtotalCents,
+        tax_rate_bps: totals.taxRateBps,
+        tax_cents: totals.taxCents,
+        total_cents: totals.totalCents,
+        payment_token: input.paymentToken,
+        created_at: sql`now()`,
+        updated_at: sql`now()`,
+      })
+      .returning('created_at')
+      .executeTakeFirst();
+    // All lines in one statement and one parameter, whatever their number.
+    const orderLines = lines.map((l, i) => ({
+      id: uuidv7(),
+      product_id: l.product_id,
+      name: l.name,
+      slug: l.slug,
+      price: l.price_cents,
+      quantity: l.quantity,
+      total: totals.lineTotalsCents[i],
+    }));
+    await sql`
+      insert into order_line (id, order_id, product_id, product_name, product_slug, unit_price_cents, quantity, line_total_cents)
+      select l.id, ${id}, l.product_id, l.name, l.slug, l.price, l.quantity, l.total
+      from jsonb_to_recordset(${JSON.stringify(orderLines)}::jsonb)
+        as l(id uuid, product_id uuid, name text, slug text, price int, quantity int, total bigint)`.execute(db);
     const at = await recordEvent(tx, {
       orderId: id,
       from: null,
@@ -209,34 +212,31 @@ export async function checkout(
       actor: { type: 'customer', userId },
       note: null,
     });
-    await conn.execute(
-      'update checkout_idempotency_key set order_id = ?, cart_hash = ? where user_id = ? and key = ?',
-      [id, cartHash(lines), userId, input.idempotencyKey],
-      'run',
-      ctx,
-    );
+    await db
+      .updateTable('checkout_idempotency_key')
+      .set({ order_id: id, cart_hash: cartHash(lines) })
+      .where('user_id', '=', userId)
+      .where('key', '=', input.idempotencyKey)
+      .execute();
     // Only the lines ordered: a line another tab added meanwhile stays in the cart.
     const productIds = lines.map((l) => l.product_id);
-    await conn.execute(
-      'delete from cart_item where user_id = ? and product_id in (select (jsonb_array_elements_text(?::jsonb))::uuid)',
-      [userId, JSON.stringify(productIds)],
-      'run',
-      ctx,
-    );
+    await db.deleteFrom('cart_item').where('user_id', '=', userId).where('product_id', 'in', productIds).execute();
     await notifyProductsChanged(tx, productIds);
     await enqueue(tx, 'payment__capture', { orderId: id });
 
     const stockEvents: PublishedEvent[] = [];
     for (const line of lines) {
-      const reserved = await conn.execute<{ id: string; stock: number }[]>(
-        `update product set stock = stock - ?
-         where id = ? and stock >= ? and archived_at is null and price_cents = ? returning id, stock`,
-        [line.quantity, line.product_id, line.quantity, line.price_cents],
-        'all',
-        ctx,
-      );
-      if (!reserved[0]) await refuseLine(tx, lines, line);
-      else stockEvents.push({ topic: 'stock', payload: { productId: line.product_id, stock: reserved[0].stock } });
+      const reserved = await db
+        .updateTable('product')
+        .set((eb) => ({ stock: eb('stock', '-', line.quantity) }))
+        .where('id', '=', line.product_id)
+        .where('stock', '>=', line.quantity)
+        .where('archived_at', 'is', null)
+        .where('price_cents', '=', line.price_cents)
+        .returning(['id', 'stock'])
+        .executeTakeFirst();
+      if (!reserved) await refuseLine(tx, lines, line);
+      else stockEvents.push({ topic: 'stock', payload: { productId: line.product_id, stock: reserved.stock } });
     }
     // In the order's transaction: the events exist exactly when the order does.
     await publishEvents(tx, [
