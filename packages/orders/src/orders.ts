@@ -9,6 +9,7 @@ import { AppError } from '@keelson/errors';
 import { enqueue } from '@keelson/jobs';
 import { publishEvents } from '@keelson/realtime';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { type Kysely, sql } from 'kysely';
 import {
   decodeOrderCursor,
   encodeOrderCursor,
@@ -27,11 +28,11 @@ interface OrderRow {
   user_id: string;
   status: OrderStatus;
   currency: string;
-  // bigint columns: the driver returns them as strings.
-  subtotal_cents: string;
+  // bigint columns: the driver returns them as strings, whatever the entity's type says.
+  subtotal_cents: number | string;
   tax_rate_bps: number;
-  tax_cents: string;
-  total_cents: string;
+  tax_cents: number | string;
+  total_cents: number | string;
   payment_error: string | null;
   payment_refund_id: string | null;
   item_count: number;
@@ -39,9 +40,22 @@ interface OrderRow {
   updated_at: string | Date;
 }
 
-const SUMMARY_COLUMNS = `o.id, o.user_id, o.status, o.currency, o.subtotal_cents, o.tax_rate_bps, o.tax_cents,
-  o.total_cents, o.payment_error, o.payment_refund_id, o.created_at, o.updated_at,
-  (select coalesce(sum(l.quantity), 0)::int from order_line l where l.order_id = o.id) as item_count`;
+/** Typed SQL on the entities' tables, in `em`'s transaction when it has one. */
+const kysely = (em: EntityManager) => em.getKysely<Database>();
+
+/** An order's summary columns, from `store_order as o`. */
+function summaries(db: Kysely<Database>) {
+  return db
+    .selectFrom('store_order as o')
+    .select(['o.id', 'o.user_id', 'o.status', 'o.currency', 'o.subtotal_cents', 'o.tax_rate_bps', 'o.tax_cents'])
+    .select(['o.total_cents', 'o.payment_error', 'o.payment_refund_id', 'o.created_at', 'o.updated_at'])
+    .select(
+      sql<number>`(select coalesce(sum(l.quantity), 0)::int from order_line l where l.order_id = o.id)`.as(
+        'item_count',
+      ),
+    );
+}
+type SummaryQuery = ReturnType<typeof summaries>;
 
 function toSummary(em: EntityManager, r: OrderRow): OrderSummaryDto {
   return {
@@ -82,12 +96,7 @@ interface EventJson {
 
 /** Who placed the order, or null when there is no such order (what a live subscription checks first). */
 export async function orderOwner(em: EntityManager, orderId: string): Promise<string | null> {
-  const row = await em
-    .getKysely<Database>()
-    .selectFrom('store_order')
-    .select('user_id')
-    .where('id', '=', orderId)
-    .executeTakeFirst();
+  const row = await kysely(em).selectFrom('store_order').select('user_id').where('id', '=', orderId).executeTakeFirst();
   return row?.user_id ?? null;
 }
 
@@ -98,21 +107,22 @@ export async function orderOwner(em: EntityManager, orderId: string): Promise<st
  * them showed `pending_payment` with a history already ending in `paid`.
  */
 export async function getOrder(em: EntityManager, id: string, ownerId?: string): Promise<OrderDto> {
-  const [row] = await em.getConnection().execute<(OrderRow & { lines: LineJson[]; history: EventJson[] })[]>(
-    `select ${SUMMARY_COLUMNS},
-       coalesce((select json_agg(json_build_object(
-           'product_id', l.product_id, 'product_name', l.product_name, 'product_slug', l.product_slug,
-           'unit_price_cents', l.unit_price_cents, 'quantity', l.quantity, 'line_total_cents', l.line_total_cents
-         ) order by l.product_id) from order_line l where l.order_id = o.id), '[]') as lines,
-       coalesce((select json_agg(json_build_object(
-           'from_status', e.from_status, 'to_status', e.to_status, 'actor', e.actor,
-           'actor_user_id', e.actor_user_id, 'note', e.note, 'at', e.at::text
-         ) order by e.at, e.id) from order_event e where e.order_id = o.id), '[]') as history
-     from store_order o where o.id = ?${ownerId ? ' and o.user_id = ?' : ''}`,
-    ownerId ? [id, ownerId] : [id],
-    'all',
-    em.getTransactionContext(),
-  );
+  let query = summaries(kysely(em))
+    .select(
+      sql<LineJson[]>`coalesce((select json_agg(json_build_object(
+          'product_id', l.product_id, 'product_name', l.product_name, 'product_slug', l.product_slug,
+          'unit_price_cents', l.unit_price_cents, 'quantity', l.quantity, 'line_total_cents', l.line_total_cents
+        ) order by l.product_id) from order_line l where l.order_id = o.id), '[]')`.as('lines'),
+    )
+    .select(
+      sql<EventJson[]>`coalesce((select json_agg(json_build_object(
+          'from_status', e.from_status, 'to_status', e.to_status, 'actor', e.actor,
+          'actor_user_id', e.actor_user_id, 'note', e.note, 'at', e.at::text
+        ) order by e.at, e.id) from order_event e where e.order_id = o.id), '[]')`.as('history'),
+    )
+    .where('o.id', '=', id);
+  if (ownerId) query = query.where('o.user_id', '=', ownerId);
+  const row = await query.executeTakeFirst();
   if (!row) throw new AppError('ORDER_NOT_FOUND', { details: { id } });
   return {
     ...toSummary(em, row),
@@ -137,20 +147,16 @@ export async function getOrder(em: EntityManager, id: string, ownerId?: string):
 
 async function pageOf(
   em: EntityManager,
-  filter: { where: string[]; params: unknown[] },
+  filter: (query: SummaryQuery) => SummaryQuery,
   opts: { cursor: string | null | undefined; limit: number },
 ): Promise<OrderPage> {
-  const { where, params } = filter;
   const after = opts.cursor ? decodeOrderCursor(opts.cursor) : null;
-  if (after) {
-    where.push('o.id < ?');
-    params.push(after);
-  }
-  const rows = await em.getConnection().execute<OrderRow[]>(
-    `select ${SUMMARY_COLUMNS} from store_order o ${where.length ? `where ${where.join(' and ')}` : ''}
-       order by o.id desc limit ?`,
-    [...params, opts.limit + 1],
-  );
+  let query = filter(summaries(kysely(em)));
+  if (after) query = query.where('o.id', '<', after);
+  const rows = await query
+    .orderBy('o.id', 'desc')
+    .limit(opts.limit + 1)
+    .execute();
   const items = rows.slice(0, opts.limit).map((r) => toSummary(em, r));
   const last = items.at(-1);
   return { items, nextCursor: rows.length > opts.limit && last ? encodeOrderCursor(last.id) : null };
@@ -159,29 +165,31 @@ async function pageOf(
 /** A customer's own orders, newest first (keyset on the time-ordered id; index `(user_id, id)`). */
 export async function listOwnOrders(em: EntityManager, userId: string, input: ListOrdersInput): Promise<OrderPage> {
   const { cursor, limit, status } = listOrdersInput.parse(input);
-  const where = ['o.user_id = ?'];
-  const params: unknown[] = [userId];
-  if (status) {
-    where.push('o.status = ?');
-    params.push(status);
-  }
-  return pageOf(em, { where, params }, { cursor, limit });
+  return pageOf(
+    em,
+    (query) => {
+      const own = query.where('o.user_id', '=', userId);
+      return status ? own.where('o.status', '=', status) : own;
+    },
+    { cursor, limit },
+  );
 }
 
 /** Every order (admin), newest first, by status, creation time range and customer. */
 export async function listAllOrders(em: EntityManager, input: ListAllOrdersInput): Promise<OrderPage> {
   const { cursor, limit, status, from, to, userId } = listAllOrdersInput.parse(input);
-  const where: string[] = [];
-  const params: unknown[] = [];
-  const add = (clause: string, value: unknown) => {
-    where.push(clause);
-    params.push(value);
-  };
-  if (status) add('o.status = ?', status);
-  if (from) add('o.created_at >= ?', from);
-  if (to) add('o.created_at < ?', to);
-  if (userId) add('o.user_id = ?', userId);
-  return pageOf(em, { where, params }, { cursor, limit });
+  return pageOf(
+    em,
+    (query) => {
+      let q = query;
+      if (status) q = q.where('o.status', '=', status);
+      if (from) q = q.where('o.created_at', '>=', from);
+      if (to) q = q.where('o.created_at', '<', to);
+      if (userId) q = q.where('o.user_id', '=', userId);
+      return q;
+    },
+    { cursor, limit },
+  );
 }
 
 /**
@@ -189,22 +197,21 @@ export async function listAllOrders(em: EntityManager, input: ListAllOrdersInput
  * the two never deadlock), and announces the stock change.
  */
 export async function returnStock(tx: EntityManager, orderId: string): Promise<void> {
-  const conn = tx.getConnection();
-  const ctx = tx.getTransactionContext();
-  const lines = await conn.execute<{ product_id: string; quantity: number }[]>(
-    'select product_id, quantity from order_line where order_id = ? order by product_id',
-    [orderId],
-    'all',
-    ctx,
-  );
+  const db = kysely(tx);
+  const lines = await db
+    .selectFrom('order_line')
+    .select(['product_id', 'quantity'])
+    .where('order_id', '=', orderId)
+    .orderBy('product_id')
+    .execute();
   const stock: { productId: string; stock: number }[] = [];
   for (const line of lines) {
-    const [row] = await conn.execute<{ stock: number }[]>(
-      'update product set stock = stock + ? where id = ? returning stock',
-      [line.quantity, line.product_id],
-      'all',
-      ctx,
-    );
+    const row = await db
+      .updateTable('product')
+      .set((eb) => ({ stock: eb('stock', '+', line.quantity) }))
+      .where('id', '=', line.product_id)
+      .returning('stock')
+      .executeTakeFirst();
     if (row) stock.push({ productId: line.product_id, stock: row.stock });
   }
   await notifyProductsChanged(
@@ -272,9 +279,11 @@ export async function refundOrder(
   em: EntityManager,
   req: { orderId: string; actor: Actor; note?: string | undefined },
 ): Promise<OrderDto> {
-  const [row] = await em
-    .getConnection()
-    .execute<{ status: OrderStatus }[]>('select status from store_order where id = ?', [req.orderId]);
+  const row = await kysely(em)
+    .selectFrom('store_order')
+    .select('status')
+    .where('id', '=', req.orderId)
+    .executeTakeFirst();
   if (!row) throw new AppError('ORDER_NOT_FOUND', { details: { id: req.orderId } });
   if (row.status === 'paid') return cancelOrder(em, req);
   if (row.status !== 'shipped' && row.status !== 'delivered') {

@@ -10,10 +10,11 @@
  * it refunds a capture, or voids an authorization (learning from the provider if it was captured
  * after all, as when a worker died between capturing and recording it).
  */
-import type { OrderStatus } from '@keelson/db';
+import type { Database, OrderStatus } from '@keelson/db';
 import { enqueue } from '@keelson/jobs';
 import { PaymentDeclinedError, type PaymentProvider } from '@keelson/payments';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
 import { returnStock } from './orders.ts';
 import { canTransition, transition } from './stateMachine.ts';
 
@@ -22,10 +23,13 @@ const SYSTEM = { type: 'system', userId: null } as const;
 /** Statuses in which an order must not keep any money it took. */
 const RELEASED: readonly OrderStatus[] = ['cancelled', 'payment_failed'];
 
+/** Typed SQL on the entities' tables, in `em`'s transaction when it has one. */
+const kysely = (em: EntityManager) => em.getKysely<Database>();
+
 interface PaymentRow {
   status: OrderStatus;
-  /** bigint: the driver returns a string. */
-  total_cents: string;
+  /** bigint: the driver returns a string, whatever the entity's type says; read it with Number(). */
+  total_cents: number | string;
   currency: string;
   payment_token: string | null;
   payment_authorization_id: string | null;
@@ -35,15 +39,12 @@ interface PaymentRow {
 
 /** The order's payment columns; inside a transaction, locked until it ends. */
 async function paymentRow(em: EntityManager, orderId: string): Promise<PaymentRow | undefined> {
-  const inTx = em.isInTransaction();
-  const [row] = await em.getConnection().execute<PaymentRow[]>(
-    `select status, total_cents, currency, payment_token, payment_authorization_id, payment_capture_id,
-            payment_refund_id from store_order where id = ?${inTx ? ' for update' : ''}`,
-    [orderId],
-    'all',
-    em.getTransactionContext(),
-  );
-  return row;
+  const query = kysely(em)
+    .selectFrom('store_order')
+    .select(['status', 'total_cents', 'currency', 'payment_token', 'payment_authorization_id'])
+    .select(['payment_capture_id', 'payment_refund_id'])
+    .where('id', '=', orderId);
+  return (em.isInTransaction() ? query.forUpdate() : query).executeTakeFirst();
 }
 
 /** Records a provider id on the order; only the first sticks (a repeated key returns the same one anyway). */
@@ -52,15 +53,18 @@ async function recordId(
   orderId: string,
   id: { authorization: string } | { capture: string } | { refund: string },
 ): Promise<void> {
-  const [[kind, value]] = Object.entries(id) as [[string, string]];
-  await em
-    .getConnection()
-    .execute(
-      `update store_order set payment_${kind}_id = ? where id = ? and payment_${kind}_id is null`,
-      [value, orderId],
-      'run',
-      em.getTransactionContext(),
-    );
+  const [column, value] =
+    'authorization' in id
+      ? (['payment_authorization_id', id.authorization] as const)
+      : 'capture' in id
+        ? (['payment_capture_id', id.capture] as const)
+        : (['payment_refund_id', id.refund] as const);
+  await kysely(em)
+    .updateTable('store_order')
+    .set(column, value)
+    .where('id', '=', orderId)
+    .where(column, 'is', null)
+    .execute();
 }
 
 /**
@@ -187,11 +191,14 @@ export async function refundPayment(
  * worker was down): their stock goes back on sale. Run by the hourly `payment__expire_pending` cron task.
  */
 export async function expirePendingPayments(em: EntityManager, timeoutMs: number): Promise<number> {
-  const stale = await em.getConnection().execute<{ id: string }[]>(
-    `select id from store_order where status = 'pending_payment' and created_at < now() - ? * interval '1 millisecond'
-       order by id limit 500`,
-    [timeoutMs],
-  );
+  const stale = await kysely(em)
+    .selectFrom('store_order')
+    .select('id')
+    .where('status', '=', 'pending_payment')
+    .where('created_at', '<', sql<Date>`now() - ${timeoutMs} * interval '1 millisecond'`)
+    .orderBy('id')
+    .limit(500)
+    .execute();
   let failed = 0;
   for (const { id } of stale) {
     if (await failPayment(em, id, 'The payment did not complete in time.')) failed++;

@@ -9,11 +9,12 @@
  * `cancelled` returns the stock (and refunds a paid order); `payment_failed` returns the stock;
  * `refunded` gives the money back for goods that have left the warehouse (no restock).
  */
-import { type OrderActor, type OrderStatus, rowDate, uuidv7 } from '@keelson/db';
+import { type Database, type OrderActor, type OrderStatus, rowDate, uuidv7 } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { notifyOrderStatus } from '@keelson/notifications';
 import { publishEvent } from '@keelson/realtime';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
 
 export const transitions: Readonly<Record<OrderStatus, readonly OrderStatus[]>> = {
   pending_payment: ['paid', 'payment_failed', 'cancelled'],
@@ -64,15 +65,14 @@ export async function transition(
   },
 ): Promise<TransitionResult> {
   if (!tx.isInTransaction()) throw new Error('transition() must run inside a transaction');
-  const conn = tx.getConnection();
-  const ctx = tx.getTransactionContext();
-  // total_cents is bigint: the driver returns a string.
-  const [row] = await conn.execute<{ status: OrderStatus; user_id: string; total_cents: string; currency: string }[]>(
-    'select status, user_id, total_cents, currency from store_order where id = ? for update',
-    [change.orderId],
-    'all',
-    ctx,
-  );
+  const db = tx.getKysely<Database>();
+  // total_cents is bigint: the driver returns a string (read with Number()).
+  const row = await db
+    .selectFrom('store_order')
+    .select(['status', 'user_id', 'total_cents', 'currency'])
+    .where('id', '=', change.orderId)
+    .forUpdate()
+    .executeTakeFirst();
   if (!row || (change.ownerId && row.user_id !== change.ownerId)) {
     throw new AppError('ORDER_NOT_FOUND', { details: { id: change.orderId } });
   }
@@ -82,13 +82,11 @@ export async function transition(
       details: { id: change.orderId, from: row.status, to: change.to },
     });
   }
-  const extra = Object.entries(change.extra ?? {});
-  await conn.execute(
-    `update store_order set status = ?, updated_at = now()${extra.map(([c]) => `, ${c} = ?`).join('')} where id = ?`,
-    [change.to, ...extra.map(([, v]) => v), change.orderId],
-    'run',
-    ctx,
-  );
+  await db
+    .updateTable('store_order')
+    .set({ ...change.extra, status: change.to, updated_at: sql`now()` })
+    .where('id', '=', change.orderId)
+    .execute();
   await recordEvent(tx, {
     orderId: change.orderId,
     from: row.status,
@@ -117,12 +115,20 @@ export async function recordEvent(
   tx: EntityManager,
   event: { orderId: string; from: OrderStatus | null; to: OrderStatus; actor: Actor; note: string | null },
 ): Promise<Date> {
-  const [row] = await tx.getConnection().execute<{ at: string | Date }[]>(
-    `insert into order_event (id, order_id, from_status, to_status, actor, actor_user_id, note, at)
-       values (?, ?, ?, ?, ?, ?, ?, clock_timestamp()) returning at`,
-    [uuidv7(), event.orderId, event.from, event.to, event.actor.type, event.actor.userId, event.note],
-    'all',
-    tx.getTransactionContext(),
-  );
+  const row = await tx
+    .getKysely<Database>()
+    .insertInto('order_event')
+    .values({
+      id: uuidv7(),
+      order_id: event.orderId,
+      from_status: event.from,
+      to_status: event.to,
+      actor: event.actor.type,
+      actor_user_id: event.actor.userId,
+      note: event.note,
+      at: sql`clock_timestamp()`,
+    })
+    .returning('at')
+    .executeTakeFirst();
   return row ? rowDate(tx, row.at) : new Date();
 }
