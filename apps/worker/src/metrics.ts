@@ -1,6 +1,7 @@
-import type { MikroORM } from '@keelson/db';
+import type { Database, MikroORM } from '@keelson/db';
 import { tasks } from '@keelson/jobs';
 import { createWorkerMetrics, QUEUE_STATS_SQL, type WorkerMetrics } from '@keelson/metrics';
+import { sql } from 'kysely';
 import type { Logger } from 'pino';
 
 /**
@@ -11,7 +12,9 @@ import type { Logger } from 'pino';
 export function workerMetrics(deps: { orm: MikroORM; logger: Logger; queueCacheMs?: number }): WorkerMetrics {
   const { orm, logger } = deps;
   const metrics = createWorkerMetrics({
-    queryQueue: () => orm.em.getConnection().execute(QUEUE_STATS_SQL),
+    // A constant of @keelson/metrics with no parameters: raw SQL text by design, never user input.
+    queryQueue: async () =>
+      (await sql.raw<Record<string, unknown>>(QUEUE_STATS_SQL).execute(orm.em.getKysely<Database>())).rows,
     knownTasks: Object.keys(tasks),
     onQueueError: (err) => logger.warn({ err }, 'queue metrics query failed'),
     ...(deps.queueCacheMs !== undefined ? { queueCacheMs: deps.queueCacheMs } : {}),

@@ -7,6 +7,7 @@ import { AppError } from '@keelson/errors';
 import { enqueue } from '@keelson/jobs';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
 import { isCommonPassword } from './commonPasswords.ts';
 import { findDevice, forgetDevices, issueDevice } from './devices.ts';
 import { hashPassword, verifyPassword } from './password.ts';
@@ -23,6 +24,9 @@ import { hashToken, newToken } from './tokens.ts';
 const HOUR = 60 * 60 * 1000;
 export const VERIFY_EMAIL_TTL_MS = 48 * HOUR;
 export const RESET_PASSWORD_TTL_MS = 1 * HOUR;
+
+/** Typed SQL on the entities' tables, in `em`'s transaction when it has one. */
+const kysely = (em: EntityManager) => em.getKysely<Database>();
 
 export interface RequestMeta {
   ip: string | null;
@@ -179,26 +183,27 @@ export async function issueEmailToken(
 }
 
 async function retireTokens(em: EntityManager, userId: string, kind: AuthTokenKind): Promise<void> {
-  await em
-    .getConnection()
-    .execute(
-      'update auth_token set used_at = now() where user_id = ? and kind = ? and used_at is null',
-      [userId, kind],
-      'run',
-      em.getTransactionContext(),
-    );
+  await kysely(em)
+    .updateTable('auth_token')
+    .set({ used_at: sql`now()` })
+    .where('user_id', '=', userId)
+    .where('kind', '=', kind)
+    .where('used_at', 'is', null)
+    .execute();
 }
 
 /** Marks a valid token used and returns it; INVALID_TOKEN when unknown, used, expired or of another kind. */
 async function redeem(tx: EntityManager, token: string, kind: AuthTokenKind): Promise<AuthToken> {
   // The conditional update is the single-use guarantee: of two concurrent redemptions, one updates the row.
-  const [row] = await tx.getConnection().execute<{ id: string }[]>(
-    `update auth_token set used_at = now()
-       where token_hash = ? and kind = ? and used_at is null and expires_at > ? returning id`,
-    [hashToken(token), kind, new Date()],
-    'all',
-    tx.getTransactionContext(),
-  );
+  const row = await kysely(tx)
+    .updateTable('auth_token')
+    .set({ used_at: sql`now()` })
+    .where('token_hash', '=', hashToken(token))
+    .where('kind', '=', kind)
+    .where('used_at', 'is', null)
+    .where('expires_at', '>', new Date())
+    .returning('id')
+    .executeTakeFirst();
   if (!row) throw new AppError('INVALID_TOKEN');
   return tx.findOneOrFail(AuthToken, row.id, { populate: ['user'] });
 }
@@ -303,8 +308,7 @@ async function replacePassword(tx: EntityManager, user: User, passwordHash: stri
   await forgetDevices(tx, user.id);
   // Whoever reset it controls the mailbox (or the server): lift the log-in block they may be under.
   // (By prefix, not LIKE: an address may hold `_` or `%`, which would match other accounts' keys.)
-  await tx
-    .getKysely<Database>()
+  await kysely(tx)
     .deleteFrom('auth_throttle')
     .where((eb) =>
       eb.or([

@@ -1,8 +1,11 @@
-import type { QueryResult } from '@mikro-orm/core';
+import type { Database } from '@keelson/db';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { deleteExpiredDevices } from './devices.ts';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Typed SQL on the entities' tables, in `em`'s transaction when it has one. */
+const kysely = (em: EntityManager) => em.getKysely<Database>();
 
 export interface CleanupResult {
   sessions: number;
@@ -17,26 +20,28 @@ export interface CleanupResult {
  * and devices not seen for their lifetime.
  */
 export async function cleanupAuth(em: EntityManager, now: Date = new Date()): Promise<CleanupResult> {
-  const conn = em.getConnection();
+  const db = kysely(em);
   const week = new Date(now.getTime() - 7 * DAY_MS);
   const [sessions, tokens, throttles, devices] = await Promise.all([
-    conn.execute<QueryResult>(
-      'delete from auth_session where expires_at <= ? or absolute_expires_at <= ?',
-      [now, now],
-      'run',
-    ),
-    conn.execute<QueryResult>('delete from auth_token where expires_at <= ? or used_at <= ?', [week, week], 'run'),
-    conn.execute<QueryResult>(
-      `delete from auth_throttle where window_started_at <= ? and (blocked_until is null or blocked_until <= ?)`,
-      [new Date(now.getTime() - DAY_MS), now],
-      'run',
-    ),
+    db
+      .deleteFrom('auth_session')
+      .where((eb) => eb.or([eb('expires_at', '<=', now), eb('absolute_expires_at', '<=', now)]))
+      .executeTakeFirst(),
+    db
+      .deleteFrom('auth_token')
+      .where((eb) => eb.or([eb('expires_at', '<=', week), eb('used_at', '<=', week)]))
+      .executeTakeFirst(),
+    db
+      .deleteFrom('auth_throttle')
+      .where('window_started_at', '<=', new Date(now.getTime() - DAY_MS))
+      .where((eb) => eb.or([eb('blocked_until', 'is', null), eb('blocked_until', '<=', now)]))
+      .executeTakeFirst(),
     deleteExpiredDevices(em, now),
   ]);
   return {
-    sessions: sessions.affectedRows,
-    tokens: tokens.affectedRows,
-    throttles: throttles.affectedRows,
+    sessions: Number(sessions.numDeletedRows),
+    tokens: Number(tokens.numDeletedRows),
+    throttles: Number(throttles.numDeletedRows),
     devices,
   };
 }

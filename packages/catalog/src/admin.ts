@@ -3,12 +3,13 @@
  * announces the change (`notifyProductsChanged`), so every API process drops its cached copy exactly
  * when the change commits. Stock changes also write the `stock_adjustment` ledger in that transaction.
  */
-import { Product, StockAdjustment } from '@keelson/db';
+import { type Database, Product, StockAdjustment } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { publishEvent } from '@keelson/realtime';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { PRODUCT_COLUMNS, type ProductRow, rowToDto } from './catalog.ts';
+import { sql } from 'kysely';
+import { PRODUCT_COLUMNS, rowToDto } from './catalog.ts';
 import { notifyProductsChanged } from './events.ts';
 import {
   type ArchiveProductInput,
@@ -25,6 +26,9 @@ import {
   type UpdateProductInput,
   updateProductInput,
 } from './schemas.ts';
+
+/** Typed SQL on the entities' tables, in `em`'s transaction when it has one. */
+const kysely = (em: EntityManager) => em.getKysely<Database>();
 
 /** Who makes the change: recorded on stock adjustments. */
 export interface Actor {
@@ -43,14 +47,7 @@ function slugTaken(err: unknown, slug: string | undefined): AppError | null {
 }
 
 async function readAny(tx: EntityManager, id: string): Promise<ProductDto> {
-  const [row] = await tx
-    .getConnection()
-    .execute<ProductRow[]>(
-      `select ${PRODUCT_COLUMNS} from product where id = ?`,
-      [id],
-      'all',
-      tx.getTransactionContext(),
-    );
+  const row = await kysely(tx).selectFrom('product').select(PRODUCT_COLUMNS).where('id', '=', id).executeTakeFirst();
   if (!row) throw new AppError('PRODUCT_NOT_FOUND', { details: { id } });
   return rowToDto(tx, row);
 }
@@ -97,14 +94,13 @@ export async function updateProduct(em: EntityManager, raw: UpdateProductInput):
 export async function archiveProduct(em: EntityManager, raw: ArchiveProductInput): Promise<ProductDto> {
   const { id, archived } = archiveProductInput.parse(raw);
   return em.transactional(async (tx) => {
-    const updated = await tx.getConnection().execute<{ id: string }[]>(
-      `update product set archived_at = case when ? then coalesce(archived_at, now()) end, updated_at = now()
-       where id = ? returning id`,
-      [archived, id],
-      'all',
-      tx.getTransactionContext(),
-    );
-    if (!updated.length) throw new AppError('PRODUCT_NOT_FOUND', { details: { id } });
+    const updated = await kysely(tx)
+      .updateTable('product')
+      .set({ archived_at: archived ? sql`coalesce(archived_at, now())` : null, updated_at: sql`now()` })
+      .where('id', '=', id)
+      .returning('id')
+      .executeTakeFirst();
+    if (!updated) throw new AppError('PRODUCT_NOT_FOUND', { details: { id } });
     await notifyProductsChanged(tx, [id]);
     return readAny(tx, id);
   });
@@ -118,23 +114,17 @@ export async function archiveProduct(em: EntityManager, raw: ArchiveProductInput
 export async function restockProduct(em: EntityManager, raw: RestockInput, actor: Actor): Promise<ProductDto> {
   const { productId, delta } = restockInput.parse(raw);
   return em.transactional(async (tx) => {
-    const connection = tx.getConnection();
-    const trx = tx.getTransactionContext();
-    const rows = await connection.execute<{ stock: number }[]>(
-      `update product set stock = stock + ?, updated_at = now()
-       where id = ? and stock + ? between 0 and ? returning stock`,
-      [delta, productId, delta, MAX_STOCK],
-      'all',
-      trx,
-    );
-    if (!rows.length) {
+    const db = kysely(tx);
+    const updated = await db
+      .updateTable('product')
+      .set((eb) => ({ stock: eb('stock', '+', delta), updated_at: sql`now()` }))
+      .where('id', '=', productId)
+      .where((eb) => eb.between(eb('stock', '+', delta), 0, MAX_STOCK))
+      .returning('stock')
+      .executeTakeFirst();
+    if (!updated) {
       // Why nothing was updated, for the error only; nothing is written after this read.
-      const [current] = await connection.execute<{ stock: number }[]>(
-        'select stock from product where id = ?',
-        [productId],
-        'all',
-        trx,
-      );
+      const current = await db.selectFrom('product').select('stock').where('id', '=', productId).executeTakeFirst();
       if (!current) throw new AppError('PRODUCT_NOT_FOUND', { details: { id: productId } });
       if (delta < 0) {
         throw new AppError('INSUFFICIENT_STOCK', {
@@ -151,7 +141,7 @@ export async function restockProduct(em: EntityManager, raw: RestockInput, actor
     });
     await tx.flush();
     await notifyProductsChanged(tx, [productId]);
-    await publishEvent(tx, { topic: 'stock', payload: { productId, stock: rows[0]?.stock } });
+    await publishEvent(tx, { topic: 'stock', payload: { productId, stock: updated.stock } });
     return readAny(tx, productId);
   });
 }
@@ -188,9 +178,7 @@ export async function listStockAdjustments(
 
 /** Any product by id, archived ones included (admins: the product's own page in the console). */
 export async function getAnyProduct(em: EntityManager, id: string): Promise<ProductDto> {
-  const [row] = await em
-    .getConnection()
-    .execute<ProductRow[]>(`select ${PRODUCT_COLUMNS} from product where id = ?`, [id]);
+  const row = await kysely(em).selectFrom('product').select(PRODUCT_COLUMNS).where('id', '=', id).executeTakeFirst();
   if (!row) throw new AppError('PRODUCT_NOT_FOUND', { details: { id } });
   return rowToDto(em, row);
 }

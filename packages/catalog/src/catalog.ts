@@ -2,10 +2,11 @@
  * Catalogue reads, shared by the API (queries) and the worker (roll-ups).
  * Functions take a forked EntityManager; none keeps state between calls.
  */
-import { AnalyticsEvent, Product, rowDate } from '@keelson/db';
+import { AnalyticsEvent, type Database, Product, rowDate } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { enqueue } from '@keelson/jobs';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { type Expression, type ExpressionBuilder, type Kysely, type SqlBool, sql } from 'kysely';
 import type { CatalogCache } from './cache.ts';
 import {
   type CategoryCount,
@@ -24,7 +25,10 @@ import {
 
 export const PRODUCT_VIEWED = 'product_viewed';
 
-/** A product row as `select PRODUCT_COLUMNS` returns it. */
+/**
+ * A product row as selecting PRODUCT_COLUMNS returns it: timestamps arrive as text from MikroORM's
+ * connection whatever Kysely's types say (see `rowDate`), and the JSON column may too.
+ */
 export interface ProductRow {
   id: string;
   slug: string;
@@ -41,8 +45,24 @@ export interface ProductRow {
   updated_at: string | Date;
 }
 
-export const PRODUCT_COLUMNS =
-  'id, slug, name, description, category, image_urls, price_cents, currency, stock, view_count, archived_at, created_at, updated_at';
+export const PRODUCT_COLUMNS = [
+  'id',
+  'slug',
+  'name',
+  'description',
+  'category',
+  'image_urls',
+  'price_cents',
+  'currency',
+  'stock',
+  'view_count',
+  'archived_at',
+  'created_at',
+  'updated_at',
+] as const;
+
+/** Typed SQL on the entities' tables, in `em`'s transaction when it has one. */
+const kysely = (em: EntityManager) => em.getKysely<Database>();
 
 /** Maps a raw row to the DTO. Every read (one product, listings, admin writes) goes through here. */
 export function rowToDto(em: EntityManager, row: ProductRow): ProductDto {
@@ -64,78 +84,84 @@ export function rowToDto(em: EntityManager, row: ProductRow): ProductDto {
   };
 }
 
-const SEARCH = `to_tsquery('simple', ?)`;
+/** The words of a search (a prefix tsquery), as the GIN index on `search_vector` answers them. */
+const search = (tsquery: string | null) => sql<string>`to_tsquery('simple', ${tsquery})`;
+
+/** A product's rank for a search: real (float4). */
+const rankOf = (tsquery: string | null) => sql<number>`ts_rank_cd(search_vector, ${search(tsquery)})`;
+
+type ProductWhere = ExpressionBuilder<Database, 'product'>;
 
 /**
  * Per sort: the ORDER BY (matching a partial index column for column, so the index yields rows in
  * order), the keyset condition after a cursor (a row comparison, which btree indexes answer as one
- * range), and the sort key of a row, for the next cursor.
+ * range), and the sort key of a row, for the next cursor. A decoded cursor's key has its sort's type
+ * (`decodeCursor` checks it), so `Number`/`String` below only tell TypeScript so.
  */
 const sorts: Record<
   ProductSort,
-  { orderBy: string; after: string; key: (row: ProductRow & { rank?: number }) => CursorPosition['key'] }
+  {
+    orderBy: readonly (readonly ['id' | 'price_cents' | 'name' | 'rank', 'asc' | 'desc'])[];
+    after: (eb: ProductWhere, after: CursorPosition, tsquery: string | null) => Expression<SqlBool>;
+    key: (row: ProductRow & { rank?: number }) => CursorPosition['key'];
+  }
 > = {
-  newest: { orderBy: 'id desc', after: 'id < ?', key: () => null },
-  price_asc: { orderBy: 'price_cents, id', after: '(price_cents, id) > (?, ?)', key: (r) => r.price_cents },
-  price_desc: {
-    orderBy: 'price_cents desc, id desc',
-    after: '(price_cents, id) < (?, ?)',
+  newest: { orderBy: [['id', 'desc']], after: (eb, a) => eb('id', '<', a.id), key: () => null },
+  price_asc: {
+    orderBy: [
+      ['price_cents', 'asc'],
+      ['id', 'asc'],
+    ],
+    after: (eb, a) => eb(eb.refTuple('price_cents', 'id'), '>', eb.tuple(Number(a.key), a.id)),
     key: (r) => r.price_cents,
   },
-  name: { orderBy: 'name, id', after: '(name, id) > (?, ?)', key: (r) => r.name },
+  price_desc: {
+    orderBy: [
+      ['price_cents', 'desc'],
+      ['id', 'desc'],
+    ],
+    after: (eb, a) => eb(eb.refTuple('price_cents', 'id'), '<', eb.tuple(Number(a.key), a.id)),
+    key: (r) => r.price_cents,
+  },
+  name: {
+    orderBy: [
+      ['name', 'asc'],
+      ['id', 'asc'],
+    ],
+    after: (eb, a) => eb(eb.refTuple('name', 'id'), '>', eb.tuple(String(a.key), a.id)),
+    key: (r) => r.name,
+  },
   relevance: {
-    orderBy: 'rank desc, id desc',
+    orderBy: [
+      ['rank', 'desc'],
+      ['id', 'desc'],
+    ],
     // ts_rank_cd returns real (float4); the cursor carries it as text PostgreSQL printed exactly, so
     // comparing against it as ::real picks up precisely where the page ended.
-    after: `(ts_rank_cd(search_vector, ${SEARCH}), id) < (?::real, ?)`,
+    after: (_eb, a, tsquery) => sql<SqlBool>`(${rankOf(tsquery)}, id) < (${String(a.key)}::real, ${a.id})`,
     key: (r) => Number(r.rank),
   },
 };
 
-/** The SQL of one listing page, exported so the EXPLAIN test checks exactly what runs. */
-export function listingQuery(raw: ListProductsInput): {
-  sql: string;
-  params: unknown[];
-  sort: ProductSort;
-  limit: number;
-} {
+/** The query of one listing page, exported so the EXPLAIN test explains exactly what runs. */
+export function listingQuery(db: Kysely<Database>, raw: ListProductsInput) {
   const input = listProductsInput.parse(raw);
   const sort = effectiveSort(input);
   const tsquery = input.q ? toPrefixQuery(input.q) : null;
-  const where: string[] = [];
-  const params: unknown[] = [];
+  let query = db
+    .selectFrom('product')
+    .select(PRODUCT_COLUMNS)
+    .$if(sort === 'relevance', (q) => q.select(rankOf(tsquery).as('rank')));
   // Listings of listed products are served by the partial indexes (`where archived_at is null`).
-  if (!input.includeArchived) where.push('archived_at is null');
-  if (input.category !== undefined) {
-    where.push('category = ?');
-    params.push(input.category);
-  }
-  if (input.minPriceCents !== undefined) {
-    where.push('price_cents >= ?');
-    params.push(input.minPriceCents);
-  }
-  if (input.maxPriceCents !== undefined) {
-    where.push('price_cents <= ?');
-    params.push(input.maxPriceCents);
-  }
-  if (tsquery) {
-    where.push(`search_vector @@ ${SEARCH}`);
-    params.push(tsquery);
-  }
+  if (!input.includeArchived) query = query.where('archived_at', 'is', null);
+  if (input.category !== undefined) query = query.where('category', '=', input.category);
+  if (input.minPriceCents !== undefined) query = query.where('price_cents', '>=', input.minPriceCents);
+  if (input.maxPriceCents !== undefined) query = query.where('price_cents', '<=', input.maxPriceCents);
+  if (tsquery) query = query.where(sql<SqlBool>`search_vector @@ ${search(tsquery)}`);
   const after = input.cursor ? decodeCursor(input.cursor) : null;
-  if (after) {
-    where.push(sorts[sort].after);
-    if (sort === 'relevance') params.push(tsquery, String(after.key), after.id);
-    else if (sort === 'newest') params.push(after.id);
-    else params.push(after.key, after.id);
-  }
-  const rank = sort === 'relevance' ? `, ts_rank_cd(search_vector, ${SEARCH}) as rank` : '';
-  const rankParams = sort === 'relevance' ? [tsquery] : [];
-  const sql =
-    `select ${PRODUCT_COLUMNS}${rank} from product` +
-    (where.length ? ` where ${where.join(' and ')}` : '') +
-    ` order by ${sorts[sort].orderBy} limit ?`;
-  return { sql, params: [...rankParams, ...params, input.limit + 1], sort, limit: input.limit };
+  if (after) query = query.where((eb) => sorts[sort].after(eb, after, tsquery));
+  for (const [column, direction] of sorts[sort].orderBy) query = query.orderBy(column, direction);
+  return { query: query.limit(input.limit + 1), sort, limit: input.limit };
 }
 
 /**
@@ -144,8 +170,8 @@ export function listingQuery(raw: ListProductsInput): {
  * shift a page. Admins may include archived products (`includeArchived`; the router checks the role).
  */
 export async function listProducts(em: EntityManager, input: ListProductsInput): Promise<ProductPage> {
-  const { sql, params, sort, limit } = listingQuery(input);
-  const rows = await em.getConnection().execute<(ProductRow & { rank?: number })[]>(sql, params);
+  const { query, sort, limit } = listingQuery(kysely(em), input);
+  const rows = await query.execute();
   const page = rows.slice(0, limit);
   const last = page.at(-1);
   return {
@@ -155,12 +181,11 @@ export async function listProducts(em: EntityManager, input: ListProductsInput):
 }
 
 async function readProduct(em: EntityManager, key: ProductKey): Promise<ProductDto> {
-  const [column, value] = 'id' in key ? ['id', key.id] : ['slug', key.slug];
-  const [row] = await em
-    .getConnection()
-    .execute<ProductRow[]>(`select ${PRODUCT_COLUMNS} from product where ${column} = ? and archived_at is null`, [
-      value,
-    ]);
+  const query = kysely(em).selectFrom('product').select(PRODUCT_COLUMNS).where('archived_at', 'is', null);
+  const row = await ('id' in key
+    ? query.where('id', '=', key.id)
+    : query.where('slug', '=', key.slug)
+  ).executeTakeFirst();
   if (!row) throw new AppError('PRODUCT_NOT_FOUND', { details: key });
   return rowToDto(em, row);
 }
@@ -181,12 +206,14 @@ export function getProduct(
 }
 
 async function readCategories(em: EntityManager): Promise<CategoryCount[]> {
-  const rows = await em
-    .getConnection()
-    .execute<{ category: string; count: number }[]>(
-      'select category, count(*)::int as count from product where archived_at is null group by category order by category',
-    );
-  return rows.map((r) => ({ category: r.category, count: r.count }));
+  const rows = await kysely(em)
+    .selectFrom('product')
+    .select((eb) => ['category', eb.fn.countAll<string>().as('count')])
+    .where('archived_at', 'is', null)
+    .groupBy('category')
+    .orderBy('category')
+    .execute();
+  return rows.map((r) => ({ category: r.category, count: Number(r.count) }));
 }
 
 /** Every category with listed products, with how many, alphabetically. */
@@ -208,13 +235,12 @@ export async function assertWatchableProducts(
   ids: readonly string[],
   opts: { includeArchived: () => Promise<boolean> },
 ): Promise<void> {
-  // Ids travel as one JSON parameter (MikroORM would expand an array into a placeholder list).
-  const rows = await em
-    .getConnection()
-    .execute<{ id: string; archived: boolean }[]>(
-      'select id, archived_at is not null as archived from product where id in (select value::uuid from jsonb_array_elements_text(?::jsonb))',
-      [JSON.stringify(ids)],
-    );
+  // Ids travel as one JSON parameter: one statement and one plan for any number of them.
+  const rows = await kysely(em)
+    .selectFrom('product')
+    .select((eb) => ['id', eb('archived_at', 'is not', null).as('archived')])
+    .where('id', 'in', sql<string>`(select value::uuid from jsonb_array_elements_text(${JSON.stringify(ids)}::jsonb))`)
+    .execute();
   const found = new Map(rows.map((r) => [r.id, r.archived]));
   const unknown = ids.filter((id) => !found.has(id));
   const archived = ids.filter((id) => found.get(id) === true);
@@ -240,12 +266,17 @@ export async function recordProductView(em: EntityManager, input: { productId: s
 
 /** Sets `view_count` to the number of recorded views. Idempotent: safe to retry or run twice. */
 export async function refreshViewCount(em: EntityManager, productId: string): Promise<number> {
-  const rows = await em.getConnection().execute<{ view_count: number }[]>(
-    `update product set view_count = (
-       select count(*) from analytics_event where product_id = ? and name = ?
-     )
-     where id = ? returning view_count`,
-    [productId, PRODUCT_VIEWED, productId],
-  );
-  return rows[0]?.view_count ?? 0;
+  const row = await kysely(em)
+    .updateTable('product')
+    .set((eb) => ({
+      view_count: eb
+        .selectFrom('analytics_event')
+        .select(eb.fn.countAll<number>().as('n'))
+        .where('product_id', '=', productId)
+        .where('name', '=', PRODUCT_VIEWED),
+    }))
+    .where('id', '=', productId)
+    .returning('view_count')
+    .executeTakeFirst();
+  return row?.view_count ?? 0;
 }

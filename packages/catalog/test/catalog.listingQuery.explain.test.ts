@@ -15,8 +15,9 @@
  * Admin listings with `includeArchived` are not covered: the partial indexes hold listed products only.
  */
 import { type ListProductsInput, listingQuery, productSorts } from '@keelson/catalog';
-import { seed } from '@keelson/db';
+import { type Database, seed } from '@keelson/db';
 import { useTestOrm } from '@keelson/testing';
+import { sql } from 'kysely';
 import { beforeAll, describe, expect, it } from 'vitest';
 
 interface PlanNode {
@@ -37,22 +38,15 @@ describe('catalog.list query plans', () => {
   const t = useTestOrm();
   beforeAll(async () => {
     await seed(t.orm.em.fork(), {});
-    await t.orm.em.fork().getConnection().execute('analyze product');
+    await sql`analyze product`.execute(t.orm.em.fork().getKysely());
   });
 
   async function explain(input: ListProductsInput, opts: { sortOff: boolean }): Promise<PlanNode[]> {
-    const { sql, params } = listingQuery(input);
     return t.orm.em.fork().transactional(async (tx) => {
-      const conn = tx.getConnection();
-      const trx = tx.getTransactionContext();
-      await conn.execute('set local enable_seqscan = off', [], 'run', trx);
-      if (opts.sortOff) await conn.execute('set local enable_sort = off', [], 'run', trx);
-      const [row] = await conn.execute<{ 'QUERY PLAN': [{ Plan: PlanNode }] }[]>(
-        `explain (format json) ${sql}`,
-        params,
-        'all',
-        trx,
-      );
+      const db = tx.getKysely<Database>();
+      await sql`set local enable_seqscan = off`.execute(db);
+      if (opts.sortOff) await sql`set local enable_sort = off`.execute(db);
+      const [row] = (await listingQuery(db, input).query.explain('json')) as { 'QUERY PLAN': [{ Plan: PlanNode }] }[];
       return nodes(row!['QUERY PLAN'][0].Plan);
     });
   }

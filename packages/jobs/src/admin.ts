@@ -8,8 +8,10 @@
  * - locked: a worker holds it (running, or its worker died and the heartbeat sweep has not freed it yet).
  * - queued: every other job: waiting for its `run_at`, or for a retry after back-off.
  */
+import { type Database, WORKER_SCHEMA } from '@keelson/db';
 import { AppError } from '@keelson/errors';
-import type { EntityManager } from '@mikro-orm/core';
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
 import { z } from 'zod';
 import { withoutMeta } from './contracts.ts';
 
@@ -57,17 +59,27 @@ export type JobPage = z.infer<typeof jobPage>;
 export const jobCount = z.object({ task: z.string(), state: z.enum(jobStates), count: z.number().int() });
 export type JobCount = z.infer<typeof jobCount>;
 
-const STATE = `case
+/**
+ * SQL in `em`'s transaction when it has one. graphile-worker's tables and functions are no entities:
+ * they are reached through `sql` templates only.
+ */
+const kysely = (em: EntityManager) => em.getKysely<Database>();
+
+/** A relation or function of graphile-worker's schema (WORKER_SCHEMA, a constant: never user input). */
+const worker = (name: string) => sql.id(WORKER_SCHEMA, name);
+
+const STATE = sql<JobState>`case
     when j.locked_at is not null then 'locked'
     when j.attempts >= j.max_attempts then 'failed'
     else 'queued' end`;
 
 // The public view leaves payloads out; they are read (never written) from the private table by id.
-const SELECT_JOBS = `select j.id::text, j.task_identifier as task, j.queue_name as queue, ${STATE} as state,
+const SELECT_JOBS = sql`select j.id::text, j.task_identifier as task, j.queue_name as queue, ${STATE} as state,
     j.attempts, j.max_attempts, j.last_error, j.run_at, j.locked_at, j.locked_by, j.created_at, j.key,
     p.payload
-  from graphile_worker.jobs j join graphile_worker._private_jobs p on p.id = j.id`;
+  from ${worker('jobs')} j join ${worker('_private_jobs')} p on p.id = j.id`;
 
+/** A row of SELECT_JOBS; timestamps arrive as text from MikroORM's connection (`new Date` reads either). */
 interface JobRow {
   id: string;
   task: string;
@@ -76,10 +88,10 @@ interface JobRow {
   attempts: number;
   max_attempts: number;
   last_error: string | null;
-  run_at: Date;
-  locked_at: Date | null;
+  run_at: string | Date;
+  locked_at: string | Date | null;
   locked_by: string | null;
-  created_at: Date;
+  created_at: string | Date;
   key: string | null;
   payload: unknown;
 }
@@ -104,28 +116,27 @@ const toDto = (r: JobRow): JobDto => ({
 /** Jobs in one state, newest first, a page at a time. */
 export async function listJobs(em: EntityManager, rawInput: ListJobsInput): Promise<JobPage> {
   const input = listJobsInput.parse(rawInput);
-  const rows = await em.getConnection().execute<JobRow[]>(
-    `${SELECT_JOBS}
-     where ${STATE} = ? and (?::text is null or j.task_identifier = ?) and (?::bigint is null or j.id < ?::bigint)
-     order by j.id desc limit ?`,
-    [input.state, input.task ?? null, input.task ?? null, input.cursor ?? null, input.cursor ?? null, input.limit + 1],
-  );
+  const { rows } = await sql<JobRow>`${SELECT_JOBS}
+    where ${STATE} = ${input.state}
+      ${input.task !== undefined ? sql`and j.task_identifier = ${input.task}` : sql``}
+      ${input.cursor ? sql`and j.id < ${input.cursor}::bigint` : sql``}
+    order by j.id desc limit ${input.limit + 1}`.execute(kysely(em));
   const items = rows.slice(0, input.limit).map(toDto);
   return { items, nextCursor: rows.length > input.limit ? (items.at(-1)?.id ?? null) : null };
 }
 
 /** How many jobs each task has in each state (states without jobs are left out). */
 export async function countJobs(em: EntityManager): Promise<JobCount[]> {
-  const rows: { task: string; state: JobState; count: string }[] = await em.getConnection().execute(
-    `select j.task_identifier as task, ${STATE} as state, count(*)::text as count
-     from graphile_worker.jobs j group by 1, 2 order by 1, 2`,
-    [],
-  );
+  const { rows } = await sql<{ task: string; state: JobState; count: string }>`
+    select j.task_identifier as task, ${STATE} as state, count(*)::text as count
+    from ${worker('jobs')} j group by 1, 2 order by 1, 2`.execute(kysely(em));
   return rows.map((r) => ({ task: r.task, state: r.state, count: Number(r.count) }));
 }
 
 async function readJob(em: EntityManager, id: string): Promise<JobDto | null> {
-  const [row] = await em.getConnection().execute<JobRow[]>(`${SELECT_JOBS} where j.id = ?::bigint`, [id]);
+  const {
+    rows: [row],
+  } = await sql<JobRow>`${SELECT_JOBS} where j.id = ${id}::bigint`.execute(kysely(em));
   return row ? toDto(row) : null;
 }
 
@@ -144,12 +155,10 @@ async function idleJob(em: EntityManager, id: string): Promise<JobDto> {
 export async function retryJob(em: EntityManager, id: string): Promise<JobDto> {
   const before = await idleJob(em, id);
   // reschedule_jobs skips locked jobs: a worker that took it meanwhile leaves nothing updated.
-  const updated = await em
-    .getConnection()
-    .execute<{ id: string }[]>(
-      `select id::text from graphile_worker.reschedule_jobs(array[?::bigint], run_at => now(), attempts => 0)`,
-      [id],
-    );
+  const { rows: updated } = await sql<{ id: string }>`
+    select id::text from ${worker('reschedule_jobs')}(array[${id}::bigint], run_at => now(), attempts => 0)`.execute(
+    kysely(em),
+  );
   if (!updated.length) throw new AppError('JOB_RUNNING', { details: { id } });
   // Retried: a worker may already hold it (locked) or even have finished it (gone), which is success too.
   return (await readJob(em, id)) ?? { ...before, state: 'queued', attempts: 0, runAt: new Date() };
@@ -164,12 +173,8 @@ export async function cancelJob(em: EntityManager, input: { id: string; actorId:
   const before = await idleJob(em, input.id);
   // A failed job keeps the cause of its failure after the note of who cancelled it.
   const reason = `Cancelled by an administrator (user ${input.actorId})${before.lastError ? `; last error: ${before.lastError}` : ''}`;
-  const updated = await em
-    .getConnection()
-    .execute<{ id: string }[]>(`select id::text from graphile_worker.permanently_fail_jobs(array[?::bigint], ?)`, [
-      input.id,
-      reason,
-    ]);
+  const { rows: updated } = await sql<{ id: string }>`
+    select id::text from ${worker('permanently_fail_jobs')}(array[${input.id}::bigint], ${reason})`.execute(kysely(em));
   if (!updated.length) throw new AppError('JOB_RUNNING', { details: { id: input.id } });
   return (await readJob(em, input.id)) ?? { ...before, state: 'failed', lastError: reason };
 }

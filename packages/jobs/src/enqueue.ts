@@ -1,5 +1,7 @@
-import type { EntityManager } from '@mikro-orm/core';
+import { type Database, WORKER_SCHEMA } from '@keelson/db';
+import type { EntityManager } from '@mikro-orm/postgresql';
 import { context, propagation } from '@opentelemetry/api';
+import { sql } from 'kysely';
 import { JOB_META_KEY, type JobMeta, type TaskName, type TaskPayload, tasks, traceparentSchema } from './contracts.ts';
 
 export interface EnqueueOptions {
@@ -23,9 +25,11 @@ export interface EnqueuedJob {
   id: string;
 }
 
-const ADD_JOB = `select (graphile_worker.add_job(
-  identifier => ?, payload => ?::json, queue_name => ?, run_at => ?::timestamptz,
-  max_attempts => ?::smallint, job_key => ?, priority => ?::smallint, job_key_mode => ?)).id::text as id`;
+/** SQL in `em`'s transaction when it has one (graphile-worker's functions are no entities: `sql` only). */
+const kysely = (em: EntityManager) => em.getKysely<Database>();
+
+/** graphile-worker's `add_job`, by its schema's name (WORKER_SCHEMA, a constant: never user input). */
+const ADD_JOB = sql.id(WORKER_SCHEMA, 'add_job');
 
 /** The current trace context as a `traceparent`; undefined without an active span (or without the SDK). */
 function activeTraceparent(): string | undefined {
@@ -60,25 +64,21 @@ export async function enqueue<N extends TaskName>(
   const jobKey = options.jobKey ?? (contract.jobKey ? (contract.jobKey as (p: unknown) => string)(valid) : null);
   const traceparent = options.traceparent ?? activeTraceparent();
   const meta: JobMeta = traceparent ? { traceparent: traceparentSchema.parse(traceparent) } : {};
-  const params = [
-    contract.identifier,
-    JSON.stringify(Object.keys(meta).length ? { ...(valid as object), [JOB_META_KEY]: meta } : valid),
-    contract.queue ?? null,
-    options.runAt?.toISOString() ?? null,
-    options.maxAttempts ?? contract.maxAttempts ?? null,
-    jobKey,
-    options.priority ?? contract.priority ?? null,
-    jobKey ? (contract.jobKeyMode ?? 'replace') : null,
-  ];
+  const payloadJson = JSON.stringify(Object.keys(meta).length ? { ...(valid as object), [JOB_META_KEY]: meta } : valid);
+  const addJob = sql<{ id: string | null }>`select (${ADD_JOB}(
+    identifier => ${contract.identifier}::text, payload => ${payloadJson}::json,
+    queue_name => ${contract.queue ?? null}::text, run_at => ${options.runAt?.toISOString() ?? null}::timestamptz,
+    max_attempts => ${options.maxAttempts ?? contract.maxAttempts ?? null}::smallint, job_key => ${jobKey}::text,
+    priority => ${options.priority ?? contract.priority ?? null}::smallint,
+    job_key_mode => ${jobKey ? (contract.jobKeyMode ?? 'replace') : null}::text)).id::text as id`;
   // add_job first releases the key from jobs already running, then upserts where the holder is not
   // running. A worker can lock the keyed job between those two steps; add_job then returns nothing and
   // the new job would be lost. Asking again sees the lock, moves the key, and inserts.
   for (let attempt = 1; attempt <= 3; attempt++) {
-    const rows = await em
-      .getConnection()
-      .execute<{ id: string | null }[]>(ADD_JOB, params, 'all', em.getTransactionContext());
+    // On `em`'s Kysely, so in the caller's transaction (checked above).
+    const { rows } = await addJob.execute(kysely(em));
     const id = rows[0]?.id;
     if (id) return { id };
   }
-  throw new Error(`graphile_worker.add_job returned no job for '${task}' three times`);
+  throw new Error(`${WORKER_SCHEMA}.add_job returned no job for '${task}' three times`);
 }
