@@ -1,7 +1,8 @@
 /** Administration of accounts: listing, roles, disabling. Callers have already checked the admin role. */
-import { User, type UserRole } from '@keelson/db';
+import { type Database, User, type UserRole } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
 import { type ListUsersInput, listUsersInput, type UserDto } from './schemas.ts';
 import { invalidateUserSessions } from './sessions.ts';
 
@@ -53,9 +54,7 @@ export async function getUser(em: EntityManager, id: string): Promise<UserDto> {
  * concurrent demotions and disablings, which could otherwise each see "another admin remains".
  */
 async function assertNotLastAdmin(em: EntityManager, user: User): Promise<void> {
-  await em
-    .getConnection()
-    .execute(`select pg_advisory_xact_lock(hashtext('keelson:admins'))`, [], 'all', em.getTransactionContext());
+  await sql`select pg_advisory_xact_lock(hashtext('keelson:admins'))`.execute(em.getKysely<Database>());
   await em.refresh(user);
   if (user.role !== 'admin' || user.disabledAt) return;
   const admins = await em.count(User, { role: 'admin', disabledAt: null });

@@ -1,5 +1,6 @@
 import type { MikroORM } from '@mikro-orm/postgresql';
 import { Logger, runMigrations as runWorkerMigrations } from 'graphile-worker';
+import { sql } from 'kysely';
 
 // graphile-worker logs each migration it applies; Keelson reports what it applied itself.
 const silentLogger = new Logger(() => () => {});
@@ -36,9 +37,9 @@ export interface SchemaStatus {
 export async function schemaStatus(orm: MikroORM): Promise<SchemaStatus> {
   const [pending, rows] = await Promise.all([
     orm.migrator.getPending(),
-    orm.em
-      .getConnection()
-      .execute<{ present: boolean }[]>(`select to_regclass(?) is not null as present`, [`${WORKER_SCHEMA}.migrations`]),
+    sql<{ present: boolean }>`select to_regclass(${`${WORKER_SCHEMA}.migrations`}) is not null as present`.execute(
+      orm.em.getKysely(),
+    ),
   ]);
-  return { pending: pending.map((m) => m.name), workerSchema: rows[0]?.present === true };
+  return { pending: pending.map((m) => m.name), workerSchema: rows.rows[0]?.present === true };
 }

@@ -1,11 +1,13 @@
+import type { Database } from '@keelson/db';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
 
 /** Deletes checkout idempotency keys past their retention; returns how many. */
 export async function purgeCheckoutKeys(em: EntityManager): Promise<number> {
-  const rows = await em
-    .getConnection()
-    .execute<{ n: number }[]>(
-      'with gone as (delete from checkout_idempotency_key where expires_at < now() returning 1) select count(*)::int as n from gone',
-    );
-  return rows[0]?.n ?? 0;
+  const { numDeletedRows } = await em
+    .getKysely<Database>()
+    .deleteFrom('checkout_idempotency_key')
+    .where('expires_at', '<', sql<Date>`now()`)
+    .executeTakeFirst();
+  return Number(numDeletedRows);
 }
