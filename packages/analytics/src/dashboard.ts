@@ -14,8 +14,9 @@
  * - jobsLocked: graphile-worker jobs a worker has locked (running, or held by a worker that died and
  *   has not been swept yet).
  */
-import { rowDate } from '@keelson/db';
+import { type Database, rowDate } from '@keelson/db';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
 import { z } from 'zod';
 
 /** Minutes in `ordersPerMinute`. */
@@ -36,30 +37,11 @@ export const dashboardSnapshot = z.object({
 });
 export type DashboardSnapshot = z.infer<typeof dashboardSnapshot>;
 
-const SNAPSHOT_SQL = `
-with clock as (
-  select now() as at, date_trunc('minute', now()) as minute, date_trunc('day', now(), 'UTC') as day
-)
-select c.at,
-  (select count(*) from store_order o where o.created_at > c.at - interval '1 minute' and o.created_at <= c.at)
-    as orders_last_minute,
-  (select jsonb_agg(coalesce(n.orders, 0) order by m.minute)
-   from generate_series(c.minute - interval '${DASHBOARD_MINUTES - 1} minutes', c.minute, interval '1 minute') as m(minute)
-   left join (
-     select date_trunc('minute', o.created_at) as minute, count(*) as orders
-     from store_order o
-     where o.created_at >= c.minute - interval '${DASHBOARD_MINUTES - 1} minutes' and o.created_at <= c.at
-     group by 1
-   ) n on n.minute = m.minute) as orders_per_minute,
-  (select coalesce(sum(o.total_cents), 0) from store_order o
-   where o.created_at >= c.day and o.created_at <= c.at and o.status in ('paid', 'shipped', 'delivered'))
-    as revenue_today_cents,
-  (select count(distinct ci.user_id) from cart_item ci
-   where ci.updated_at > c.at - interval '${ACTIVE_CART_MINUTES} minutes') as active_carts,
-  (select count(*) from graphile_worker.jobs j
-   where j.locked_at is null and j.run_at <= c.at and j.attempts < j.max_attempts) as jobs_ready,
-  (select count(*) from graphile_worker.jobs j where j.locked_at is not null) as jobs_locked
-from clock c`;
+/** Typed SQL on the entities' tables, in `em`'s transaction when it has one. */
+const kysely = (em: EntityManager) => em.getKysely<Database>();
+
+/** `interval '<n> minutes'` of one of the constants above: SQL text, as no caller's value goes through it. */
+const minutes = (n: number) => sql`interval ${sql.lit(`${n} minutes`)}`;
 
 interface SnapshotRow {
   at: Date | string;
@@ -72,12 +54,39 @@ interface SnapshotRow {
   jobs_locked: string | number;
 }
 
+const SNAPSHOT_QUERY = sql<SnapshotRow>`
+with clock as (
+  select now() as at, date_trunc('minute', now()) as minute, date_trunc('day', now(), 'UTC') as day
+)
+select c.at,
+  (select count(*) from store_order o where o.created_at > c.at - interval '1 minute' and o.created_at <= c.at)
+    as orders_last_minute,
+  (select jsonb_agg(coalesce(n.orders, 0) order by m.minute)
+   from generate_series(c.minute - ${minutes(DASHBOARD_MINUTES - 1)}, c.minute, interval '1 minute') as m(minute)
+   left join (
+     select date_trunc('minute', o.created_at) as minute, count(*) as orders
+     from store_order o
+     where o.created_at >= c.minute - ${minutes(DASHBOARD_MINUTES - 1)} and o.created_at <= c.at
+     group by 1
+   ) n on n.minute = m.minute) as orders_per_minute,
+  (select coalesce(sum(o.total_cents), 0) from store_order o
+   where o.created_at >= c.day and o.created_at <= c.at and o.status in ('paid', 'shipped', 'delivered'))
+    as revenue_today_cents,
+  (select count(distinct ci.user_id) from cart_item ci
+   where ci.updated_at > c.at - ${minutes(ACTIVE_CART_MINUTES)}) as active_carts,
+  (select count(*) from graphile_worker.jobs j
+   where j.locked_at is null and j.run_at <= c.at and j.attempts < j.max_attempts) as jobs_ready,
+  (select count(*) from graphile_worker.jobs j where j.locked_at is not null) as jobs_locked
+from clock c`;
+
 /**
  * Reads the figures once. The range scans use `store_order_created_at_idx`; carts and jobs are small,
  * live tables. Meant to be shared: one call per API process per tick (see `createDashboardFeed`).
  */
 export async function readDashboardSnapshot(em: EntityManager): Promise<DashboardSnapshot> {
-  const [row] = await em.getConnection().execute<SnapshotRow[]>(SNAPSHOT_SQL);
+  const {
+    rows: [row],
+  } = await SNAPSHOT_QUERY.execute(kysely(em));
   if (!row) throw new Error('the dashboard query returned no row');
   const perMinute =
     typeof row.orders_per_minute === 'string' ? JSON.parse(row.orders_per_minute) : row.orders_per_minute;

@@ -11,9 +11,13 @@
  * are (up to the 7 days `analytics.track` accepts). The hour in progress is never rolled up, so the
  * summary lags by up to an hour and a few minutes.
  */
-import { rowDate } from '@keelson/db';
+import { type Database, rowDate } from '@keelson/db';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
 import { funnelSteps } from './schemas.ts';
+
+/** Typed SQL on the entities' tables, in `em`'s transaction when it has one. */
+const kysely = (em: EntityManager) => em.getKysely<Database>();
 
 const HOUR = 60 * 60 * 1000;
 /** Hours before the last complete one that each run rebuilds anyway. */
@@ -31,11 +35,13 @@ export async function hoursToRoll(em: EntityManager, at: Date): Promise<Date[]> 
   const hours = new Set<number>();
   for (let i = 1; i <= 1 + REROLL_HOURS; i++) hours.add(end - i * HOUR);
   // No upper bound on received_at: a run that is late (or backfilled) also takes what arrived since.
-  const late = await em.getConnection().execute<{ hour: string | Date }[]>(
-    `select distinct date_trunc('hour', occurred_at, 'UTC') as hour from analytics_event
-     where received_at >= ? and occurred_at < ?`,
-    [since, new Date(end)],
-  );
+  const late = await kysely(em)
+    .selectFrom('analytics_event')
+    .select(sql<string | Date>`date_trunc('hour', occurred_at, 'UTC')`.as('hour'))
+    .distinct()
+    .where('received_at', '>=', since)
+    .where('occurred_at', '<', new Date(end))
+    .execute();
   for (const r of late) hours.add(rowDate(em, r.hour).getTime());
   return [...hours].sort((a, b) => a - b).map((t) => new Date(t));
 }
@@ -50,29 +56,47 @@ export function hoursBetween(from: Date, to: Date): Date[] {
 /** Rebuilds the given hours from the raw events, all in one transaction. */
 export async function rollupHours(em: EntityManager, hours: readonly Date[]): Promise<{ hours: number }> {
   await em.transactional(async (tx) => {
-    const conn = tx.getConnection();
-    const ctx = tx.getTransactionContext();
-    const run = (sql: string, params: unknown[]) => conn.execute(sql, params, 'run', ctx);
-    await conn.execute('select pg_advisory_xact_lock(hashtext(?))', [LOCK_KEY], 'all', ctx);
-    const [viewed, cart, started, completed] = funnelSteps;
+    const db = kysely(tx);
+    await sql`select pg_advisory_xact_lock(hashtext(${LOCK_KEY}))`.execute(db);
     for (const hour of hours) {
       const end = new Date(hour.getTime() + HOUR);
-      await run('delete from analytics_hourly where hour = ?', [hour]);
-      await run('delete from analytics_funnel_hourly where hour = ?', [hour]);
-      await run(
-        `insert into analytics_hourly (hour, name, product_id, count)
-         select ?, name, product_id, count(*) from analytics_event
-         where occurred_at >= ? and occurred_at < ? group by name, product_id`,
-        [hour, hour, end],
-      );
-      await run(
-        `insert into analytics_funnel_hourly (hour, product_viewed, add_to_cart, checkout_started, checkout_completed)
-         select ?, count(*) filter (where name = ?), count(*) filter (where name = ?),
-           count(*) filter (where name = ?), count(*) filter (where name = ?)
-         from analytics_event where occurred_at >= ? and occurred_at < ? and name in (?, ?, ?, ?)
-         having count(*) > 0`,
-        [hour, viewed, cart, started, completed, hour, end, viewed, cart, started, completed],
-      );
+      await db.deleteFrom('analytics_hourly').where('hour', '=', hour).execute();
+      await db.deleteFrom('analytics_funnel_hourly').where('hour', '=', hour).execute();
+      // The hour is cast: a parameter in an INSERT's SELECT list is not typed by the target column.
+      await db
+        .insertInto('analytics_hourly')
+        .columns(['hour', 'name', 'product_id', 'count'])
+        .expression(
+          db
+            .selectFrom('analytics_event')
+            .select((eb) => [
+              eb.cast<Date>(eb.val(hour), 'timestamptz').as('hour'),
+              'name',
+              'product_id',
+              eb.fn.countAll().as('count'),
+            ])
+            .where('occurred_at', '>=', hour)
+            .where('occurred_at', '<', end)
+            .groupBy(['name', 'product_id']),
+        )
+        .execute();
+      // The funnel's columns are named after its steps.
+      await db
+        .insertInto('analytics_funnel_hourly')
+        .columns(['hour', ...funnelSteps])
+        .expression(
+          db
+            .selectFrom('analytics_event')
+            .select((eb) => [
+              eb.cast<Date>(eb.val(hour), 'timestamptz').as('hour'),
+              ...funnelSteps.map((step) => eb.fn.countAll().filterWhere('name', '=', step).as(step)),
+            ])
+            .where('occurred_at', '>=', hour)
+            .where('occurred_at', '<', end)
+            .where('name', 'in', [...funnelSteps])
+            .having((eb) => eb.fn.countAll(), '>', 0),
+        )
+        .execute();
     }
   });
   return { hours: hours.length };

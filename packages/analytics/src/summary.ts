@@ -1,6 +1,9 @@
-import { readSnapshot } from '@keelson/db';
+import { type Database, readSnapshot } from '@keelson/db';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { eventNames, funnelSteps, type Summary, type SummaryInput, summaryInput } from './schemas.ts';
+
+/** Typed SQL on the entities' tables, in `em`'s transaction when it has one. */
+const kysely = (em: EntityManager) => em.getKysely<Database>();
 
 /**
  * Totals, top products and the funnel over the hours starting in `[from, to)`, read from the roll-ups
@@ -8,34 +11,40 @@ import { eventNames, funnelSteps, type Summary, type SummaryInput, summaryInput 
  */
 export async function analyticsSummary(em: EntityManager, raw: SummaryInput): Promise<Summary> {
   const input = summaryInput.parse(raw);
-  const range = [input.from, input.to];
   // One snapshot: a roll-up committing between these reads made the totals and the funnel disagree.
   const { totals, top, funnel } = await readSnapshot(em, async (tx) => {
-    const conn = tx.getConnection();
-    const ctx = tx.getTransactionContext();
-    const totals = await conn.execute<{ name: string; count: string }[]>(
-      'select name, sum(count) as count from analytics_hourly where hour >= ? and hour < ? group by name',
-      range,
-      'all',
-      ctx,
-    );
-    const top = await conn.execute<{ product_id: string; name: string; views: string }[]>(
-      `select h.product_id, p.name, sum(h.count) as views
-       from analytics_hourly h join product p on p.id = h.product_id
-       where h.name = 'product_viewed' and h.hour >= ? and h.hour < ?
-       group by h.product_id, p.name order by views desc, h.product_id limit ?`,
-      [...range, input.topProducts],
-      'all',
-      ctx,
-    );
-    const [funnel] = await conn.execute<Record<string, string | null>[]>(
-      `select sum(product_viewed) as product_viewed, sum(add_to_cart) as add_to_cart,
-         sum(checkout_started) as checkout_started, sum(checkout_completed) as checkout_completed
-       from analytics_funnel_hourly where hour >= ? and hour < ?`,
-      range,
-      'all',
-      ctx,
-    );
+    const db = kysely(tx);
+    const totals = await db
+      .selectFrom('analytics_hourly')
+      .select((eb) => ['name', eb.fn.sum('count').as('count')])
+      .where('hour', '>=', input.from)
+      .where('hour', '<', input.to)
+      .groupBy('name')
+      .execute();
+    // Grouped and ordered by `p.id`, which the join makes equal to `h.product_id` (and not null).
+    const top = await db
+      .selectFrom('analytics_hourly as h')
+      .innerJoin('product as p', 'p.id', 'h.product_id')
+      .select((eb) => ['p.id as product_id', 'p.name', eb.fn.sum('h.count').as('views')])
+      .where('h.name', '=', 'product_viewed')
+      .where('h.hour', '>=', input.from)
+      .where('h.hour', '<', input.to)
+      .groupBy(['p.id', 'p.name'])
+      .orderBy('views', 'desc')
+      .orderBy('p.id')
+      .limit(input.topProducts)
+      .execute();
+    const funnel = await db
+      .selectFrom('analytics_funnel_hourly')
+      .select((eb) => [
+        eb.fn.sum('product_viewed').as('product_viewed'),
+        eb.fn.sum('add_to_cart').as('add_to_cart'),
+        eb.fn.sum('checkout_started').as('checkout_started'),
+        eb.fn.sum('checkout_completed').as('checkout_completed'),
+      ])
+      .where('hour', '>=', input.from)
+      .where('hour', '<', input.to)
+      .executeTakeFirst();
     return { totals, top, funnel };
   });
   const counts = funnelSteps.map((name) => Number(funnel?.[name] ?? 0));

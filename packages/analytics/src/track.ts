@@ -1,7 +1,12 @@
 import { claim, ipThrottleKey, throttleRules } from '@keelson/auth';
+import type { Database } from '@keelson/db';
 import { enqueue } from '@keelson/jobs';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
 import type { TrackInput, TrackResult } from './schemas.ts';
+
+/** Typed SQL on the entities' tables, in `em`'s transaction when it has one. */
+const kysely = (em: EntityManager) => em.getKysely<Database>();
 
 /**
  * Appends a batch of client events in one insert. The caller's IP pays one throttle unit per event
@@ -29,16 +34,13 @@ export async function trackEvents(
   }));
   return em.transactional(async (tx) => {
     // One statement whatever the batch size: the rows travel as one JSON parameter.
-    const inserted = await tx.getConnection().execute<{ product_id: string | null; name: string }[]>(
-      `insert into analytics_event (name, product_id, user_id, occurred_at, received_at, props)
-       select e.name, e.product_id, ?::uuid, e.occurred_at, now(), e.props
-       from jsonb_to_recordset(?::jsonb) as e(name text, product_id uuid, occurred_at timestamptz, props jsonb)
-       where e.product_id is null or exists (select 1 from product p where p.id = e.product_id)
-       returning product_id, name`,
-      [opts.userId, JSON.stringify(rows)],
-      'all',
-      tx.getTransactionContext(),
-    );
+    const { rows: inserted } = await sql<{ product_id: string | null; name: string }>`
+      insert into analytics_event (name, product_id, user_id, occurred_at, received_at, props)
+      select e.name, e.product_id, ${opts.userId}::uuid, e.occurred_at, now(), e.props
+      from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb)
+        as e(name text, product_id uuid, occurred_at timestamptz, props jsonb)
+      where e.product_id is null or exists (select 1 from product p where p.id = e.product_id)
+      returning product_id, name`.execute(kysely(tx));
     const viewed = new Set(
       inserted.filter((r) => r.name === 'product_viewed' && r.product_id).map((r) => r.product_id as string),
     );

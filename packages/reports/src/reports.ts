@@ -2,10 +2,11 @@
  * Asking for reports, reading their status and streaming their file. Generation itself is in
  * `sales.ts` and runs in the worker.
  */
-import { type ReportStatus, rowDate, uuidv7 } from '@keelson/db';
+import { type Database, type ReportStatus, rowDate, uuidv7 } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { enqueue } from '@keelson/jobs';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { sql } from 'kysely';
 import {
   type ListReportsInput,
   listReportsInput,
@@ -15,6 +16,10 @@ import {
   salesParams,
 } from './schemas.ts';
 
+/** Typed SQL on the entities' tables, in `em`'s transaction when it has one. */
+const kysely = (em: EntityManager) => em.getKysely<Database>();
+
+/** A row of `COLUMNS`; timestamps arrive as text from MikroORM's connection (see `rowDate`). */
 interface ReportRow {
   id: string;
   kind: 'sales';
@@ -23,13 +28,24 @@ interface ReportRow {
   requested_by_id: string | null;
   row_count: number | null;
   // bigint: the driver returns a string.
-  byte_size: string | null;
+  byte_size: string | number | null;
   error: string | null;
   created_at: string | Date;
   completed_at: string | Date | null;
 }
 
-const COLUMNS = 'id, kind, status, params, requested_by_id, row_count, byte_size, error, created_at, completed_at';
+const COLUMNS = [
+  'id',
+  'kind',
+  'status',
+  'params',
+  'requested_by_id',
+  'row_count',
+  'byte_size',
+  'error',
+  'created_at',
+  'completed_at',
+] as const;
 
 /** Where the API serves a ready report (see apps/api/src/reportRoutes.ts). */
 export function reportDownloadPath(id: string): string {
@@ -61,31 +77,36 @@ export async function requestSalesReport(
   input: { params: SalesParams; requestedBy: string | null; scheduleKey?: string },
 ): Promise<ReportDto> {
   return em.transactional(async (tx) => {
-    const conn = tx.getConnection();
-    const ctx = tx.getTransactionContext();
+    const db = kysely(tx);
     const id = uuidv7();
     const params = {
       from: input.params.from.toISOString(),
       to: input.params.to.toISOString(),
       groupBy: input.params.groupBy,
     };
-    const [row] = await conn.execute<ReportRow[]>(
-      `insert into report (id, kind, status, params, requested_by_id, schedule_key, created_at)
-       values (?, 'sales', 'pending', ?::jsonb, ?, ?, now())
-       on conflict (schedule_key) do nothing returning ${COLUMNS}`,
-      [id, JSON.stringify(params), input.requestedBy, input.scheduleKey ?? null],
-      'all',
-      ctx,
-    );
+    const scheduleKey = input.scheduleKey ?? null;
+    const row = await db
+      .insertInto('report')
+      .values({
+        id,
+        kind: 'sales',
+        status: 'pending',
+        params: sql`${JSON.stringify(params)}::jsonb`,
+        requested_by_id: input.requestedBy,
+        schedule_key: scheduleKey,
+        created_at: sql`now()`,
+      })
+      .onConflict((oc) => oc.column('schedule_key').doNothing())
+      .returning(COLUMNS)
+      .executeTakeFirst();
     if (!row) {
       // This scheduled run already made its report (the job is a retry or a duplicate): that one stands.
-      const [existing] = await conn.execute<ReportRow[]>(
-        `select ${COLUMNS} from report where schedule_key = ?`,
-        [input.scheduleKey],
-        'all',
-        ctx,
-      );
-      return toDto(tx, existing!);
+      const existing = await db
+        .selectFrom('report')
+        .select(COLUMNS)
+        .where('schedule_key', '=', scheduleKey)
+        .executeTakeFirstOrThrow();
+      return toDto(tx, existing);
     }
     await enqueue(tx, 'report__generate_sales', { reportId: id });
     return toDto(tx, row);
@@ -93,9 +114,7 @@ export async function requestSalesReport(
 }
 
 export async function getReport(em: EntityManager, id: string): Promise<ReportDto> {
-  const [row] = await em
-    .getConnection()
-    .execute<ReportRow[]>(`select ${COLUMNS} from report where id = ?`, [id], 'all', em.getTransactionContext());
+  const row = await kysely(em).selectFrom('report').select(COLUMNS).where('id', '=', id).executeTakeFirst();
   if (!row) throw new AppError('REPORT_NOT_FOUND', { details: { id } });
   return toDto(em, row);
 }
@@ -103,12 +122,12 @@ export async function getReport(em: EntityManager, id: string): Promise<ReportDt
 /** Every report, newest first (keyset on the UUIDv7 id). */
 export async function listReports(em: EntityManager, raw: ListReportsInput): Promise<ReportPage> {
   const input = listReportsInput.parse(raw);
-  const rows = await em
-    .getConnection()
-    .execute<ReportRow[]>(
-      `select ${COLUMNS} from report ${input.cursor ? 'where id < ?' : ''} order by id desc limit ?`,
-      input.cursor ? [input.cursor, input.limit + 1] : [input.limit + 1],
-    );
+  let query = kysely(em).selectFrom('report').select(COLUMNS);
+  if (input.cursor) query = query.where('id', '<', input.cursor);
+  const rows = await query
+    .orderBy('id', 'desc')
+    .limit(input.limit + 1)
+    .execute();
   const items = rows.slice(0, input.limit).map((r) => toDto(em, r));
   return { items, nextCursor: rows.length > input.limit ? (items.at(-1)?.id ?? null) : null };
 }
@@ -131,12 +150,14 @@ export async function openReportDownload(em: EntityManager, id: string): Promise
   async function* chunks(): AsyncGenerator<string> {
     let after = -1;
     for (;;) {
-      const rows = await em
-        .getConnection()
-        .execute<{ seq: number; data: string }[]>(
-          'select seq, data from report_chunk where report_id = ? and seq > ? order by seq limit ?',
-          [id, after, CHUNKS_PER_QUERY],
-        );
+      const rows = await kysely(em)
+        .selectFrom('report_chunk')
+        .select(['seq', 'data'])
+        .where('report_id', '=', id)
+        .where('seq', '>', after)
+        .orderBy('seq')
+        .limit(CHUNKS_PER_QUERY)
+        .execute();
       for (const row of rows) yield row.data;
       if (rows.length < CHUNKS_PER_QUERY) return;
       after = rows.at(-1)!.seq;

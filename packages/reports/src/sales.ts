@@ -17,42 +17,49 @@
  * never the whole file. Cursor, chunks and the `ready` mark share one transaction: a failed attempt
  * leaves nothing behind, and a second run of a finished report does nothing.
  */
+import type { Database } from '@keelson/db';
 import { notifyReportReady } from '@keelson/notifications';
 import type { EntityManager } from '@mikro-orm/postgresql';
+import { type RawBuilder, sql } from 'kysely';
 import { type CsvValue, csvLine } from './csv.ts';
 import { reportDownloadPath, requestSalesReport } from './reports.ts';
 import { type ReportDto, type SalesGrouping, salesParams } from './schemas.ts';
 
 /** Orders whose money was taken and kept. */
 export const SALE_STATUSES = ['paid', 'shipped', 'delivered'] as const;
-const SALE_STATUS_SQL = SALE_STATUSES.map((s) => `'${s}'`).join(', ');
+/** The statuses as SQL literals, as they always were: constants of the code, not parameters. */
+const SALE_STATUS_SQL = sql.join(SALE_STATUSES.map((s) => sql.lit(s)));
+
+/** Typed SQL on the entities' tables, in `em`'s transaction when it has one. */
+const kysely = (em: EntityManager) => em.getKysely<Database>();
 
 interface SalesQuery {
   header: string[];
-  sql: string;
+  /** The rows of `[from, to)`, for the cursor (a DECLARE takes its query as SQL, hence a template). */
+  sql: (from: Date, to: Date) => RawBuilder<unknown>;
   row: (r: Record<string, unknown>) => CsvValue[];
 }
 
 const queries: Record<SalesGrouping, SalesQuery> = {
   day: {
     header: ['day', 'orders', 'units', 'revenue_cents', 'tax_cents', 'total_cents'],
-    sql: `select to_char(o.created_at at time zone 'UTC', 'YYYY-MM-DD') as day, count(*) as orders,
+    sql: (from, to) => sql`select to_char(o.created_at at time zone 'UTC', 'YYYY-MM-DD') as day, count(*) as orders,
         coalesce(sum(u.units), 0) as units, sum(o.subtotal_cents) as revenue_cents,
         sum(o.tax_cents) as tax_cents, sum(o.total_cents) as total_cents
       from store_order o
       cross join lateral (select sum(l.quantity) as units from order_line l where l.order_id = o.id) u
-      where o.status in (${SALE_STATUS_SQL}) and o.created_at >= ? and o.created_at < ?
+      where o.status in (${SALE_STATUS_SQL}) and o.created_at >= ${from} and o.created_at < ${to}
       group by 1 order by 1`,
     row: (r) => [r.day, r.orders, r.units, r.revenue_cents, r.tax_cents, r.total_cents] as CsvValue[],
   },
   product: {
     header: ['product_id', 'product_name', 'orders', 'units', 'revenue_cents'],
-    sql: `select l.product_id, p.name as product_name, count(distinct o.id) as orders,
+    sql: (from, to) => sql`select l.product_id, p.name as product_name, count(distinct o.id) as orders,
         sum(l.quantity) as units, sum(l.line_total_cents) as revenue_cents
       from store_order o
       join order_line l on l.order_id = o.id
       join product p on p.id = l.product_id
-      where o.status in (${SALE_STATUS_SQL}) and o.created_at >= ? and o.created_at < ?
+      where o.status in (${SALE_STATUS_SQL}) and o.created_at >= ${from} and o.created_at < ${to}
       group by l.product_id, p.name order by revenue_cents desc, l.product_id`,
     row: (r) => [r.product_id, r.product_name, r.orders, r.units, r.revenue_cents] as CsvValue[],
   },
@@ -73,22 +80,21 @@ export type GenerateResult =
 
 export async function generateSalesReport(em: EntityManager, opts: GenerateOptions): Promise<GenerateResult> {
   return em.transactional(async (tx) => {
-    const conn = tx.getConnection();
-    const ctx = tx.getTransactionContext();
-    const run = <T extends Record<string, unknown>[]>(sql: string, params: unknown[] = []) =>
-      conn.execute<T>(sql, params, 'all', ctx);
+    const db = kysely(tx);
     // The row lock makes concurrent runs of one report (a retry racing a slow first attempt) queue up.
-    const [report] = await run<{ status: string; params: unknown; requested_by_id: string | null }[]>(
-      'select status, params, requested_by_id from report where id = ? for update',
-      [opts.reportId],
-    );
+    const report = await db
+      .selectFrom('report')
+      .select(['status', 'params', 'requested_by_id'])
+      .where('id', '=', opts.reportId)
+      .forUpdate()
+      .executeTakeFirst();
     if (!report) return { outcome: 'missing' };
     if (report.status !== 'pending') return { outcome: 'already_done' };
     const params = salesParams.parse(report.params);
     const query = queries[params.groupBy];
 
-    await run('delete from report_chunk where report_id = ?', [opts.reportId]);
-    await run(`declare report_sales no scroll cursor for ${query.sql}`, [params.from, params.to]);
+    await db.deleteFrom('report_chunk').where('report_id', '=', opts.reportId).execute();
+    await sql`declare report_sales no scroll cursor for ${query.sql(params.from, params.to)}`.execute(db);
 
     let chunk: string[] = [];
     let chunkSize = 0;
@@ -98,11 +104,10 @@ export async function generateSalesReport(em: EntityManager, opts: GenerateOptio
     let batches = 0;
     const flush = async () => {
       if (!chunk.length) return;
-      await run('insert into report_chunk (report_id, seq, data) values (?, ?, ?)', [
-        opts.reportId,
-        chunkCount++,
-        chunk.join(''),
-      ]);
+      await db
+        .insertInto('report_chunk')
+        .values({ report_id: opts.reportId, seq: chunkCount++, data: chunk.join('') })
+        .execute();
       chunk = [];
       chunkSize = 0;
     };
@@ -116,9 +121,9 @@ export async function generateSalesReport(em: EntityManager, opts: GenerateOptio
 
     await write(csvLine(query.header));
     for (;;) {
-      const rows = await run<Record<string, unknown>[]>(
-        `fetch forward ${Math.trunc(opts.fetchRows)} from report_sales`,
-      );
+      // FETCH takes no parameters: the count is SQL text (a number of the worker's settings).
+      const { rows } = await sql<Record<string, unknown>>`
+        fetch forward ${sql.lit(Math.trunc(opts.fetchRows))} from report_sales`.execute(db);
       if (!rows.length) break;
       batches++;
       for (const r of rows) await write(csvLine(query.row(r)));
@@ -126,12 +131,19 @@ export async function generateSalesReport(em: EntityManager, opts: GenerateOptio
       if (rows.length < opts.fetchRows) break;
     }
     await flush();
-    await run('close report_sales');
-    await run(
-      `update report set status = 'ready', row_count = ?, byte_size = ?, chunk_count = ?, error = null,
-         completed_at = now() where id = ?`,
-      [rowCount, byteSize, chunkCount, opts.reportId],
-    );
+    await sql`close report_sales`.execute(db);
+    await db
+      .updateTable('report')
+      .set({
+        status: 'ready',
+        row_count: rowCount,
+        byte_size: byteSize,
+        chunk_count: chunkCount,
+        error: null,
+        completed_at: sql`now()`,
+      })
+      .where('id', '=', opts.reportId)
+      .execute();
     // The admin who asked hears of it with the same commit; scheduled reports have nobody to tell.
     if (report.requested_by_id) {
       await notifyReportReady(tx, {
@@ -147,12 +159,12 @@ export async function generateSalesReport(em: EntityManager, opts: GenerateOptio
 
 /** Marks a report failed (after its job's last attempt); a report already ready stays ready. */
 export async function markReportFailed(em: EntityManager, input: { reportId: string; error: string }): Promise<void> {
-  await em
-    .getConnection()
-    .execute(
-      `update report set status = 'failed', error = ?, completed_at = now() where id = ? and status = 'pending'`,
-      [input.error.slice(0, 1000), input.reportId],
-    );
+  await kysely(em)
+    .updateTable('report')
+    .set({ status: 'failed', error: input.error.slice(0, 1000), completed_at: sql`now()` })
+    .where('id', '=', input.reportId)
+    .where('status', '=', 'pending')
+    .execute();
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
