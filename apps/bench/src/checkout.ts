@@ -15,12 +15,15 @@ import autocannon from 'autocannon';
 import pg from 'pg';
 import { openDatabase, query } from './database.ts';
 import {
+  baselineDir,
   busyShare,
   cpuLabel,
   cpuTimes,
   isOtherCpu,
   pinSelfAwayFromServerCpu,
   processCpuSeconds,
+  type ServerKind,
+  type ServerProcess,
   startServer,
   tasksetWorks,
 } from './processes.ts';
@@ -41,6 +44,7 @@ if (!Number.isInteger(rounds) || rounds < 3) throw new Error('BENCH_ROUNDS must 
 
 type Shape = 'spread' | 'hot';
 interface Round {
+  kind: ServerKind;
   shape: Shape;
   ordersPerSec: number;
   p50Ms: number;
@@ -94,10 +98,16 @@ async function main(): Promise<void> {
     const name = new URL(db.url).pathname.slice(1);
     await query(db.url, `alter database "${name}" set synchronous_commit = ${BENCH_SYNCHRONOUS_COMMIT}`);
   }
-  const server = await startServer('full', { databaseUrl: db.url, poolMax: POOL_MAX, pinned });
-  cleanup.defer(() => server.stop());
+  // With BENCH_BASELINE, an earlier commit's server too, its rounds interleaved with this one's.
+  const baseline = baselineDir();
+  const servers: ServerProcess[] = [];
+  for (const kind of baseline ? (['full', 'baseline'] as const) : (['full'] as const)) {
+    const server = await startServer(kind, { databaseUrl: db.url, poolMax: POOL_MAX, pinned });
+    cleanup.defer(() => server.stop());
+    servers.push(server);
+  }
 
-  async function round(shape: Shape, amount: number): Promise<Round> {
+  async function round(server: ServerProcess, shape: Shape, amount: number): Promise<Round> {
     const products = shape === 'hot' ? db.productIds.slice(0, 1) : db.productIds;
     const tokens = await customersWithCarts(db.url, products, amount);
     // Steady state between rounds, as in production: the worker would have drained the payment jobs,
@@ -141,6 +151,7 @@ async function main(): Promise<void> {
       throw new Error(`${shape}: ${result.errors} errors, ${result.timeouts} timeouts, ${result.non2xx} non-2xx`);
     }
     return {
+      kind: server.kind,
       shape,
       ordersPerSec: result.requests.total / elapsed,
       p50Ms: result.latency.p50,
@@ -150,36 +161,51 @@ async function main(): Promise<void> {
     };
   }
 
-  log(`warm-up: ${checkoutsPerRound} checkouts of each shape`);
-  for (const shape of ['spread', 'hot'] as const) await round(shape, checkoutsPerRound);
+  log(`warm-up: ${checkoutsPerRound} checkouts of each shape per server`);
+  for (const server of servers)
+    for (const shape of ['spread', 'hot'] as const) await round(server, shape, checkoutsPerRound);
   const results: Round[] = [];
   for (let i = 1; i <= rounds; i++) {
     for (const shape of ['spread', 'hot'] as const) {
-      const r = await round(shape, checkoutsPerRound);
-      results.push(r);
-      log(
-        `${i}/${rounds} ${shape.padEnd(6)} ${Math.round(r.ordersPerSec)} orders/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  server CPU ${Math.round(r.serverCpu * 100)}%  other CPUs ${Math.round(r.otherCpusBusy * 100)}% busy`,
-      );
+      for (const server of servers) {
+        const r = await round(server, shape, checkoutsPerRound);
+        results.push(r);
+        log(
+          `${i}/${rounds} ${server.kind.padEnd(8)} ${shape.padEnd(6)} ${Math.round(r.ordersPerSec)} orders/s  p50 ${r.p50Ms} ms  p99 ${r.p99Ms} ms  server CPU ${Math.round(r.serverCpu * 100)}%  other CPUs ${Math.round(r.otherCpusBusy * 100)}% busy`,
+        );
+      }
     }
   }
   const [{ orders } = { orders: '0' }] = await query<{ orders: string }>(
     db.url,
     'select count(*) as orders from store_order',
   );
-  const expected = checkoutsPerRound * (rounds + 1) * 2;
+  const expected = checkoutsPerRound * (rounds + 1) * 2 * servers.length;
   if (Number(orders) !== expected) throw new Error(`expected ${expected} orders, found ${orders}`);
 
-  const rows = (['spread', 'hot'] as const).map((shape) => {
-    const rs = results.filter((r) => r.shape === shape);
-    return [
-      shape,
-      Math.round(median(rs.map((r) => r.ordersPerSec))).toLocaleString('en-US'),
-      String(median(rs.map((r) => r.p50Ms))),
-      String(median(rs.map((r) => r.p99Ms))),
-      `${Math.round(median(rs.map((r) => r.serverCpu)) * 100)}%`,
-      `${Math.round(median(rs.map((r) => r.otherCpusBusy)) * 100)}%`,
-    ];
-  });
+  const baselineRev = baseline ? revision(baseline) : null;
+  const label = (kind: ServerKind) => (kind === 'baseline' ? `at ${baselineRev}` : 'this commit');
+  const rows = servers.flatMap(({ kind }) =>
+    (['spread', 'hot'] as const).map((shape) => {
+      const rs = results.filter((r) => r.shape === shape && r.kind === kind);
+      return [
+        ...(baseline ? [label(kind)] : []),
+        shape,
+        Math.round(median(rs.map((r) => r.ordersPerSec))).toLocaleString('en-US'),
+        String(median(rs.map((r) => r.p50Ms))),
+        String(median(rs.map((r) => r.p99Ms))),
+        `${Math.round(median(rs.map((r) => r.serverCpu)) * 100)}%`,
+        `${Math.round(median(rs.map((r) => r.otherCpusBusy)) * 100)}%`,
+      ];
+    }),
+  );
+  const ratios = baseline
+    ? (['spread', 'hot'] as const).map((shape) => {
+        const of = (kind: ServerKind) =>
+          median(results.filter((r) => r.shape === shape && r.kind === kind).map((r) => r.ordersPerSec));
+        return `${shape} ${(of('full') / of('baseline')).toFixed(2)}`;
+      })
+    : [];
   const placement = pinned
     ? `server pinned to CPU 0, load generator and PostgreSQL on ${cpuLabel(otherCpus ?? '?')}`
     : 'not pinned';
@@ -189,11 +215,22 @@ async function main(): Promise<void> {
     `${cpuModel()} · Node ${process.version} · ${db.server}${BENCH_SYNCHRONOUS_COMMIT ? ` (synchronous_commit=${BENCH_SYNCHRONOUS_COMMIT})` : ''} · ${placement} · ${CONNECTIONS} connections · pool ${POOL_MAX} · ${rounds} rounds of ${checkoutsPerRound} checkouts per shape after a warm-up round`,
     '',
     ...table(
-      ['load', 'orders/s', 'p50 ms', 'p99 ms', 'server CPU', `${otherCpus ? cpuLabel(otherCpus) : 'other CPUs'} busy`],
-      [false, true, true, true, true, true],
+      [
+        ...(baseline ? ['server'] : []),
+        'load',
+        'orders/s',
+        'p50 ms',
+        'p99 ms',
+        'server CPU',
+        `${otherCpus ? cpuLabel(otherCpus) : 'other CPUs'} busy`,
+      ],
+      [...(baseline ? [false] : []), false, true, true, true, true, true],
       rows,
     ),
     '',
+    ...(baseline
+      ? [`**this commit / ${baselineRev} orders/s: ${ratios.join(', ')}** (medians over interleaved rounds)`, '']
+      : []),
     `${expected.toLocaleString('en-US')} checkouts, all answered 200; the database holds exactly that many orders.`,
     '',
   ].join('\n');

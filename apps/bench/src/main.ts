@@ -6,6 +6,7 @@ import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { type BenchDatabase, openDatabase } from './database.ts';
 import {
+  baselineDir,
   busyShare,
   cpuLabel,
   cpuTimes,
@@ -17,7 +18,7 @@ import {
   startServer,
   tasksetWorks,
 } from './processes.ts';
-import { DOC_HEADER, markdownSection, type RoundResult, roundLine } from './report.ts';
+import { baselineRevision, DOC_HEADER, markdownSection, type RoundResult, roundLine } from './report.ts';
 
 const CONNECTIONS = 32;
 const POOL_MAX = 10;
@@ -151,14 +152,16 @@ async function main(): Promise<void> {
   if (!db.productIds.length) throw new Error('the seed created no products');
 
   const servers: ServerProcess[] = [];
-  for (const kind of ['full', 'bare'] as const) {
+  const baseline = baselineDir();
+  if (baseline) log(`baseline: the full server of ${baseline}`);
+  for (const kind of baseline ? (['full', 'baseline', 'bare'] as const) : (['full', 'bare'] as const)) {
     const server = await startServer(kind, { databaseUrl: db.url, poolMax: POOL_MAX, pinned });
     cleanup.defer(() => server.stop());
     servers.push(server);
     checkpoint();
   }
   await checkSameResponse(servers, db.productIds[0]!);
-  log(`both servers answer identically; ${CONNECTIONS} connections, ${options.durationSec} s per round`);
+  log(`${servers.length} servers answer identically; ${CONNECTIONS} connections, ${options.durationSec} s per round`);
 
   const measureOpts = {
     paths: db.productIds.map(catalogGetPath),
@@ -189,6 +192,7 @@ async function main(): Promise<void> {
       durationSec: options.durationSec,
       rounds: options.rounds,
       products: db.productIds.length,
+      baseline: baseline ? baselineRevision(baseline) : null,
     },
     results,
   );

@@ -1,11 +1,26 @@
 /** The two server processes, CPU pinning, and the CPU-time readings that show where a round's bottleneck was. */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
+import path from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-export type ServerKind = 'full' | 'bare';
+/**
+ * `baseline` is the full server of another checkout (BENCH_BASELINE: a directory holding an earlier
+ * commit with its dependencies installed), measured in the same run to show what a change costs.
+ */
+export type ServerKind = 'full' | 'bare' | 'baseline';
+
+/** BENCH_BASELINE, resolved, or null when the run compares nothing with an earlier commit. */
+export function baselineDir(): string | null {
+  // biome-ignore lint/style/noProcessEnv: the harness's own knob; it is no app, so it has no Config for it.
+  const dir = process.env.BENCH_BASELINE;
+  if (!dir) return null;
+  const entry = path.resolve(dir, 'apps/bench/src/servers/full.ts');
+  if (!existsSync(entry)) throw new Error(`BENCH_BASELINE=${dir} holds no apps/bench/src/servers/full.ts`);
+  return path.resolve(dir);
+}
 
 export interface ServerProcess {
   kind: ServerKind;
@@ -50,7 +65,11 @@ export async function startServer(
   kind: ServerKind,
   opts: { databaseUrl: string; poolMax: number; pinned: boolean },
 ): Promise<ServerProcess> {
-  const entry = fileURLToPath(new URL(`./servers/${kind}.ts`, import.meta.url));
+  const baseline = kind === 'baseline' ? baselineDir() : null;
+  if (kind === 'baseline' && !baseline) throw new Error('a baseline server needs BENCH_BASELINE');
+  const entry = baseline
+    ? path.join(baseline, 'apps/bench/src/servers/full.ts')
+    : fileURLToPath(new URL(`./servers/${kind}.ts`, import.meta.url));
   const node = [process.execPath, entry, opts.databaseUrl, String(opts.poolMax)];
   // taskset execs node in place, so the child's pid is the server's own.
   const [command, ...args] = opts.pinned ? ['taskset', '-c', String(SERVER_CPU), ...node] : node;

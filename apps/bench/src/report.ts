@@ -30,6 +30,8 @@ export interface RunInfo {
   durationSec: number;
   rounds: number;
   products: number;
+  /** The baseline checkout's revision, when a `baseline` server ran too. */
+  baseline: string | null;
 }
 
 export const DOC_HEADER = `# Benchmarks
@@ -98,10 +100,14 @@ export function cpuModel(): string {
   return /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? cpus()[0]?.model ?? 'unknown CPU';
 }
 
-export function revision(): string {
-  const rev = git(['rev-parse', '--short', 'HEAD']) ?? 'unknown revision';
-  return git(['status', '--porcelain'])?.length ? `${rev} + uncommitted changes` : rev;
+export function revision(dir?: string): string {
+  const at = dir ? ['-C', dir] : [];
+  const rev = git([...at, 'rev-parse', '--short', 'HEAD']) ?? 'unknown revision';
+  return git([...at, 'status', '--porcelain', '--untracked-files=no'])?.length ? `${rev} + uncommitted changes` : rev;
 }
+
+/** The commit a BENCH_BASELINE checkout holds. */
+export const baselineRevision = (dir: string) => revision(dir);
 
 /** A Markdown table laid out the way Biome formats one, so that `pnpm check` accepts the file as written. */
 export function table(header: string[], rightAligned: boolean[], rows: string[][]): string[] {
@@ -125,10 +131,15 @@ export function markdownSection(info: RunInfo, results: RoundResult[]): string {
   };
   const full = summary('full');
   const bare = summary('bare');
-  const summaryRows = (['full', 'bare'] as const).map((kind) => {
-    const s = kind === 'full' ? full : bare;
-    return [kind, int(s.reqPerSec), ms(s.p50Ms), ms(s.p99Ms), pct(s.serverCpu)];
+  const baseline = info.baseline ? summary('baseline') : null;
+  const kinds = info.baseline ? (['full', 'baseline', 'bare'] as const) : (['full', 'bare'] as const);
+  const summaryRows = kinds.map((kind) => {
+    const s = summary(kind);
+    const label = kind === 'baseline' ? `full at ${info.baseline}` : kind;
+    return [label, int(s.reqPerSec), ms(s.p50Ms), ms(s.p99Ms), pct(s.serverCpu)];
   });
+  // Per CPU-second of the server: the honest comparison when a server did not use its whole core.
+  const perCpu = (s: { reqPerSec: number; serverCpu: number }) => s.reqPerSec / Math.max(s.serverCpu, 0.01);
   const roundRows = results.map((r) => [
     String(r.round),
     r.kind,
@@ -148,6 +159,12 @@ export function markdownSection(info: RunInfo, results: RoundResult[]): string {
     ...table(['server', 'req/s', 'p50 ms', 'p99 ms', 'server CPU'], [false, true, true, true, true], summaryRows),
     '',
     `**full / bare req/s: ${(full.reqPerSec / bare.reqPerSec).toFixed(2)}** (medians over rounds)`,
+    ...(baseline
+      ? [
+          '',
+          `**full / full at ${info.baseline}: req/s ${(full.reqPerSec / baseline.reqPerSec).toFixed(2)}, per server CPU-second ${(perCpu(full) / perCpu(baseline)).toFixed(2)}** (this commit against the baseline, same run)`,
+        ]
+      : []),
     '',
     ...table(
       [
@@ -166,7 +183,7 @@ export function markdownSection(info: RunInfo, results: RoundResult[]): string {
   if (info.hostBusy > 0.1) {
     lines.push(
       '',
-      `Note: other work kept the machine ${pct(info.hostBusy)} busy just before the run; it competed with both servers.`,
+      `Note: other work kept the machine ${pct(info.hostBusy)} busy just before the run; it competed with the servers.`,
     );
   }
   for (const [kind, s] of [
@@ -180,7 +197,7 @@ export function markdownSection(info: RunInfo, results: RoundResult[]): string {
       );
     }
   }
-  for (const kind of ['full', 'bare'] as const) {
+  for (const kind of kinds) {
     const rates = of(kind).map((r) => r.reqPerSec);
     const rising = rates.every((rate, i) => i === 0 || rate > rates[i - 1]!);
     if (rising && rates.at(-1)! > rates[0]! * 1.15) {
