@@ -10,8 +10,8 @@
  * Each round also unlocks jobs locked by its own ids that it does not hold, once they are that old.
  */
 import { hostname } from 'node:os';
-import { createPgPool, WORKER_SCHEMA } from '@keelson/db';
-import type pg from 'pg';
+import { createPgPool, type Database, WORKER_SCHEMA } from '@keelson/db';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import type { Logger } from 'pino';
 
 export interface HeartbeatDeps {
@@ -46,41 +46,11 @@ export interface Heartbeat {
 }
 
 // Id lists travel as one JSON parameter.
-const IDS = `array(select jsonb_array_elements_text(?::jsonb))`;
-
-/** `?` placeholders (none of these statements has a literal `?`) as node-postgres' `$1, $2, ...`. */
-const numbered = (sql: string) => {
-  let n = 0;
-  return sql.replace(/\?/g, () => `$${++n}`);
-};
-const json = (ids: Iterable<string>) => JSON.stringify([...ids]);
-
-// One sweeper at a time across all processes, so released jobs are logged once; the others skip a round.
-const SWEEP_LOCK = `select pg_try_advisory_xact_lock(hashtext('keelson:worker_heartbeat_sweep')) as locked`;
-
-const BEAT = `insert into worker_heartbeat (worker_id, hostname, pid, started_at, beat_at)
-  select id, ?, ?, now(), now() from unnest(${IDS}) as id
-  on conflict (worker_id) do update set beat_at = now()`;
-
-// Dead: a stale heartbeat, or jobs held that long by an id with no heartbeat at all (a process that died
-// before its first beat, or one from before heartbeats existed). Our own ids are never dead to us.
-const DEAD_WORKERS = `select worker_id from worker_heartbeat
-    where beat_at < now() - ? * interval '1 millisecond' and worker_id <> all(${IDS})
-  union
-  select distinct j.locked_by from ${WORKER_SCHEMA}.jobs j
-    where j.locked_by is not null and j.locked_at < now() - ? * interval '1 millisecond'
-      and j.locked_by <> all(${IDS})
-      and not exists (select 1 from worker_heartbeat h where h.worker_id = j.locked_by)`;
-
-// Jobs locked by our own ids that we do not hold. No function of graphile-worker unlocks single jobs
-// (reschedule_jobs refuses locked ones), hence its table.
-const ORPHANED_JOBS = `update ${WORKER_SCHEMA}._private_jobs set locked_at = null, locked_by = null
-  where locked_by = any(${IDS}) and locked_at < now() - ? * interval '1 millisecond'
-    and id::text <> all(${IDS})
-  returning id::text, locked_by as "lockedBy"`;
-
-const LOCKED_JOBS = `select id::text, task_identifier as task, locked_by as "lockedBy", locked_at as "lockedAt"
-  from ${WORKER_SCHEMA}.jobs where locked_by = any(${IDS}) order by id`;
+const IDS = (ids: Iterable<string>) => sql`array(select jsonb_array_elements_text(${JSON.stringify([...ids])}::jsonb))`;
+const olderThan = (ms: number) => sql<Date>`now() - ${ms} * interval '1 millisecond'`;
+// graphile-worker's view and table (not entities of ours), in the configured schema.
+const JOBS = sql.table(`${WORKER_SCHEMA}.jobs`);
+const PRIVATE_JOBS = sql.table(`${WORKER_SCHEMA}._private_jobs`);
 
 export function createHeartbeat(deps: HeartbeatDeps): Heartbeat {
   const { logger } = deps;
@@ -97,59 +67,60 @@ export function createHeartbeat(deps: HeartbeatDeps): Heartbeat {
     queryTimeoutMs: deps.intervalMs,
     onError: (err, where) => logger.warn({ err, where }, 'heartbeat database connection failed'),
   });
+  // Typed SQL on that pool, with bind parameters.
+  const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   const ids = new Set<string>();
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<unknown> = Promise.resolve();
-  const query = async <R extends pg.QueryResultRow>(
-    client: pg.Pool | pg.PoolClient,
-    sql: string,
-    params: unknown[],
-  ): Promise<R[]> => (await client.query<R>(numbered(sql), params)).rows;
 
   const beat = async () => {
     if (!ids.size) return;
-    await query(pool, BEAT, [hostname(), process.pid, json(ids)]);
-    const orphaned = await query<{ id: string; lockedBy: string }>(pool, ORPHANED_JOBS, [
-      json(ids),
-      deps.deadAfterMs,
-      json(deps.heldJobs?.() ?? []),
-    ]);
+    await sql`insert into worker_heartbeat (worker_id, hostname, pid, started_at, beat_at)
+      select id, ${hostname()}, ${process.pid}, now(), now() from unnest(${IDS(ids)}) as id
+      on conflict (worker_id) do update set beat_at = now()`.execute(db);
+    // Jobs locked by our own ids that we do not hold. No function of graphile-worker unlocks single jobs
+    // (reschedule_jobs refuses locked ones), hence its table.
+    const { rows: orphaned } = await sql<{ id: string; lockedBy: string }>`
+      update ${PRIVATE_JOBS} set locked_at = null, locked_by = null
+      where locked_by = any(${IDS(ids)}) and locked_at < ${olderThan(deps.deadAfterMs)}
+        and id::text <> all(${IDS(deps.heldJobs?.() ?? [])})
+      returning id::text, locked_by as "lockedBy"`.execute(db);
     if (orphaned.length) {
       logger.warn({ jobs: orphaned }, `released ${orphaned.length} job(s) this worker had locked without running them`);
     }
   };
 
-  const sweep = async (): Promise<ReleasedJob[]> => {
-    const client = await pool.connect();
-    try {
-      await client.query('begin');
-      const released = await sweepIn(client);
-      await client.query('commit');
-      return released;
-    } catch (err) {
-      await client.query('rollback').catch(() => {});
-      throw err;
-    } finally {
-      client.release();
-    }
-  };
+  const sweep = (): Promise<ReleasedJob[]> => db.transaction().execute(sweepIn);
 
-  const sweepIn = async (client: pg.PoolClient): Promise<ReleasedJob[]> => {
-    const [lock] = await query<{ locked: boolean }>(client, SWEEP_LOCK, []);
+  const sweepIn = async (trx: Kysely<Database>): Promise<ReleasedJob[]> => {
+    // One sweeper at a time across all processes, so released jobs are logged once; the others skip.
+    const {
+      rows: [lock],
+    } = await sql<{ locked: boolean }>`
+      select pg_try_advisory_xact_lock(hashtext('keelson:worker_heartbeat_sweep')) as locked`.execute(trx);
     if (!lock?.locked) return [];
-    const own = json(ids);
-    const dead = (
-      await query<{ worker_id: string }>(client, DEAD_WORKERS, [deps.deadAfterMs, own, deps.deadAfterMs, own])
-    ).map((r) => r.worker_id);
+    // Dead: a stale heartbeat, or jobs held that long by an id with no heartbeat at all (a process that
+    // died before its first beat, or one from before heartbeats existed). Our own ids are never dead to us.
+    const { rows } = await sql<{ worker_id: string }>`
+      select worker_id from worker_heartbeat
+        where beat_at < ${olderThan(deps.deadAfterMs)} and worker_id <> all(${IDS(ids)})
+      union
+      select distinct j.locked_by from ${JOBS} j
+        where j.locked_by is not null and j.locked_at < ${olderThan(deps.deadAfterMs)}
+          and j.locked_by <> all(${IDS(ids)})
+          and not exists (select 1 from worker_heartbeat h where h.worker_id = j.locked_by)`.execute(trx);
+    const dead = rows.map((r) => r.worker_id);
     if (!dead.length) return [];
-    const released = await query<ReleasedJob>(client, LOCKED_JOBS, [json(dead)]);
-    await query(client, `select ${WORKER_SCHEMA}.force_unlock_workers(${IDS})`, [json(dead)]);
+    const { rows: released } = await sql<ReleasedJob>`
+      select id::text, task_identifier as task, locked_by as "lockedBy", locked_at as "lockedAt"
+      from ${JOBS} where locked_by = any(${IDS(dead)}) order by id`.execute(trx);
+    await sql`select ${sql.id(WORKER_SCHEMA, 'force_unlock_workers')}(${IDS(dead)})`.execute(trx);
     // Only rows still stale: a worker that beat again meanwhile is alive after all.
-    await query(
-      client,
-      `delete from worker_heartbeat where worker_id = any(${IDS}) and beat_at < now() - ? * interval '1 millisecond'`,
-      [json(dead), deps.deadAfterMs],
-    );
+    await trx
+      .deleteFrom('worker_heartbeat')
+      .where('worker_id', 'in', dead)
+      .where('beat_at', '<', olderThan(deps.deadAfterMs))
+      .execute();
     if (released.length) {
       logger.warn(
         { deadWorkers: dead, jobs: released.map((j) => ({ id: j.id, task: j.task, lockedBy: j.lockedBy })) },
@@ -187,11 +158,14 @@ export function createHeartbeat(deps: HeartbeatDeps): Heartbeat {
       timer = undefined;
       await running;
       if (ids.size) {
-        await query(pool, `delete from worker_heartbeat where worker_id = any(${IDS})`, [json(ids)]).catch(
-          (err: unknown) => logger.warn({ err }, 'could not delete the worker heartbeat'),
-        );
+        await db
+          .deleteFrom('worker_heartbeat')
+          .where('worker_id', 'in', [...ids])
+          .execute()
+          .catch((err: unknown) => logger.warn({ err }, 'could not delete the worker heartbeat'));
       }
-      await pool.end();
+      // Ends the pool too.
+      await db.destroy();
     },
   };
 }
