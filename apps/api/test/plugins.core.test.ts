@@ -49,6 +49,9 @@ describe('errorHandler plugin', () => {
     app.get('/boom', async () => {
       throw new Error('secret detail');
     });
+    app.get('/string', async () => {
+      throw 'a string, not an Error';
+    });
     app.get('/teapot', async () => {
       throw Object.assign(new Error('short and stout'), { statusCode: 418 });
     });
@@ -69,6 +72,13 @@ describe('errorHandler plugin', () => {
         requestId: expect.any(String),
       });
       expect(lines.some((l) => l.msg === 'unhandled error' && JSON.stringify(l).includes('secret detail'))).toBe(true);
+      // A throw that is no Error is one all the same: a 500 with the generic message, logged.
+      const odd = await app.inject({ url: '/string' });
+      expect(odd.statusCode).toBe(500);
+      expect(odd.json()).toMatchObject({ error: expect.stringMatching(/^Internal server error \(request id /) });
+      expect(
+        lines.some((l) => l.msg === 'unhandled error' && JSON.stringify(l).includes('a string, not an Error')),
+      ).toBe(true);
     } finally {
       await app.close();
     }

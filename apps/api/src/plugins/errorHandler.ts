@@ -5,13 +5,15 @@
  * other route plugin: a plugin keeps the handler that was current when it was added.
  */
 import { isDatabaseUnavailable } from '@keelson/db';
-import { errorCatalogue } from '@keelson/errors';
+import { coerceError, errorCatalogue } from '@keelson/errors';
 import { DATABASE_RETRY_AFTER_S } from '@keelson/trpc';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
 
 async function errorHandler(app: FastifyInstance) {
-  app.setErrorHandler((error: { statusCode?: number; message: string }, req, reply) => {
+  app.setErrorHandler((thrown: unknown, req, reply) => {
+    // Whatever a route threw (a string, a plain object), from here on it is an Error.
+    const error: Error & { statusCode?: number } = coerceError(thrown);
     if (isDatabaseUnavailable(error)) {
       req.log.warn({ err: error }, 'database unavailable');
       return reply.code(503).header('retry-after', String(DATABASE_RETRY_AFTER_S)).send({
