@@ -7,11 +7,11 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import path from 'node:path';
 import proxyaddr from '@fastify/proxy-addr';
-import { type CatalogCache, createCatalogCache } from '@keelson/catalog';
-import { createTypingBus } from '@keelson/chat';
+import type { CatalogCache } from '@keelson/catalog';
 import type { Config } from '@keelson/config';
 import type { MikroORM } from '@keelson/db';
 import { type ApiMetrics, createApiMetrics } from '@keelson/metrics';
+import { createServices } from '@keelson/services';
 import { appRouter } from '@keelson/trpc';
 import Fastify, { LogController } from 'fastify';
 import type { Logger } from 'pino';
@@ -93,14 +93,10 @@ export async function buildApp(deps: AppDeps) {
     logController: new LogController({ disableRequestLogging: true }),
   });
 
-  // This process's services, shared by the realtime plugin (their LISTEN channels) and the router.
-  const { catalog } = config;
-  const catalogCache =
-    catalog.cacheMaxEntries > 0
-      ? createCatalogCache({ maxEntries: catalog.cacheMaxEntries, ttlMs: catalog.cacheTtlMs })
-      : null;
+  // The services this process uses (built where the worker's are), shared by the realtime plugin (their
+  // LISTEN channels) and the router.
+  const { catalogCache, typing } = createServices({ config, orm });
   app.decorate('catalogCache', catalogCache);
-  const typing = createTypingBus();
 
   // Headers and ids first, so that every answer below carries them, refusals included.
   await app.register(securityHeaders, { publicUrl: config.auth.publicUrl });

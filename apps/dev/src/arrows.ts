@@ -76,6 +76,12 @@ const RULES: Rule[] = [
     why: 'realtime (outbox, hub, guard) sits under the domain, which writes its events: it knows no domain and no transport',
   },
   {
+    from: ['@keelson/services'],
+    forbid: ABOVE_DOMAIN,
+    srcOnly: true,
+    why: 'the composition place builds the domain’s services for the API and the worker: it knows neither',
+  },
+  {
     from: ['@keelson/errors'],
     forbid: ['@keelson/', '@trpc/', 'fastify'],
     why: 'the error catalogue is the bottom of the graph: codes, statuses and messages only',

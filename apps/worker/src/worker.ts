@@ -4,10 +4,11 @@
 import { EventEmitter } from 'node:events';
 import { type Config, ConfigError } from '@keelson/config';
 import { createPgPool, type MikroORM, WORKER_SCHEMA } from '@keelson/db';
-import { createMailer, type Mailer } from '@keelson/email';
+import type { Mailer } from '@keelson/email';
 import { crontab, type TaskName, tasks } from '@keelson/jobs';
 import type { WorkerMetrics } from '@keelson/metrics';
-import { createSandboxProvider, type PaymentProvider } from '@keelson/payments';
+import type { PaymentProvider } from '@keelson/payments';
+import { createServices } from '@keelson/services';
 import {
   Logger as GraphileLogger,
   type Job,
@@ -111,9 +112,10 @@ function graphileLogger(logger: Logger): GraphileLogger {
 export function createWorker(deps: WorkerDeps): KeelsonWorker {
   const { config, orm, logger } = deps;
   const selected = selectTasks(config.worker.tasks);
-  const mailer = deps.mailer ?? createMailer(config.mail);
-  const payments =
-    deps.payments ?? createSandboxProvider(orm, { transientFailures: config.payments.sandboxTransientFailures });
+  // Built where the API's are; tests may bring their own.
+  const services = createServices({ config, orm });
+  const mailer = deps.mailer ?? services.mailer;
+  const payments = deps.payments ?? services.payments;
   // Raised after the grace (or a second signal) has failed the running jobs: a handler that still
   // returns then must not complete its job, which graphile-worker has already queued for a retry.
   const interruption = new AbortController();
