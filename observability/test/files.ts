@@ -146,9 +146,9 @@ export function headingAnchor(heading: string): string {
     .replace(/\s/g, '-');
 }
 
-/** The anchors of every heading of README.md. */
-export function readmeAnchors(): Set<string> {
-  const headings = readText('README.md')
+/** The anchors of every heading of a Markdown file of the repository (the runbooks: docs/observability.md). */
+export function headingAnchors(file: string): Set<string> {
+  const headings = readText(file)
     .split('\n')
     .filter((l) => /^#{1,6} /.test(l))
     .map((l) => l.replace(/^#+ /, ''));

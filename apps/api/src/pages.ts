@@ -43,7 +43,7 @@ function indexPage(list: ProcedureInfo[], note = ''): string {
   return page(
     'Keelson API',
     `<p>A typed backend: tRPC procedures over HTTP at <code>/trpc</code> (batched), WebSocket and Server-Sent Events.
-Call them from TypeScript with <code>@keelson/client</code> (<code>createClient({ url: '/trpc' })</code>); the README shows each flow.</p>
+Call them from TypeScript with <code>@keelson/client</code> (<code>createClient({ url: '/trpc' })</code>); the README and docs/ show each flow.</p>
 ${note}
 <ul>
 <li><a href="/">The store</a> (the web app)</li>

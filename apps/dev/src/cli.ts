@@ -114,7 +114,7 @@ async function main(command: string | undefined, args: string[]): Promise<number
     }
     case 'env:example': {
       const file = path.join(repoRoot, '.env.example');
-      await writeFile(file, envExample(await readFile(path.join(repoRoot, 'README.md'), 'utf8')));
+      await writeFile(file, envExample(await readFile(path.join(repoRoot, 'docs/configuration.md'), 'utf8')));
       log(`Wrote ${path.relative(repoRoot, file)}`);
       return 0;
     }

@@ -9,8 +9,8 @@ import { envExample } from '../src/envExample.ts';
 const read = (file: string) => readFileSync(path.join(repoRoot, file), 'utf8');
 
 describe('.env.example', () => {
-  it('is what `pnpm env:example` generates from the config schema and the README table', () => {
-    expect(read('.env.example')).toBe(envExample(read('README.md')));
+  it('is what `pnpm env:example` generates from the config schema and the docs/configuration.md table', () => {
+    expect(read('.env.example')).toBe(envExample(read('docs/configuration.md')));
   });
 
   it('lists every variable once, each with a meaning', () => {

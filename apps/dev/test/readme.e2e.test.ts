@@ -1,6 +1,6 @@
 /**
- * The README's examples run as pasted, in the README's order, against a live `pnpm start` stack. A code
- * block that calls the API carries a marker on the line above it:
+ * The examples of README.md and of every docs/*.md run as pasted, in reading order (see DOCS), against a
+ * live `pnpm start` stack. A code block that calls the API carries a marker on the line above it:
  *   <!-- example -->              run it; it must exit 0
  *   <!-- example: stays open -->  a subscription: it must stay up without an error, then it is stopped
  *   <!-- example: browser -->     a browser page on the API's origin: run with `location` set and a
@@ -10,7 +10,7 @@
  */
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -19,14 +19,16 @@ import { repoRoot, stackEnv, startProcess } from '@keelson/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 interface Example {
+  /** The file, relative to the repository: `README.md`, `docs/api.md`. */
+  file: string;
   line: number;
   lang: string;
   marker: string | null;
   code: string;
 }
 
-/** Every fenced block with the marker on the line above it (null when there is none). */
-export function examples(readme: string): Example[] {
+/** Every fenced block of `file`'s text with the marker on the line above it (null when there is none). */
+export function examples(readme: string, file = 'README.md'): Example[] {
   const lines = readme.split('\n');
   const found: Example[] = [];
   for (let i = 0; i < lines.length; i++) {
@@ -34,11 +36,34 @@ export function examples(readme: string): Example[] {
     if (!open) continue;
     const end = lines.indexOf('```', i + 1);
     const marker = lines[i - 1]?.match(/^<!-- (example(?:: [\w ]+)?|not an example: .+) -->$/)?.[1] ?? null;
-    found.push({ line: i + 1, lang: open[1] as string, marker, code: lines.slice(i + 1, end).join('\n') });
+    found.push({ file, line: i + 1, lang: open[1] as string, marker, code: lines.slice(i + 1, end).join('\n') });
     i = end;
   }
   return found;
 }
+
+/**
+ * The files whose examples run, in this order: examples depend on the ones before them (the sign-up in
+ * docs/accounts.md comes before every log-in as Ada, who then shops and subscribes). These first, in the
+ * order a reader meets them from the README's Reference list; then every other docs/*.md, by name, so a
+ * new file's blocks are checked too.
+ */
+const ORDERED = ['README.md', 'docs/api.md', 'docs/accounts.md', 'docs/commerce.md', 'docs/realtime.md'];
+const DOCS = [
+  ...ORDERED,
+  ...readdirSync(path.join(repoRoot, 'docs'))
+    .filter((name) => name.endsWith('.md'))
+    .map((name) => `docs/${name}`)
+    .filter((file) => !ORDERED.includes(file))
+    .sort(),
+];
+
+/** Every example block of every file of DOCS, in running order. */
+const allExamples = (): Example[] =>
+  DOCS.flatMap((file) => examples(readFileSync(path.join(repoRoot, file), 'utf8'), file));
+
+/** A file name for an example's code: `docs/api.md` line 5 → `docs-api-md-5.ts`. */
+const scriptName = (e: Example) => `${e.file.replaceAll(/\W/g, '-')}-${e.line}.ts`;
 
 const callsTheApi = (e: Example) =>
   ['ts', 'sh'].includes(e.lang) &&
@@ -114,16 +139,15 @@ function run(
 /** Shell examples fail on an HTTP error, as a user would notice one. */
 const SHELL_PRELUDE = 'curl() { command curl --fail-with-body "$@"; }\n';
 
-describe('README TypeScript examples', () => {
+describe('README and docs TypeScript examples', () => {
   it('type-check as strict TypeScript, as in a frontend project', async () => {
     const dir = path.join(repoRoot, 'apps/dev/.readme-types');
     await rm(dir, { recursive: true, force: true });
     await mkdir(dir, { recursive: true });
     try {
-      const blocks = examples(readFileSync(path.join(repoRoot, 'README.md'), 'utf8')).filter(
-        (e) => e.lang === 'ts' && e.marker?.startsWith('example'),
-      );
-      for (const e of blocks) await writeFile(path.join(dir, `readme-${e.line}.ts`), e.code);
+      const blocks = allExamples().filter((e) => e.lang === 'ts' && e.marker?.startsWith('example'));
+      expect(new Set(blocks.map((e) => e.file)).size).toBeGreaterThanOrEqual(4);
+      for (const e of blocks) await writeFile(path.join(dir, scriptName(e)), e.code);
       await writeFile(
         path.join(dir, 'tsconfig.json'),
         JSON.stringify({
@@ -142,8 +166,8 @@ describe('README TypeScript examples', () => {
   }, 70_000);
 });
 
-describe('README examples, as pasted, against a live stack', () => {
-  const all = examples(readFileSync(path.join(repoRoot, 'README.md'), 'utf8'));
+describe('README and docs examples, as pasted, against a live stack', () => {
+  const all = allExamples();
   let dir: string;
   let base: string;
   let stack: Awaited<ReturnType<typeof startProcess>>;
@@ -168,7 +192,7 @@ describe('README examples, as pasted, against a live stack', () => {
   });
 
   it('marks every block that calls the API as run or not, with a reason', () => {
-    const unmarked = all.filter((e) => callsTheApi(e) && !e.marker).map((e) => `README.md:${e.line}`);
+    const unmarked = all.filter((e) => callsTheApi(e) && !e.marker).map((e) => `${e.file}:${e.line}`);
     expect(unmarked).toEqual([]);
     expect(all.filter((e) => e.marker?.startsWith('example')).length).toBeGreaterThanOrEqual(8);
   });
@@ -201,7 +225,7 @@ describe('README examples, as pasted, against a live stack', () => {
   }
 
   for (const example of all.filter((e) => e.marker?.startsWith('example'))) {
-    it(`README.md:${example.line} (${example.lang}, ${example.marker})`, async () => {
+    it(`${example.file}:${example.line} (${example.lang}, ${example.marker})`, async () => {
       const code = example.code.replaceAll('http://127.0.0.1:3000', base).replaceAll('https://shop.example', base);
       // A subscription must deliver the event the test then causes: a stock `data:` line for curl, a line for a script.
       const live =
@@ -216,7 +240,7 @@ describe('README examples, as pasted, against a live stack', () => {
           live,
         });
       } else {
-        const file = path.join(scratch, `readme-${example.line}.ts`);
+        const file = path.join(scratch, scriptName(example));
         await writeFile(file, example.marker === 'example: browser' ? `${browserPrelude(base)}\n${code}` : code);
         result = await run(process.execPath, [file], { timeoutMs: 15_000, live });
       }

@@ -75,7 +75,7 @@ function parseTrustProxy(raw: string, ctx: z.RefinementCtx): false | number | st
   return entries;
 }
 
-/** Every variable Keelson reads, with its default and unit. README's configuration table mirrors this. */
+/** Every variable Keelson reads, with its default and unit. docs/configuration.md's table mirrors this. */
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'test', 'production']).default('development'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),

@@ -59,14 +59,55 @@ export interface TestDatabase extends AsyncDisposable {
   drop(): Promise<void>;
 }
 
-/** A fresh, fully migrated database cloned from the template. */
-export async function createTestDatabase(opts: { adminUrl: string; template: string }): Promise<TestDatabase> {
+/** A connection still open to a test database when its file dropped it: a pool, listener or client leaked. */
+export interface LeakedConnection {
+  applicationName: string;
+  state: string | null;
+  query: string;
+}
+
+/**
+ * Connections to `name` other than ours, once those that are closing have had a moment to go (a backend
+ * outlives its client's `end()` by a few milliseconds).
+ */
+async function openConnections(client: pg.Client, name: string): Promise<LeakedConnection[]> {
+  const deadline = Date.now() + 1_000;
+  for (;;) {
+    const { rows } = await client.query<LeakedConnection>(
+      `select application_name as "applicationName", state, left(query, 120) as query
+       from pg_stat_activity where datname = $1 and pid <> pg_backend_pid()`,
+      [name],
+    );
+    if (!rows.length || Date.now() > deadline) return rows;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+/**
+ * A fresh, fully migrated database cloned from the template. Dropping it is the file's leak check: a
+ * connection still open then (a pool not closed, a LISTEN connection left behind, a client not ended) is
+ * reported to `onLeak` before the database goes (by force, so one leak never blocks the rest of the run).
+ */
+export async function createTestDatabase(opts: {
+  adminUrl: string;
+  template: string;
+  onLeak?: (database: string, connections: LeakedConnection[]) => void;
+}): Promise<TestDatabase> {
   const name = `keelson_test_${randomBytes(6).toString('hex')}`;
   await admin(opts.adminUrl, (c) =>
     c.query(`create database ${c.escapeIdentifier(name)} template ${c.escapeIdentifier(opts.template)}`),
   );
+  let dropped = false;
   const drop = async () => {
-    await admin(opts.adminUrl, (c) => c.query(`drop database if exists ${c.escapeIdentifier(name)} with (force)`));
+    if (dropped) return;
+    dropped = true;
+    await admin(opts.adminUrl, async (c) => {
+      if (opts.onLeak) {
+        const open = await openConnections(c, name);
+        if (open.length) opts.onLeak(name, open);
+      }
+      await c.query(`drop database if exists ${c.escapeIdentifier(name)} with (force)`);
+    });
   };
   return { name, url: withDatabase(opts.adminUrl, name), drop, [Symbol.asyncDispose]: drop };
 }

@@ -2,9 +2,9 @@ import { readFile } from 'node:fs/promises';
 import { crontab, tasks } from '@keelson/jobs';
 import { describe, expect, it } from 'vitest';
 
-describe('README task table', () => {
+describe('docs/jobs.md task table', () => {
   it('documents every task, and the schedule of every cron entry', async () => {
-    const readme = await readFile(new URL('../../../README.md', import.meta.url), 'utf8');
+    const readme = await readFile(new URL('../../../docs/jobs.md', import.meta.url), 'utf8');
     for (const name of Object.keys(tasks)) expect(readme, name).toMatch(new RegExp(`^\\| \`${name}\` +\\|`, 'm'));
     for (const line of crontab.split('\n').filter((l) => l.trim() && !l.trim().startsWith('#'))) {
       const [m, h, dom, mon, dow, task] = line.trim().split(/\s+/);

@@ -1,4 +1,4 @@
-/** The API process's metrics (names and labels are the observability contract: see README "Metrics"). */
+/** The API process's metrics (names and labels are the observability contract: see docs/observability.md, "Metrics"). */
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { activeTraceExemplar } from './exemplars.ts';
 import { createProcessMetrics, type ProcessMetrics } from './registry.ts';

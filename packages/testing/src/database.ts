@@ -11,9 +11,22 @@ import { afterAll, beforeAll, inject } from 'vitest';
 export { eventually, freePort } from './processes.ts';
 export { type TcpProxy, tcpProxy } from './tcpProxy.ts';
 
-/** A migrated database of this test file's own, cloned from the run's template. */
+/**
+ * A migrated database of this test file's own, cloned from the run's template. When it is dropped, any
+ * connection still open to it is a leak of the test or the code under test (a pool, listener or client
+ * never closed): it is printed, and fails the run under KEELSON_LEAK_CHECK=fail.
+ */
 export function testDatabase(): Promise<TestDatabase> {
-  return createTestDatabase({ adminUrl: inject('adminUrl'), template: inject('templateDatabase') });
+  return createTestDatabase({
+    adminUrl: inject('adminUrl'),
+    template: inject('templateDatabase'),
+    onLeak: (database, connections) => {
+      const list = connections.map((c) => `${c.applicationName || '(no name)'} [${c.state}] ${c.query}`).join('; ');
+      const message = `leak check: ${connections.length} connection(s) still open to ${database} at drop: ${list}`;
+      if (process.env.KEELSON_LEAK_CHECK === 'fail') throw new Error(message);
+      console.warn(message);
+    },
+  });
 }
 
 /** Runs SQL directly, outside the ORM: for assertions on what actually reached the database. */
