@@ -2,7 +2,7 @@
  * Catalogue reads, shared by the API (queries) and the worker (roll-ups).
  * Functions take a forked EntityManager; none keeps state between calls.
  */
-import { AnalyticsEvent, type Database, Product, rowDate } from '@keelson/db';
+import { AnalyticsEvent, compiledOnce, type Database, Product, rowDate } from '@keelson/db';
 import { AppError } from '@keelson/errors';
 import { enqueue } from '@keelson/jobs';
 import type { EntityManager } from '@mikro-orm/postgresql';
@@ -180,12 +180,18 @@ export async function listProducts(em: EntityManager, input: ListProductsInput):
   };
 }
 
+// The hottest read of a store: compiled once per key, run with the id or slug as its one parameter.
+const productBy = {
+  id: compiledOnce<ProductRow, [string]>((db) =>
+    db.selectFrom('product').select(PRODUCT_COLUMNS).where('id', '=', '').where('archived_at', 'is', null),
+  ),
+  slug: compiledOnce<ProductRow, [string]>((db) =>
+    db.selectFrom('product').select(PRODUCT_COLUMNS).where('slug', '=', '').where('archived_at', 'is', null),
+  ),
+};
+
 async function readProduct(em: EntityManager, key: ProductKey): Promise<ProductDto> {
-  const query = kysely(em).selectFrom('product').select(PRODUCT_COLUMNS).where('archived_at', 'is', null);
-  const row = await ('id' in key
-    ? query.where('id', '=', key.id)
-    : query.where('slug', '=', key.slug)
-  ).executeTakeFirst();
+  const [row] = await ('id' in key ? productBy.id(em, [key.id]) : productBy.slug(em, [key.slug]));
   if (!row) throw new AppError('PRODUCT_NOT_FOUND', { details: key });
   return rowToDto(em, row);
 }

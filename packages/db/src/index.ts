@@ -1,3 +1,4 @@
+export { compiledOnce } from './compiledOnce.ts';
 export { isDatabaseUnavailable } from './connectionLoss.ts';
 export {
   AnalyticsEvent,
