@@ -6,7 +6,7 @@
  * never overlap, however slow the database. *latest* — the last snapshot read while someone watched;
  * forgotten when the last subscriber leaves, so a later newcomer never gets an old one.
  */
-import { coalesced } from '@keelson/realtime';
+import { coalesced, wakeUp } from '@keelson/realtime';
 import type { DashboardSnapshot } from './dashboard.ts';
 
 export interface DashboardFeedOptions {
@@ -81,8 +81,8 @@ export function createDashboardFeed(opts: DashboardFeedOptions): DashboardFeed {
   };
 
   async function* subscribe(signal?: AbortSignal): AsyncGenerator<DashboardSnapshot, void, undefined> {
-    let wake: (() => void) | null = null;
-    const me: Subscriber = { pending: latest, wake: () => wake?.() };
+    const waker = wakeUp();
+    const me: Subscriber = { pending: latest, wake: waker.wake };
     const onAbort = () => me.wake();
     signal?.addEventListener('abort', onAbort, { once: true });
     subscribers.add(me);
@@ -95,10 +95,7 @@ export function createDashboardFeed(opts: DashboardFeedOptions): DashboardFeed {
           yield snapshot;
           continue;
         }
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        wake = null;
+        await waker.wait();
       }
     } finally {
       subscribers.delete(me);

@@ -4,6 +4,7 @@
  * and each process hands it to its own `chat.onTyping` subscribers of that conversation. A process that
  * is reconnecting its LISTEN misses some: an indicator is worth nothing a few seconds later anyway.
  */
+import { wakeUp } from '@keelson/realtime';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { sql } from 'kysely';
 import { z } from 'zod';
@@ -64,13 +65,13 @@ export function createTypingBus(opts: { intervalMs?: number; maxTracked?: number
     subscribe,
     async *stream(conversationId, signal) {
       const queue: TypingEvent[] = [];
-      let wake: (() => void) | null = null;
+      const waker = wakeUp();
       const off = subscribe(conversationId, (event) => {
         queue.push(event);
         if (queue.length > MAX_QUEUED) queue.shift();
-        wake?.();
+        waker.wake();
       });
-      const onAbort = () => wake?.();
+      const onAbort = () => waker.wake();
       signal?.addEventListener('abort', onAbort, { once: true });
       try {
         while (!signal?.aborted) {
@@ -79,10 +80,7 @@ export function createTypingBus(opts: { intervalMs?: number; maxTracked?: number
             yield next;
             continue;
           }
-          await new Promise<void>((resolve) => {
-            wake = resolve;
-          });
-          wake = null;
+          await waker.wait();
         }
       } finally {
         off();

@@ -25,6 +25,7 @@ import {
   type StoredEvent,
   sequenceEvents,
 } from './outbox.ts';
+import { wakeUp } from './wakeUp.ts';
 
 /** Another feature's channel on the hub's LISTEN connection. */
 export interface ChannelHandler {
@@ -219,13 +220,13 @@ export function createEventHub(opts: EventHubOptions): EventHub {
 
   async function* subscribe(sub: SubscribeOptions): AsyncGenerator<StoredEvent, void, undefined> {
     const { signal } = sub;
-    let wake: (() => void) | null = null;
+    const waker = wakeUp();
     const me: Subscriber = {
       accepts: (event) => visibleTo(sub, event) && (sub.filter?.(event) ?? true),
       queue: [],
       // A back-fill is an overflow that has not happened yet: read the table until caught up.
       overflowed: sub.lastEventId != null,
-      wake: () => wake?.(),
+      wake: waker.wake,
     };
     const onAbort = () => me.wake();
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -264,10 +265,7 @@ export function createEventHub(opts: EventHubOptions): EventHub {
           yield event;
           continue;
         }
-        await new Promise<void>((resolve) => {
-          wake = resolve;
-        });
-        wake = null;
+        await waker.wait();
       }
     } finally {
       subscribers.delete(me);

@@ -42,3 +42,4 @@ export {
   type StoredEvent,
   sequenceEvents,
 } from './outbox.ts';
+export { type WakeUp, wakeUp } from './wakeUp.ts';
