@@ -19,6 +19,7 @@ const orm = await createOrm({
   poolMax: config.database.poolMax,
   acquireTimeoutMs: config.database.acquireTimeoutMs,
   queryTimeoutMs: config.database.queryTimeoutMs,
+  preparedStatements: config.database.preparedStatements,
   applicationName: 'keelson-api',
 });
 const app = await buildApp({ config, orm, logger });

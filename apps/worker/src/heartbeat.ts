@@ -21,6 +21,8 @@ export interface HeartbeatDeps {
   intervalMs: number;
   /** WORKER_DEAD_AFTER_MS */
   deadAfterMs: number;
+  /** DATABASE_PREPARED_STATEMENTS. Default: true. */
+  preparedStatements?: boolean;
   /** Ids of the jobs this process holds: running, or just finished and being released. Default: none. */
   heldJobs?: () => Iterable<string>;
 }
@@ -65,6 +67,7 @@ export function createHeartbeat(deps: HeartbeatDeps): Heartbeat {
     acquireTimeoutMs: deps.intervalMs,
     statementTimeoutMs: deps.intervalMs,
     queryTimeoutMs: deps.intervalMs,
+    preparedStatements: deps.preparedStatements,
     onError: (err, where) => logger.warn({ err, where }, 'heartbeat database connection failed'),
   });
   // Typed SQL on that pool, with bind parameters.

@@ -17,6 +17,7 @@ const orm = await createOrm({
   poolMax: config.database.poolMax,
   acquireTimeoutMs: config.database.acquireTimeoutMs,
   queryTimeoutMs: config.database.queryTimeoutMs,
+  preparedStatements: config.database.preparedStatements,
   applicationName: 'keelson-worker',
 });
 const metrics = workerMetrics({ orm, logger });

@@ -151,6 +151,7 @@ export function createWorker(deps: WorkerDeps): KeelsonWorker {
     logger,
     intervalMs: config.worker.heartbeatIntervalMs,
     deadAfterMs: config.worker.deadAfterMs,
+    preparedStatements: config.database.preparedStatements,
     heldJobs,
   });
   // Ours, not graphile-worker's: a forceful shutdown skips its own pool release, and we must still end it.
@@ -163,6 +164,7 @@ export function createWorker(deps: WorkerDeps): KeelsonWorker {
     applicationName: 'keelson-worker-jobs',
     acquireTimeoutMs: config.database.acquireTimeoutMs,
     queryTimeoutMs: config.database.queryTimeoutMs,
+    preparedStatements: config.database.preparedStatements,
     onError: (err, where) => logger.warn({ err, where }, 'worker database connection failed'),
   });
   deps.metrics?.trackPool(() => pgPool);

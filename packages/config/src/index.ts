@@ -145,6 +145,12 @@ const schema = z.object({
    * database gone silent (no reset: a failed-over host, a frozen server) cannot hold requests or jobs.
    */
   DATABASE_QUERY_TIMEOUT_MS: int(SECOND, 1 * DAY).default(30 * SECOND),
+  /**
+   * Queries with bind parameters go as named prepared statements, parsed once per connection and planned
+   * from a cached plan. `false` behind a pooler that cannot keep them (PgBouncer in transaction mode
+   * before 1.21, or without max_prepared_statements).
+   */
+  DATABASE_PREPARED_STATEMENTS: z.stringbool().default(true),
   /** Where the embedded PostgreSQL keeps its data (relative to the repository root). */
   EMBEDDED_PG_DIR: z.string().min(1).default('.data/postgres'),
   /** Port of the embedded PostgreSQL (loopback only). */
@@ -329,6 +335,7 @@ export interface Config {
     poolMax: number;
     acquireTimeoutMs: number;
     queryTimeoutMs: number;
+    preparedStatements: boolean;
     embedded: { dir: string; port: number };
   };
   worker: {
@@ -476,6 +483,7 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
       poolMax: e.DATABASE_POOL_MAX,
       acquireTimeoutMs: e.DATABASE_ACQUIRE_TIMEOUT_MS,
       queryTimeoutMs: e.DATABASE_QUERY_TIMEOUT_MS,
+      preparedStatements: e.DATABASE_PREPARED_STATEMENTS,
       embedded: { dir: e.EMBEDDED_PG_DIR, port: e.EMBEDDED_PG_PORT },
     },
     worker: {

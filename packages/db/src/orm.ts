@@ -14,6 +14,8 @@ export interface OrmOptions {
   acquireTimeoutMs?: number;
   /** DATABASE_QUERY_TIMEOUT_MS: how long a query may go unanswered. Default: none. */
   queryTimeoutMs?: number;
+  /** DATABASE_PREPARED_STATEMENTS: queries with bind parameters as named prepared statements. Default: true. */
+  preparedStatements?: boolean;
   /** `application_name` of its connections. Default: `keelson`. */
   applicationName?: string;
   /** Log every SQL statement (MikroORM's `debug`). */
@@ -35,6 +37,7 @@ export function ormOptions(opts: OrmOptions): Options {
       applicationName: opts.applicationName ?? 'keelson',
       acquireTimeoutMs: opts.acquireTimeoutMs ?? 5_000,
       queryTimeoutMs: opts.queryTimeoutMs,
+      preparedStatements: opts.preparedStatements,
     }),
     // Every request and job forks its own EntityManager; touching the global one is a bug.
     allowGlobalContext: false,

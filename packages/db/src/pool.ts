@@ -3,6 +3,7 @@
  * pool itself from the same options, see orm.ts). Connections are lost in production (failovers,
  * restarts, idle timeouts of proxies): a pool made here survives that.
  */
+import { createHash } from 'node:crypto';
 import pg from 'pg';
 
 export interface PgPoolOptions {
@@ -14,6 +15,8 @@ export interface PgPoolOptions {
   acquireTimeoutMs: number;
   /** Past this, a query's connection is destroyed and the query fails (see `clientWithDeadline`). Default: none. */
   queryTimeoutMs?: number;
+  /** Queries with bind parameters as named prepared statements (see `clientWithPreparedStatements`). Default: true. */
+  preparedStatements?: boolean;
   /** Server-side limit per statement, milliseconds. Default: none. */
   statementTimeoutMs?: number;
   /** Where a connection's failure is reported; the query that was running rejects by itself. */
@@ -58,19 +61,56 @@ export function clientWithDeadline(ms: number): typeof pg.Client {
   return DeadlineClient;
 }
 
+/** Statement names by text, for `clientWithPreparedStatements`: hashing a text once, not per call. */
+const statementNames = new Map<string, string>();
+const MAX_NAMED_TEXTS = 5_000;
+
+/** The server-side name of a statement's text: the same text, the same name, on every connection. */
+function statementName(text: string): string | null {
+  let name = statementNames.get(text);
+  if (name) return name;
+  // Bounded: a text that varies without end (a list of any length) is left unnamed past the cap.
+  if (statementNames.size >= MAX_NAMED_TEXTS) return null;
+  name = `k_${createHash('sha1').update(text).digest('base64url')}`;
+  statementNames.set(text, name);
+  return name;
+}
+
+/**
+ * A client class that sends every query with bind parameters as a named prepared statement: the server
+ * parses it once per connection and, after a few runs, reuses its plan, instead of parsing and planning
+ * it on every call. Values are never in the text (Kysely binds them), so one text is one statement.
+ * Queries without parameters (MikroORM's own, `begin`, `select 1`) and cursors are sent as before.
+ */
+export function clientWithPreparedStatements(base: typeof pg.Client): typeof pg.Client {
+  class PreparingClient extends base {}
+  (PreparingClient.prototype as unknown as { query: Query }).query = function (this: pg.Client, ...args: unknown[]) {
+    // Looked up per call, as `super.query` would be: whatever wraps the base class's query still runs.
+    const query = base.prototype.query as unknown as Query;
+    const [text, values, ...rest] = args;
+    if (typeof text === 'string' && Array.isArray(values) && values.length > 0 && typeof rest[0] !== 'function') {
+      const name = statementName(text);
+      if (name) return query.call(this, { name, text, values });
+    }
+    return query.apply(this, args);
+  };
+  return PreparingClient;
+}
+
 /** Options shared with the ORM's pool: named, bounded waits, TCP keep-alive. */
 export function pgPoolConfig(
-  opts: Pick<PgPoolOptions, 'applicationName' | 'acquireTimeoutMs' | 'queryTimeoutMs'>,
+  opts: Pick<PgPoolOptions, 'applicationName' | 'acquireTimeoutMs' | 'queryTimeoutMs' | 'preparedStatements'>,
 ): pg.PoolConfig {
-  return {
+  const config: pg.PoolConfig = {
     application_name: opts.applicationName,
     connectionTimeoutMillis: opts.acquireTimeoutMs,
     // A peer that vanished without a FIN or RST (a failed-over host, a NAT that forgot us) is noticed on
     // an idle connection within half a minute instead of the kernel's two hours.
     keepAlive: true,
     keepAliveInitialDelayMillis: 10_000,
-    ...(opts.queryTimeoutMs ? { Client: clientWithDeadline(opts.queryTimeoutMs) } : {}),
   };
+  const client = opts.queryTimeoutMs ? clientWithDeadline(opts.queryTimeoutMs) : pg.Client;
+  return { ...config, Client: opts.preparedStatements === false ? client : clientWithPreparedStatements(client) };
 }
 
 export function createPgPool(opts: PgPoolOptions): pg.Pool {
