@@ -18,7 +18,7 @@ import {
   startServer,
   tasksetWorks,
 } from './processes.ts';
-import { baselineRevision, DOC_HEADER, markdownSection, type RoundResult, roundLine } from './report.ts';
+import { DOC_HEADER, markdownSection, type RoundResult, revision, roundLine } from './report.ts';
 
 const CONNECTIONS = 32;
 const POOL_MAX = 10;
@@ -192,7 +192,7 @@ async function main(): Promise<void> {
       durationSec: options.durationSec,
       rounds: options.rounds,
       products: db.productIds.length,
-      baseline: baseline ? baselineRevision(baseline) : null,
+      baseline: baseline ? revision(baseline) : null,
     },
     results,
   );

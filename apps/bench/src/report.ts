@@ -106,9 +106,6 @@ export function revision(dir?: string): string {
   return git([...at, 'status', '--porcelain', '--untracked-files=no'])?.length ? `${rev} + uncommitted changes` : rev;
 }
 
-/** The commit a BENCH_BASELINE checkout holds. */
-export const baselineRevision = (dir: string) => revision(dir);
-
 /** A Markdown table laid out the way Biome formats one, so that `pnpm check` accepts the file as written. */
 export function table(header: string[], rightAligned: boolean[], rows: string[][]): string[] {
   const widths = header.map((h, i) => Math.max(3, h.length, ...rows.map((r) => r[i]?.length ?? 0)));
