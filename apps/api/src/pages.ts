@@ -2,6 +2,7 @@
  * The procedure list: at `/trpc` (a page for a person, JSON for a program), and at `/` when the API
  * serves no web app (plugins/webApp.ts).
  */
+import { type ProcedureInfo, procedureList } from '@keelson/trpc';
 import type { AnyTRPCRouter } from '@trpc/server';
 import type { FastifyInstance, FastifyReply, RouteHandlerMethod } from 'fastify';
 import fp from 'fastify-plugin';
@@ -25,17 +26,6 @@ ${body}
 </body>
 </html>
 `;
-}
-
-interface ProcedureInfo {
-  path: string;
-  type: 'query' | 'mutation' | 'subscription';
-}
-
-function procedures(router: AnyTRPCRouter): ProcedureInfo[] {
-  return Object.entries(router._def.procedures as Record<string, { _def: { type: ProcedureInfo['type'] } }>)
-    .map(([path, p]) => ({ path, type: p._def.type }))
-    .sort((a, b) => a.path.localeCompare(b.path));
 }
 
 function indexPage(list: ProcedureInfo[], note = ''): string {
@@ -62,7 +52,7 @@ export function noWebAppPage(router: AnyTRPCRouter, webDir: string | null): stri
   const why = webDir
     ? `is not built in <code>${escapeHtml(webDir)}</code>: <code>pnpm --filter @keelson/web build</code> builds it (<code>pnpm start</code> does it by itself)`
     : 'is not served here (WEB_DIR is empty)';
-  return indexPage(procedures(router), `<p><strong>The web app ${why}.</strong></p>`);
+  return indexPage(procedureList(router), `<p><strong>The web app ${why}.</strong></p>`);
 }
 
 const html = (reply: FastifyReply, body: string) =>
@@ -70,7 +60,7 @@ const html = (reply: FastifyReply, body: string) =>
 
 /** The procedure list at `/trpc`: a page for a person, JSON for a program. */
 function trpcIndex(router: AnyTRPCRouter): RouteHandlerMethod {
-  const list = procedures(router);
+  const list = procedureList(router);
   const index = indexPage(list);
   return (req, reply) => {
     if ((req.headers.accept ?? '').includes('text/html')) return html(reply, index);

@@ -4,7 +4,7 @@ import { readJobMeta, type TaskName, type TaskPayload, tasks } from '@keelson/jo
 import type { WorkerMetrics } from '@keelson/metrics';
 import type { PaymentProvider } from '@keelson/payments';
 import type { EntityManager } from '@mikro-orm/postgresql';
-import { propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
+import { propagation, ROOT_CONTEXT, type SpanContext, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { JobHelpers, Task } from 'graphile-worker';
 import type { Logger } from 'pino';
 
@@ -66,6 +66,28 @@ export class InvalidPayloadError extends Error {
  * visible, with the validation message as `last_error`. The reserved `_meta` is read apart and never
  * reaches the handler.
  */
+/**
+ * The span of each job recently run, by job id: graphile-worker logs a job's "Completed task" or
+ * "Failed task" line after the task returns, outside its span, and the worker's log adapter puts these
+ * ids on that line (`takeJobSpan`). Bounded: a job whose line never comes (a crash) falls out.
+ */
+const jobSpans = new Map<string, SpanContext>();
+const JOB_SPANS_KEPT = 10_000;
+
+function rememberJobSpan(jobId: string, context: SpanContext): void {
+  if (!trace.isSpanContextValid(context)) return;
+  jobSpans.set(jobId, context);
+  if (jobSpans.size > JOB_SPANS_KEPT) jobSpans.delete(jobSpans.keys().next().value as string);
+}
+
+/** The trace and span ids of a job's last attempt, once (see `jobSpans`). */
+export function takeJobSpan(jobId: string): { trace_id: string; span_id: string } | null {
+  const context = jobSpans.get(jobId);
+  if (!context) return null;
+  jobSpans.delete(jobId);
+  return { trace_id: context.traceId, span_id: context.spanId };
+}
+
 export function defineTask<N extends TaskName>(name: N, handler: TaskHandler<N>): (deps: TaskDeps) => Task<N> {
   const contract = tasks[name];
   const tracer = trace.getTracer('@keelson/worker');
@@ -118,13 +140,21 @@ export function defineTask<N extends TaskName>(name: N, handler: TaskHandler<N>)
     // cause, and why was its email late?"). Every attempt is a child span of its own. A job without a
     // traceparent (cron, scripts) starts a trace.
     const parent = traceparent ? propagation.extract(ROOT_CONTEXT, { traceparent }) : ROOT_CONTEXT;
+    // The messaging conventions (a job queue is a message queue to tracing tools): operation `process`,
+    // the task as the destination, the job id as the message id; `job.*` keeps the attempt figures.
     const attributes = {
+      'messaging.system': 'graphile_worker',
+      'messaging.operation.type': 'process',
+      'messaging.operation.name': 'process',
+      'messaging.destination.name': name,
+      'messaging.message.id': job.id,
       'job.id': job.id,
       'job.task': name,
       'job.attempt': job.attempts,
       'job.max_attempts': job.max_attempts,
     };
-    await tracer.startActiveSpan(`job ${name}`, { kind: SpanKind.CONSUMER, attributes }, parent, async (span) => {
+    await tracer.startActiveSpan(`process ${name}`, { kind: SpanKind.CONSUMER, attributes }, parent, async (span) => {
+      rememberJobSpan(job.id, span.spanContext());
       try {
         await run({ deps, rawPayload, helpers, traceparent });
       } catch (err) {

@@ -1,7 +1,6 @@
-import type { Database, MikroORM } from '@keelson/db';
-import { tasks } from '@keelson/jobs';
-import { createWorkerMetrics, QUEUE_STATS_SQL, type WorkerMetrics } from '@keelson/metrics';
-import { sql } from 'kysely';
+import type { MikroORM } from '@keelson/db';
+import { readQueueStats, taskNames } from '@keelson/jobs';
+import { createWorkerMetrics, type WorkerMetrics } from '@keelson/metrics';
 import type { Logger } from 'pino';
 
 /**
@@ -12,12 +11,12 @@ import type { Logger } from 'pino';
 export function workerMetrics(deps: { orm: MikroORM; logger: Logger; queueCacheMs?: number }): WorkerMetrics {
   const { orm, logger } = deps;
   const metrics = createWorkerMetrics({
-    // A constant of @keelson/metrics with no parameters: raw SQL text by design, never user input.
-    queryQueue: async () =>
-      (await sql.raw<Record<string, unknown>>(QUEUE_STATS_SQL).execute(orm.em.getKysely<Database>())).rows,
-    knownTasks: Object.keys(tasks),
-    onQueueError: (err) => logger.warn({ err }, 'queue metrics query failed'),
-    ...(deps.queueCacheMs !== undefined ? { queueCacheMs: deps.queueCacheMs } : {}),
+    queue: {
+      query: () => readQueueStats(orm.em.fork()),
+      knownTasks: taskNames,
+      onError: (err) => logger.warn({ err }, 'queue metrics query failed'),
+      ...(deps.queueCacheMs !== undefined ? { cacheMs: deps.queueCacheMs } : {}),
+    },
   });
   metrics.trackPool(() => orm.em.getConnection().getNativeClient());
   return metrics;

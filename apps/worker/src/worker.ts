@@ -19,6 +19,7 @@ import {
   type WorkerPool,
 } from 'graphile-worker';
 import type { Logger } from 'pino';
+import { takeJobSpan } from './defineTask.ts';
 import { createHeartbeat, type Heartbeat } from './heartbeat.ts';
 import { taskFactories } from './tasks/index.ts';
 
@@ -96,12 +97,16 @@ function graphileLogger(logger: Logger): GraphileLogger {
         meta && 'job' in meta
           ? (meta.job as Partial<Pick<Job, 'id' | 'task_identifier' | 'attempts' | 'max_attempts'>>)
           : null;
+      // The job's own span, for its "Completed/Failed task" line, which graphile-worker logs once the
+      // span has ended (so the logger's active-span fields are not there).
+      const span = job?.id && /^(Completed|Failed) task/.test(message) ? takeJobSpan(String(job.id)) : null;
       child[method](
         {
           ...(error ? { err: error } : {}),
           ...(job?.id
             ? { jobId: job.id, task: job.task_identifier, attempt: job.attempts, maxAttempts: job.max_attempts }
             : {}),
+          ...span,
         },
         message,
       );

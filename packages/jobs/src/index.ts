@@ -31,3 +31,4 @@ export {
   withoutMeta,
 } from './contracts.ts';
 export { type EnqueuedJob, type EnqueueOptions, EnqueueOutsideTransactionError, enqueue } from './enqueue.ts';
+export { readQueueStats, type TaskQueueStats, taskNames } from './queueStats.ts';

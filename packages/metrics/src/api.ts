@@ -1,6 +1,7 @@
 /** The API process's metrics (names and labels are the observability contract: see docs/observability.md, "Metrics"). */
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { activeTraceExemplar } from './exemplars.ts';
+import { type QueueGaugeOptions, queueGauges } from './queue.ts';
 import { createProcessMetrics, type ProcessMetrics } from './registry.ts';
 
 /** The route label of a request no route matched: raw URLs would make a series per probe of a scanner. */
@@ -39,6 +40,15 @@ const REALTIME_TOPICS = ['order', 'stock', 'notification', 'chat'] as const;
 export interface ApiMetrics extends ProcessMetrics {
   observeHttpRequest(o: HttpObservation): void;
   observeProcedure(o: ProcedureObservation): void;
+  /**
+   * Creates every procedure × code series at 0. A labelled series is otherwise born at its first
+   * observation, and `rate()`/`increase()` need two samples of it: the first failure of a procedure
+   * would never show on a dashboard or in an alert, only the second.
+   */
+  declareProcedures(
+    procedures: readonly { procedure: string; type: ProcedureObservation['type'] }[],
+    codes: readonly string[],
+  ): void;
   orderPlaced(): void;
   loginFailed(): void;
   /** Outbox events this process read for its subscribers, with the time each was written. */
@@ -52,6 +62,8 @@ export interface ApiMetrics extends ProcessMetrics {
    * at most once per `cacheMs`, default 5 s, however many scrapers).
    */
   trackChat(source: () => Promise<{ open: number; oldestUnansweredSeconds: number }>, cacheMs?: number): void;
+  /** Adds the job-queue gauges and `keelson_db_reachable`, read as the worker reads them (see queue.ts). */
+  trackQueue(opts: QueueGaugeOptions): void;
 }
 
 export function createApiMetrics(): ApiMetrics {
@@ -185,6 +197,7 @@ export function createApiMetrics(): ApiMetrics {
       chatCacheMs = cacheMs;
       chatCached = null;
     },
+    trackQueue: (opts) => queueGauges(registers, opts),
     trackRealtime: (source) => {
       realtimeSource = source;
     },
@@ -194,6 +207,11 @@ export function createApiMetrics(): ApiMetrics {
         value: o.seconds,
         exemplarLabels: activeTraceExemplar(),
       }),
+    declareProcedures: (procedures, codes) => {
+      for (const { procedure: name, type } of procedures) {
+        for (const code of codes) procedure.zero({ procedure: name, type, code });
+      }
+    },
     observeProcedure: (o) =>
       procedure.observe({
         labels: { procedure: o.procedure, type: o.type, code: o.code },

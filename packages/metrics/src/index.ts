@@ -13,12 +13,6 @@ export {
 } from './api.ts';
 export { activeTraceExemplar, type ExemplarLabels, traceparentExemplar } from './exemplars.ts';
 export { bearerTokenMatches, type MetricsRouteOptions, metricsRoute } from './metricsRoute.ts';
+export type { QueueGaugeOptions, QueueStats } from './queue.ts';
 export { type PoolCounts, type PoolSource, type ProcessMetrics, type Scrape, wantsOpenMetrics } from './registry.ts';
-export {
-  createWorkerMetrics,
-  type JobInfo,
-  QUEUE_STATS_SQL,
-  type QueueStats,
-  type WorkerMetrics,
-  type WorkerMetricsOptions,
-} from './worker.ts';
+export { createWorkerMetrics, type JobInfo, type WorkerMetrics, type WorkerMetricsOptions } from './worker.ts';

@@ -10,6 +10,8 @@ export interface PoolCounts {
   totalCount: number;
   idleCount: number;
   waitingCount: number;
+  /** The pool's ceiling (`pg.Pool` keeps it in `options.max`); without it every waiter counts. */
+  options?: { max?: number };
 }
 
 /** Returns a pool at scrape time (a function, as MikroORM hands its pool out asynchronously); null skips it. */
@@ -97,7 +99,7 @@ export function createProcessMetrics(): ProcessMetrics {
   const pools: PoolSource[] = [];
   new Gauge({
     name: 'keelson_db_pool_connections',
-    help: "Connections of this process's PostgreSQL pools: in_use (checked out), idle, waiting (callers queued for one)",
+    help: "Connections of this process's PostgreSQL pools: in_use (checked out or connecting), idle, waiting (callers queued because the pool is at its maximum)",
     labelNames: ['state'] as const,
     registers: [registry],
     async collect() {
@@ -113,7 +115,11 @@ export function createProcessMetrics(): ProcessMetrics {
         if (!pool) continue;
         inUse += pool.totalCount - pool.idleCount;
         idle += pool.idleCount;
-        waiting += pool.waitingCount;
+        // pg-pool queues every caller, also one whose own new connection is still being opened: an idle
+        // process whose connections timed out "waits" at every scrape that queries. Only a pool at its
+        // ceiling makes callers wait for another's connection, which is what saturation means.
+        const max = pool.options?.max;
+        if (max === undefined || pool.totalCount >= max) waiting += pool.waitingCount;
       }
       this.set({ state: 'in_use' }, inUse);
       this.set({ state: 'idle' }, idle);

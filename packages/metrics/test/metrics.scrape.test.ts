@@ -105,4 +105,15 @@ describe('scrape format and exemplars', () => {
     expect(body).toMatch(/^keelson_db_pool_connections\{state="idle"\} 5$/m);
     expect(body).toMatch(/^keelson_db_pool_connections\{state="waiting"\} 1$/m);
   });
+
+  it('counts as waiting only the callers of a pool at its maximum, not one whose connection is opening', async () => {
+    const metrics = createApiMetrics();
+    // pg-pool queues the caller that made it open a connection until that connection is up: an idle
+    // process's scrape-time query looked like saturation at every scrape.
+    metrics.trackPool(() => ({ totalCount: 1, idleCount: 0, waitingCount: 1, options: { max: 10 } }));
+    metrics.trackPool(() => ({ totalCount: 4, idleCount: 0, waitingCount: 3, options: { max: 4 } }));
+    const { body } = await metrics.scrape(undefined);
+    expect(body).toMatch(/^keelson_db_pool_connections\{state="in_use"\} 5$/m);
+    expect(body).toMatch(/^keelson_db_pool_connections\{state="waiting"\} 3$/m);
+  });
 });

@@ -1,9 +1,11 @@
 /**
  * One access-log line and one latency sample per request (Fastify's own request logging is off), and
- * the app's metrics registry as `app.metrics`, with the pool and support-chat gauges it reads on scrape.
+ * the app's metrics registry as `app.metrics`, with the pool, job-queue and support-chat gauges it reads
+ * on scrape.
  */
 import { chatGauges } from '@keelson/chat';
 import type { MikroORM } from '@keelson/db';
+import { readQueueStats, taskNames } from '@keelson/jobs';
 import { type ApiMetrics, UNMATCHED_ROUTE } from '@keelson/metrics';
 import type { FastifyInstance } from 'fastify';
 import fp from 'fastify-plugin';
@@ -29,6 +31,12 @@ export interface AccessLogOptions {
 async function accessLog(app: FastifyInstance, { metrics, orm }: AccessLogOptions) {
   metrics.trackPool(() => orm.em.getConnection().getNativeClient());
   metrics.trackChat(() => chatGauges(orm.em.fork()));
+  // The queue as the worker reports it, so that a dead worker shows as a growing queue and its alerts fire.
+  metrics.trackQueue({
+    query: () => readQueueStats(orm.em.fork()),
+    knownTasks: taskNames,
+    onError: (err) => app.log.warn({ err }, 'queue metrics query failed'),
+  });
   app.decorate('metrics', metrics);
   app.addHook('onResponse', async (req, reply) => {
     // The route pattern, never the URL: ids and a scanner's paths would each make a series of their own.

@@ -11,7 +11,7 @@ import type { TypingBus } from '@keelson/chat';
 import type { Config } from '@keelson/config';
 import type { MikroORM } from '@keelson/db';
 import { AppError } from '@keelson/errors';
-import { appError, appRouter, type Context, createContext } from '@keelson/trpc';
+import { appError, appRouter, type Context, createContext, PROCEDURE_RESULT_CODES, procedureList } from '@keelson/trpc';
 import { type FastifyTRPCPluginOptions, fastifyTRPCPlugin } from '@trpc/server/adapters/fastify';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -45,6 +45,10 @@ export async function trpc(app: FastifyInstance, opts: TrpcOptions) {
   const { realtime, events, dashboard, metrics } = app;
   const { allowedOrigins } = config.auth;
   const sessions = sessionConfig(config);
+  metrics.declareProcedures(
+    procedureList(appRouter).map((p) => ({ procedure: p.path, type: p.type })),
+    PROCEDURE_RESULT_CODES,
+  );
 
   // Sockets whose context exists, hence counted; see CONNECTION_PARAMS_TIMEOUT_MS for the others.
   const identified = new WeakSet<WebSocket>();
@@ -91,6 +95,12 @@ export async function trpc(app: FastifyInstance, opts: TrpcOptions) {
   const { catalog } = config;
   const publicCacheControl = `public, max-age=${catalog.httpMaxAgeS}, stale-while-revalidate=${catalog.httpStaleWhileRevalidateS}`;
   await app.register(trpcIndexRoute, { prefix: '/trpc', router: appRouter });
+  // tRPC's adapter sends a fetch Response, whose status Fastify applies only after the onSend hooks:
+  // until then the reply says 200, and so did the `request` span (@fastify/otel reads it in onSend).
+  app.addHook('onSend', async (_req, reply, payload) => {
+    if (payload instanceof Response && reply.statusCode !== payload.status) reply.code(payload.status);
+    return payload;
+  });
   await app.register(fastifyTRPCPlugin, {
     prefix: '/trpc',
     useWSS: true,
