@@ -20,6 +20,7 @@ import {
   TraceIdRatioBasedSampler,
 } from '@opentelemetry/sdk-trace';
 import { register as registerImportHooks } from 'import-in-the-middle/register-hooks.mjs';
+import { ScrubbingSpanProcessor } from './scrub.ts';
 
 /** Probes and scrapes run every few seconds and say nothing about a user's request. */
 const UNTRACED_PATHS = new Set(['/healthz', '/readyz', '/metrics']);
@@ -115,7 +116,8 @@ export function startTelemetry(opts: TelemetryOptions): Telemetry {
     // Host and process detectors read the environment and spawn nothing useful for us; keep the resource explicit.
     autoDetectResources: false,
     sampler: opts.sampler,
-    spanProcessors: opts.spanProcessors,
+    // Scrubbing first: it changes the span before the others (and their exporters) see it ended.
+    spanProcessors: [new ScrubbingSpanProcessor(), ...opts.spanProcessors],
     // Traces only. Left to itself the SDK would also export OTLP metrics and logs to the same endpoint:
     // metrics are prom-client's job (/metrics), logs go to stdout as JSON lines.
     metricReaders: [],

@@ -56,7 +56,7 @@ describe('tracing', () => {
   it('follows a mutation from the HTTP request through SQL and the enqueued job to the job’s own SQL', async () => {
     await api.client.catalog.recordView.mutate({ id: productId });
     // Finished spans only reach the exporter, so the job's span there means the job is done.
-    const job = await eventually(async () => named('job catalog__refresh_view_count')[0]);
+    const job = await eventually(async () => named('process catalog__refresh_view_count')[0]);
 
     const [procedure] = named('trpc catalog.recordView');
     expect(procedure).toBeDefined();
@@ -93,7 +93,7 @@ describe('tracing', () => {
   it('shows the email a sign-up sends in the sign-up’s trace, under the job that sent it', async () => {
     const credentials = { email: 'traced@example.test', password: 'a long enough passphrase' };
     await api.client.auth.signUp.mutate({ ...credentials, name: 'Ada' });
-    const job = await eventually(async () => named('job email__verify_address')[0]);
+    const job = await eventually(async () => named('process email__verify_address')[0]);
     const [procedure] = named('trpc auth.signUp');
     expect(job.spanContext().traceId).toBe(procedure!.spanContext().traceId);
     const send = subtree(job).find((s) => s.name === 'email send');
@@ -131,6 +131,60 @@ describe('tracing', () => {
     const queries = server.map((s) => String(s.attributes['url.query']));
     expect(queries.join(' ')).not.toMatch(/ada|example\.com|a-live-reset-token/);
     expect(queries).toContain('token=REDACTED');
+  });
+
+  it('gives the request spans the status the client got, with error.type, and names SQL spans by operation and table', async () => {
+    const statusOf = async (path: string, init?: RequestInit) => {
+      telemetry.exporter.reset();
+      const res = await fetch(`${api.baseUrl}${path}`, init);
+      await res.arrayBuffer();
+      const request = await eventually(async () => named('request')[0]);
+      const server = spans().find(
+        (s) => s.kind === SpanKind.SERVER && s.instrumentationScope.name === '@opentelemetry/instrumentation-http',
+      );
+      return { status: res.status, request, server };
+    };
+    const input = (v: unknown) => `?input=${encodeURIComponent(JSON.stringify({ json: v }))}`;
+    for (const [path, expected, errorType] of [
+      [`/trpc/catalog.get${input({ slug: 'oak-mug' })}`, 200, undefined],
+      [`/trpc/catalog.get${input({ slug: 'no-such-thing' })}`, 404, undefined],
+      [`/trpc/catalog.get${input({ slug: 42 })}`, 400, undefined],
+      ['/trpc/cart.get', 401, undefined],
+      // A batch with a failed call answers 207: HTTP-wise a success; the call's own span has the error.
+      [
+        `/trpc/catalog.get,catalog.get?batch=1&input=${encodeURIComponent(JSON.stringify({ 0: { json: { slug: 'oak-mug' } }, 1: { json: { slug: 'none' } } }))}`,
+        207,
+        undefined,
+      ],
+    ] as const) {
+      const { status, request, server } = await statusOf(path);
+      expect(status, path).toBe(expected);
+      expect(request.attributes['http.response.status_code'], path).toBe(expected);
+      expect(server?.attributes['http.response.status_code'], path).toBe(expected);
+      expect(request.attributes['error.type'], path).toBe(errorType);
+      // The URL's query (a GET's input) is never in a span.
+      expect(String(request.attributes['url.path']), path).not.toContain('?');
+    }
+    // An internal error: this file's database loses the product table for one call.
+    await api.orm.em.getConnection().execute('alter table product rename to product_hidden');
+    try {
+      // A slug never read, so the catalogue cache cannot answer it.
+      const { status, request, server } = await statusOf(`/trpc/catalog.get${input({ slug: 'never-read' })}`);
+      expect(status).toBe(500);
+      expect(request.attributes['http.response.status_code']).toBe(500);
+      expect(request.attributes['error.type']).toBe('500');
+      expect(server?.attributes['error.type']).toBe('500');
+      expect(server?.status.code).toBe(SpanStatusCode.ERROR);
+    } finally {
+      await api.orm.em.getConnection().execute('alter table product_hidden rename to product');
+    }
+    telemetry.exporter.reset();
+    // Uncached (not found), so it reads the product table.
+    await api.client.catalog.get.query({ slug: 'oak-mug-gone' }).catch(() => null);
+    const read = spans().find((s) => isSql(s) && s.attributes['db.collection.name'] === 'product');
+    expect(read?.name).toBe('SELECT product');
+    expect(read?.attributes['db.operation.name']).toBe('SELECT');
+    expect(String(read?.attributes['db.query.text'])).not.toContain('oak-mug');
   });
 
   it('puts the active span’s trace and span ids on log lines', () => {

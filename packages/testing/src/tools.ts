@@ -18,6 +18,7 @@ export const TOOL_PACKAGES = {
   promtool: 'prometheus',
   prometheus: 'prometheus',
   amtool: 'prometheus-alertmanager',
+  'prometheus-alertmanager': 'prometheus-alertmanager',
   chromium: 'chromium',
 } as const;
 
