@@ -52,6 +52,8 @@ describe('docker-compose.yml', () => {
   it('has the whole stack', () => {
     expect(Object.keys(services).sort()).toEqual(
       [
+        'alert-webhook',
+        'alertmanager',
         'api',
         'grafana',
         'lb',
@@ -180,6 +182,25 @@ describe('docker-compose.yml', () => {
     expect(mounts).toContain('./observability/prometheus/prometheus.yml:/etc/prometheus/prometheus.yml:ro');
     expect(mounts).toContain('./observability/prometheus/alerts.yml:/etc/prometheus/alerts.yml:ro');
     expect(service('prometheus').command).toContain('--enable-feature=exemplar-storage');
+
+    // Alerts: Prometheus → Alertmanager → mail through Mailpit and a post to the webhook service.
+    const alerting = readYaml<{ alerting: { alertmanagers: { static_configs: { targets: string[] }[] }[] } }>(
+      'observability/prometheus/prometheus.yml',
+    ).alerting;
+    expect(alerting.alertmanagers[0]?.static_configs[0]?.targets).toEqual(['alertmanager:9093']);
+    expect(service('alertmanager').ports).toContain('9093:9093');
+    expect(service('alertmanager').volumes).toContain(
+      './observability/alertmanager/alertmanager.yml:/etc/alertmanager/alertmanager.yml:ro',
+    );
+    const am = readYaml<{
+      global: { smtp_smarthost: string };
+      receivers: { name: string; webhook_configs?: { url: string }[]; email_configs?: unknown[] }[];
+    }>('observability/alertmanager/alertmanager.yml');
+    expect(am.global.smtp_smarthost).toBe(env('worker').SMTP_URL?.replace('smtp://', ''));
+    const webhook = new URL(am.receivers[0]?.webhook_configs?.[0]?.url ?? '');
+    expect(webhook.hostname).toBe('alert-webhook');
+    expect(webhook.port).toBe(service('alert-webhook').environment?.HTTP_PORT);
+    expect(am.receivers[0]?.email_configs?.length).toBe(1);
 
     // Health checks probe the ports the processes listen on.
     expect(service('api').healthcheck?.test?.join(' ')).toContain(`127.0.0.1:${env('api').PORT}/healthz`);

@@ -7,6 +7,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { repoRoot } from '@keelson/testing';
+import { TOOL_PACKAGES } from '@keelson/testing/tools';
 import { parse } from 'yaml';
 
 export { repoRoot };
@@ -118,24 +119,28 @@ export function readAlertRules(): AlertRule[] {
 const execFileAsync = promisify(execFile);
 
 /**
- * Runs promtool. A missing binary fails the test with what to install: these checks are the only thing
- * standing between a typo in alerts.yml and a Prometheus that refuses to start. Tests calling it declare
- * `needsTool('promtool')`, so that they are skipped and counted instead where promtool is not installed.
+ * Runs promtool (or amtool). A missing binary fails the test with what to install: these checks are the
+ * only thing standing between a typo in alerts.yml and a Prometheus that refuses to start. Tests calling
+ * it declare `needsTool('promtool')`, so that they are skipped and counted instead where it is not installed.
  */
-export async function promtool(args: string[]): Promise<{ code: number; output: string }> {
+async function runTool(tool: 'promtool' | 'amtool', args: string[]): Promise<{ code: number; output: string }> {
   try {
-    const { stdout, stderr } = await execFileAsync('promtool', args, { cwd: repoRoot });
+    const { stdout, stderr } = await execFileAsync(tool, args, { cwd: repoRoot });
     return { code: 0, output: stdout + stderr };
   } catch (err) {
     const e = err as NodeJS.ErrnoException & { code?: string | number; stdout?: string; stderr?: string };
     if (e.code === 'ENOENT') {
+      const pkg = TOOL_PACKAGES[tool];
       throw new Error(
-        "promtool is not installed: install Debian's prometheus package (`apt-get install -y prometheus`), as .ci/run does",
+        `${tool} is not installed: install Debian's ${pkg} package (\`apt-get install -y ${pkg}\`), as .ci/run does`,
       );
     }
     return { code: typeof e.code === 'number' ? e.code : 1, output: `${e.stdout ?? ''}${e.stderr ?? ''}` };
   }
 }
+
+export const promtool = (args: string[]) => runTool('promtool', args);
+export const amtool = (args: string[]) => runTool('amtool', args);
 
 /** GitHub's anchor for a Markdown heading: lower case, punctuation dropped, spaces to hyphens. */
 export function headingAnchor(heading: string): string {

@@ -5,7 +5,7 @@
  */
 import { needsTool } from '@keelson/testing/tools';
 import { describe, expect, it } from 'vitest';
-import { headingAnchors, promtool, readAlertRules, readYaml } from './files.ts';
+import { amtool, headingAnchors, promtool, readAlertRules, readYaml } from './files.ts';
 
 /** Where the alerts' runbooks are: each `runbook` annotation is `docs/observability.md#<heading>`. */
 const RUNBOOKS = 'docs/observability.md';
@@ -15,6 +15,28 @@ interface RuleTest {
 }
 
 describe('prometheus config and alerts', () => {
+  it('amtool check-config accepts alertmanager.yml', needsTool('amtool'), async () => {
+    const { code, output } = await amtool(['check-config', 'observability/alertmanager/alertmanager.yml']);
+    expect(output).toContain('SUCCESS');
+    expect(code, output).toBe(0);
+  });
+
+  it('Alertmanager inhibits only alerts that exist, and routes every severity the rules use', () => {
+    const am = readYaml<{
+      route: { receiver: string; routes?: { matchers: string[] }[] };
+      inhibit_rules: { source_matchers: string[]; target_matchers: string[] }[];
+    }>('observability/alertmanager/alertmanager.yml');
+    const alerts = new Set(readAlertRules().map((r) => r.alert));
+    for (const rule of am.inhibit_rules) {
+      for (const matcher of [...rule.source_matchers, ...rule.target_matchers]) {
+        const names = matcher.match(/^alertname=~?"(.+)"$/)?.[1]?.split('|') ?? [];
+        expect(names.length, matcher).toBeGreaterThan(0);
+        for (const name of names) expect(alerts, `${matcher} names ${name}`).toContain(name);
+      }
+    }
+    expect(am.route.receiver).toBe('operators');
+  });
+
   it('promtool check config accepts prometheus.yml (and the alerts.yml it loads)', needsTool('promtool'), async () => {
     const { code, output } = await promtool(['check', 'config', 'observability/prometheus/prometheus.yml']);
     expect(output).toContain('SUCCESS');
@@ -73,5 +95,9 @@ describe('prometheus config and alerts', () => {
     expect(watched(/keelson_jobs_oldest_queued_age_seconds/)).toBe(true);
     expect(watched(/^up\{.*\} == 0$/)).toBe(true);
     expect(watched(/keelson_db_pool_connections\{state="waiting"\}/)).toBe(true);
+    expect(watched(/keelson_trpc_procedure_duration_seconds_count\{code="INTERNAL_SERVER_ERROR"\}/)).toBe(true);
+    expect(watched(/keelson_db_reachable/)).toBe(true);
+    expect(watched(/^absent\(up\{job="keelson-worker"\}/)).toBe(true);
+    expect(watched(/^absent\(up\{job="keelson-api"\}/)).toBe(true);
   });
 });
