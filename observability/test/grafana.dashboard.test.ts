@@ -7,10 +7,13 @@
 import { describe, expect, it } from 'vitest';
 import {
   allPanels,
+  type Dashboard,
+  type DashboardPanel,
   dashboardFile,
   dashboardQueries,
   exists,
   readDashboard,
+  readText,
   readYaml,
   substituteVariables,
 } from './files.ts';
@@ -25,6 +28,33 @@ interface Datasource {
 
 const datasources = () =>
   readYaml<{ datasources: Datasource[] }>('observability/grafana/provisioning/datasources/datasources.yml').datasources;
+
+/** The server-side tRPC codes (5xx), as KeelsonHighErrorRatio counts them. */
+const SERVER_CODES = 'INTERNAL_SERVER_ERROR|NOT_IMPLEMENTED|BAD_GATEWAY|SERVICE_UNAVAILABLE|GATEWAY_TIMEOUT';
+
+/** The part of a panel's field config these tests read (files.ts leaves it out). */
+const unitOf = (p: DashboardPanel) =>
+  (p as DashboardPanel & { fieldConfig?: { defaults?: { unit?: string } } }).fieldConfig?.defaults?.unit;
+
+const exprsOf = (p: DashboardPanel) => (p.targets ?? []).map((t) => t.expr);
+
+/**
+ * The Grafana units an expression's values can be drawn in: durations in seconds, byte sizes in bytes,
+ * ratios (a division, or CPU seconds per second) as percentages, per-second rates as per-second
+ * throughput, `* 60` rates as per-minute, and anything else (gauges of things, 0/1 states) as a count.
+ */
+function unitsFor(expr: string, panelType: string): string[] {
+  if (panelType === 'heatmap' || expr.startsWith('histogram_quantile(')) return ['s'];
+  if (/rate\(\w+_seconds_total\b/.test(expr) || / \/ /.test(expr)) return ['percentunit'];
+  if (/_bytes\b/.test(expr)) return ['bytes'];
+  if (/\brate\(/.test(expr)) return /\* 60$/.test(expr) ? ['cpm', 'opm'] : ['reqps', 'ops', 'cps'];
+  if (/_seconds\b/.test(expr)) return ['s'];
+  return ['short'];
+}
+
+/** Per-process metrics: each process reports its own figure, which the `instance` selector narrows. */
+const PER_PROCESS =
+  /\b(process_\w+|nodejs_\w+|keelson_db_pool_connections|keelson_db_reachable|keelson_realtime_\w+|up)\{/;
 
 describe('grafana provisioning', () => {
   it('provisions Prometheus (default, exemplar trace ids linked to Tempo) and Tempo', () => {
@@ -117,11 +147,15 @@ describe('keelson.json', () => {
     expect(heatmap?.targets?.[0]?.format).toBe('heatmap');
   });
 
-  it('aggregates the shared-queue gauges with max: every worker replica reports the same queue', () => {
+  it('aggregates the shared-queue gauges with max: every API and worker process reports the same queue', () => {
     const shared = /keelson_jobs_(queued|oldest_queued_age_seconds|locked|failed_permanently)\b/;
     const exprs = dataPanels.flatMap((p) => (p.targets ?? []).map((t) => t.expr)).filter((e) => shared.test(e));
     expect(exprs.length).toBeGreaterThanOrEqual(4);
-    for (const e of exprs) expect(e).toMatch(/^max by \(task\) \(keelson_jobs_/);
+    for (const e of exprs) {
+      expect(e).toMatch(/^max by \(task\) \(keelson_jobs_/);
+      // One database's figure: narrowing it to an instance would hide it when that process is away.
+      expect(e).not.toMatch(/\$instance/);
+    }
   });
 
   it('shows RED per procedure with p50/p95/p99, and every metric of the contract somewhere', () => {
@@ -152,8 +186,10 @@ describe('keelson.json', () => {
       'keelson_chat_delivery_delay_seconds',
       'keelson_chat_open_conversations',
       'keelson_chat_oldest_unanswered_seconds',
+      'keelson_db_reachable',
       'nodejs_eventloop_lag_seconds',
       'nodejs_heap_size_used_bytes',
+      'process_resident_memory_bytes',
     ];
     for (const metric of contract) {
       expect(
@@ -161,5 +197,127 @@ describe('keelson.json', () => {
         metric,
       ).toBe(true);
     }
+  });
+  it('has a row per service, each with its golden signals positioned under it', () => {
+    // Top-level rows (not collapsed) own the panels that follow them down to the next row.
+    const top = dashboard.panels;
+    for (const [i, p] of top.entries()) {
+      if (i > 0) expect(p.gridPos.y, p.title).toBeGreaterThanOrEqual(top[i - 1]?.gridPos.y ?? 0);
+    }
+    const rows = top.filter((p) => p.type === 'row');
+    const sections = new Map(
+      rows.map((row, i) => {
+        const next = rows[i + 1]?.gridPos.y ?? Number.POSITIVE_INFINITY;
+        const under = top.filter((p) => p.type !== 'row' && p.gridPos.y > row.gridPos.y && p.gridPos.y < next);
+        return [row.title, under];
+      }),
+    );
+    const golden: Record<string, RegExp[]> = {
+      API: [
+        /rate\(keelson_trpc_procedure_duration_seconds_count/,
+        /keelson_trpc_procedure_duration_seconds_count\{[^}]*code=~"INTERNAL_SERVER_ERROR/,
+        /histogram_quantile\(0\.95, sum by \(procedure, le\)/,
+        /nodejs_eventloop_lag_p99_seconds\{job="keelson-api"/,
+      ],
+      Worker: [
+        /keelson_jobs_completed_total/,
+        /keelson_jobs_failed_total/,
+        /outcome="failure"[^/]*\) \/ /,
+        /keelson_job_duration_seconds_bucket/,
+        /keelson_jobs_queued/,
+        /keelson_jobs_oldest_queued_age_seconds/,
+        /keelson_jobs_failed_permanently/,
+      ],
+      'Database pool': [/keelson_db_pool_connections\{/, /keelson_db_reachable\{/],
+      Realtime: [
+        /keelson_realtime_subscriptions/,
+        /keelson_realtime_connections/,
+        /rate\(keelson_realtime_events_total/,
+        /keelson_realtime_event_delay_seconds_bucket/,
+        /keelson_realtime_listener_up/,
+      ],
+    };
+    for (const [service, signals] of Object.entries(golden)) {
+      const under = sections.get(service);
+      expect(under?.length, `row ${service}`).toBeGreaterThan(0);
+      const exprs = (under ?? []).flatMap(exprsOf);
+      for (const signal of signals)
+        expect(
+          exprs.some((e) => signal.test(e)),
+          `${service}: ${signal}`,
+        ).toBe(true);
+    }
+  });
+
+  it('every panel has a unit, and the one its queries are measured in', () => {
+    for (const p of dataPanels) {
+      const unit = unitOf(p);
+      expect(unit, p.title).toBeTruthy();
+      // A panel drawing a duration and a rate on one axis has no right unit: each is its own panel.
+      for (const expr of exprsOf(p)) expect(unitsFor(expr, p.type), `${p.title}: ${expr}`).toContain(unit);
+    }
+    const events = dataPanels.filter((p) => exprsOf(p).some((e) => /rate\(keelson_realtime_events_total/.test(e)));
+    expect(events.map(unitOf)).toEqual(['ops']);
+  });
+
+  it('has an instance selector (every scraped process, multi, All) that the per-process panels use', () => {
+    type Variable = Dashboard['templating']['list'][number] & { multi?: boolean; includeAll?: boolean };
+    const variables = dashboard.templating.list as Variable[];
+    const instance = variables.find((v) => v.name === 'instance');
+    expect(instance?.type).toBe('query');
+    expect(instance?.query).toMatchObject({
+      query: 'label_values(up{job=~"keelson-api|keelson-worker"}, instance)',
+    });
+    expect(instance?.multi).toBe(true);
+    expect(instance?.includeAll).toBe(true);
+    expect(instance?.allValue).toBe('.*');
+    // The procedure selector still narrows the procedure panels.
+    expect(variables.map((v) => v.name)).toEqual(expect.arrayContaining(['procedure', 'task', 'instance']));
+    const perProcess = dataPanels.flatMap(exprsOf).filter((e) => PER_PROCESS.test(e));
+    expect(perProcess.length).toBeGreaterThanOrEqual(10);
+    for (const e of perProcess) expect(e).toMatch(/instance=~"\$instance"/);
+    const procedure = dataPanels.flatMap(exprsOf).filter((e) => e.includes('keelson_trpc_procedure_duration_seconds'));
+    expect(procedure.filter((e) => e.includes('procedure=~"$procedure"')).length).toBeGreaterThanOrEqual(8);
+    // RSS beside the heap, per process.
+    const memory = dataPanels.find((p) => exprsOf(p).some((e) => e.includes('process_resident_memory_bytes')));
+    expect(exprsOf(memory as DashboardPanel).some((e) => e.includes('nodejs_heap_size_used_bytes'))).toBe(true);
+    expect(exprsOf(memory as DashboardPanel).every((e) => e.startsWith('sum by (job, instance)'))).toBe(true);
+  });
+
+  it('counts errors per call (procedure codes), and labels HTTP status panels as HTTP-level', () => {
+    // A batch answered 207 holding a failed call is an error of that call, whatever the HTTP status.
+    const serverErrors = dataPanels.filter((p) =>
+      exprsOf(p).some((e) =>
+        e.includes(`keelson_trpc_procedure_duration_seconds_count{procedure=~"$procedure", code=~"${SERVER_CODES}"}`),
+      ),
+    );
+    expect(serverErrors.map((p) => p.title)).toEqual(
+      expect.arrayContaining(['Server-error share of calls', 'Server errors by procedure']),
+    );
+    for (const p of serverErrors) expect(p.description, p.title).toMatch(/per call/);
+    const http = dataPanels.filter((p) => exprsOf(p).some((e) => e.includes('keelson_http_request_duration_seconds')));
+    expect(http.length).toBeGreaterThan(0);
+    for (const p of http) expect(p.title, p.title).toMatch(/^HTTP-level: /);
+  });
+  it("docs/observability.md's Dashboard table lists every panel, in order, under its row", () => {
+    const doc = readText('docs/observability.md');
+    const section = doc.slice(
+      doc.indexOf('\n## Dashboard\n'),
+      doc.indexOf('\n## ', doc.indexOf('\n## Dashboard\n') + 1),
+    );
+    const documented = section
+      .split('\n')
+      .filter((l) => l.startsWith('| ') && !l.startsWith('| row ') && !l.startsWith('| ---'))
+      .map((l) => l.split('|').map((c) => c.trim()))
+      .map(([, row, panel]) => `${row} / ${panel}`);
+    let row = '';
+    const actual = dashboard.panels.flatMap((p) => {
+      if (p.type === 'row') {
+        row = p.title;
+        return [];
+      }
+      return [`${row} / ${p.title}`];
+    });
+    expect(documented).toEqual(actual);
   });
 });
