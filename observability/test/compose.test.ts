@@ -57,6 +57,7 @@ describe('docker-compose.yml', () => {
         'api',
         'grafana',
         'lb',
+        'loki',
         'mailpit',
         'migrate',
         'otel-collector',
@@ -170,6 +171,30 @@ describe('docker-compose.yml', () => {
       'observability/grafana/provisioning/datasources/datasources.yml',
     ).datasources;
     expect(datasources.find((d) => d.type === 'tempo')?.url).toBe(`http://tempo:${tempo.server.http_listen_port}`);
+
+    // Logs: apps → collector (OTLP) → Loki's OTLP endpoint ← Grafana, with trace ↔ log links both ways.
+    const collectorLogs = readYaml<{
+      exporters: Record<string, { endpoint: string }>;
+      service: { pipelines: { logs: { receivers: string[]; processors: string[]; exporters: string[] } } };
+    }>('observability/otel-collector.yaml');
+    expect(collectorLogs.service.pipelines.logs).toEqual({
+      receivers: ['otlp'],
+      processors: ['memory_limiter', 'batch'],
+      exporters: ['otlphttp/loki'],
+    });
+    const loki = readYaml<{ server: { http_listen_port: number } }>('observability/loki.yaml');
+    expect(collectorLogs.exporters['otlphttp/loki']?.endpoint).toBe(`http://loki:${loki.server.http_listen_port}/otlp`);
+    expect(service('loki').volumes).toContain('./observability/loki.yaml:/etc/loki/loki.yaml:ro');
+    const lokiSource = readYaml<{
+      datasources: { uid: string; type: string; url: string; jsonData?: Record<string, unknown> }[];
+    }>('observability/grafana/provisioning/datasources/datasources.yml').datasources;
+    expect(lokiSource.find((d) => d.type === 'loki')?.url).toBe(`http://loki:${loki.server.http_listen_port}`);
+    const derived = lokiSource.find((d) => d.type === 'loki')?.jsonData?.derivedFields as { datasourceUid: string }[];
+    expect(derived?.[0]?.datasourceUid).toBe('tempo');
+    expect(
+      (lokiSource.find((d) => d.type === 'tempo')?.jsonData?.tracesToLogsV2 as { datasourceUid: string })
+        ?.datasourceUid,
+    ).toBe('loki');
 
     // Scrapes: Prometheus finds every API replica's metrics listener and the worker on their ports.
     const prometheus = readYaml<{

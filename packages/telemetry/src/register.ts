@@ -12,6 +12,8 @@ const config = loadTelemetryConfig();
 if (config.endpoint) {
   const { BatchSpanProcessor } = await import('@opentelemetry/sdk-trace');
   const { OTLPTraceExporter } = await import('@opentelemetry/exporter-trace-otlp-proto');
+  const { OTLPLogExporter } = await import('@opentelemetry/exporter-logs-otlp-proto');
+  const { BatchLogRecordProcessor } = await import('@opentelemetry/sdk-logs');
   const { createSampler, startTelemetry } = await import('./sdk.ts');
   const telemetry = startTelemetry({
     serviceName: config.serviceName ?? serviceNameOfEntryPoint(process.argv[1]),
@@ -24,6 +26,12 @@ if (config.endpoint) {
           url: `${config.endpoint.replace(/\/+$/, '')}/v1/traces`,
           timeoutMillis: 2_000,
         }),
+        exportTimeoutMillis: 2_000,
+      }),
+    ],
+    logRecordProcessors: [
+      new BatchLogRecordProcessor({
+        exporter: new OTLPLogExporter({ url: `${config.endpoint.replace(/\/+$/, '')}/v1/logs`, timeoutMillis: 2_000 }),
         exportTimeoutMillis: 2_000,
       }),
     ],

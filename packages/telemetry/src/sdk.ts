@@ -9,7 +9,9 @@ import { FastifyOtelInstrumentation } from '@fastify/otel';
 import type { TracesSampler } from '@keelson/config';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
+import { PinoInstrumentation } from '@opentelemetry/instrumentation-pino';
 import { resourceFromAttributes } from '@opentelemetry/resources';
+import type { LogRecordProcessor } from '@opentelemetry/sdk-logs';
 import { NodeSDK } from '@opentelemetry/sdk-node';
 import {
   AlwaysOffSampler,
@@ -47,7 +49,7 @@ const REDACTED_QUERY_PARAMS = [
  * require-in-the-middle alone never sees. CommonJS requires (fastify, graphile-worker's pg) go through
  * require-in-the-middle as usual.
  */
-const HOOKED_MODULES = ['pg', 'pg-pool', 'fastify', 'http', 'https', 'node:http', 'node:https'];
+const HOOKED_MODULES = ['pg', 'pg-pool', 'fastify', 'pino', 'http', 'https', 'node:http', 'node:https'];
 
 export function createSampler(kind: TracesSampler, ratio: number): Sampler {
   switch (kind) {
@@ -83,6 +85,10 @@ function instrumentations() {
     // graphile-worker polls, heartbeats and listens on its own: only queries inside a request or a job
     // make spans, not a root trace per poll.
     new PgInstrumentation({ requireParentSpan: true }),
+    // Every log line also goes out as an OTLP log record (to Loki through the collector in compose),
+    // after pino's redaction: the JSON line is what it parses. The trace and span ids are our own
+    // logger's fields already (@keelson/runtime), so its correlation stays off.
+    new PinoInstrumentation({ disableLogCorrelation: true }),
   ];
 }
 
@@ -97,6 +103,8 @@ export interface TelemetryOptions {
   sampler: Sampler;
   /** Where finished spans go: a batching OTLP exporter in the processes, an in-memory one in tests. */
   spanProcessors: SpanProcessor[];
+  /** Where log records go (OTLP in the processes); none: log lines go to stdout only. */
+  logRecordProcessors?: LogRecordProcessor[];
 }
 
 export interface Telemetry {
@@ -118,10 +126,10 @@ export function startTelemetry(opts: TelemetryOptions): Telemetry {
     sampler: opts.sampler,
     // Scrubbing first: it changes the span before the others (and their exporters) see it ended.
     spanProcessors: [new ScrubbingSpanProcessor(), ...opts.spanProcessors],
-    // Traces only. Left to itself the SDK would also export OTLP metrics and logs to the same endpoint:
-    // metrics are prom-client's job (/metrics), logs go to stdout as JSON lines.
+    // Traces and logs. Left to itself the SDK would also export OTLP metrics: those are prom-client's
+    // job (/metrics). Logs go to stdout as JSON lines in any case.
     metricReaders: [],
-    logRecordProcessors: [],
+    logRecordProcessors: opts.logRecordProcessors ?? [],
     instrumentations: instrumentations(),
   });
   sdk.start();

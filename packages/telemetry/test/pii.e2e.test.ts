@@ -1,7 +1,7 @@
 /**
  * No personal data or secret leaves in telemetry. The API and the worker run as real processes, started
  * the way `pnpm start:api`/`start:worker` start them (`--import @keelson/telemetry/register`), exporting
- * OTLP/protobuf to a real HTTP receiver here; a customer signs up, verifies, logs in, checks out, resets
+ * spans and log records as OTLP/protobuf to a real HTTP receiver here; a customer signs up, verifies, logs in, checks out, resets
  * the password and logs in again. Then every byte exported (spans) and every log line the processes
  * printed is searched for every secret of that run: the email, both passwords, the session, verification
  * and reset tokens, the payment token, and every hash and token the database holds. Protobuf keeps
@@ -138,6 +138,7 @@ describe('no personal data or secrets in exported telemetry', () => {
     expect((await worker.stop('SIGTERM')).code).toBe(0);
     await otlp.close();
 
+    // Spans and log records, every byte of them.
     const exported = Buffer.concat(otlp.bodies.map((b) => b.body)).toString('latin1');
     // Not an empty scan: the run's spans arrived, SQL with its text and names among them.
     for (const expected of ['trpc auth.signUp', 'trpc orders.checkout', 'process payment__capture', 'db.query.text']) {
@@ -145,6 +146,11 @@ describe('no personal data or secrets in exported telemetry', () => {
     }
     expect(exported).toMatch(/SELECT app_user|INSERT app_user|UPDATE app_user/);
     expect(exported).toContain('messaging.destination.name');
+    // Log lines are exported as OTLP log records too, and scanned with the spans.
+    const exportedLogs = Buffer.concat(otlp.bodies.filter((b) => b.path === '/v1/logs').map((b) => b.body)).toString(
+      'latin1',
+    );
+    expect(exportedLogs).toContain('Completed task');
     const logs = api.output() + worker.output();
     expect(logs).toContain('"msg":"request"');
     // graphile-worker's own line for a finished job names the job's span, like every line inside it.
