@@ -203,6 +203,36 @@ describe('the storefront in Chromium', needsTool('chromium'), () => {
     await page.context().close();
   });
 
+  it('keeps an added item when the header’s earlier cart read answers after the add', async () => {
+    // The page load's cart.get (the header's count) answered after the add used to overwrite the
+    // added cart with the empty one: the cart page then said "Your cart is empty".
+    const a = await stack.product({ name: 'Slow cart mug', priceCents: 700, stock: 3 });
+    const [customer] = await stack.users(1);
+    const context = await stack.newContext(customer);
+    const page = await stack.newPage(context);
+    let held = false;
+    let release: () => void = () => {};
+    const released = new Promise<void>((r) => (release = r));
+    await page.route(/\/trpc\/[^?]*cart\.get/, async (route) => {
+      if (held) return route.continue();
+      held = true;
+      // Fetched now (the empty cart), answered once the add has been answered.
+      const response = await route.fetch();
+      await released;
+      await route.fulfill({ response });
+    });
+    await page.goto(`/products/${a.slug}`);
+    await page.getByRole('button', { name: 'Add to cart' }).click();
+    await page.getByText('Added to your cart.').waitFor();
+    expect(held).toBe(true);
+    release();
+    await page.getByRole('link', { name: /^Cart/ }).click();
+    await page.getByRole('heading', { name: 'Your cart' }).waitFor();
+    await page.getByLabel('Card token (sandbox)').waitFor({ timeout: 5_000 });
+    expect(await page.getByRole('list', { name: 'Cart lines' }).textContent()).toContain('Slow cart mug');
+    await page.context().close();
+  });
+
   it('shows a refused field beside it, and sends a signed-out buyer to sign in and back', async () => {
     const a = await stack.product({ name: 'Cotton bag', priceCents: 500, stock: 3 });
     const { page } = await cartWith([a]);

@@ -15,6 +15,7 @@ import { type RouterOutputs, useTRPC } from '../trpc.ts';
 import { Field, fieldIssues } from '../ui/form.tsx';
 import { money, newKey } from '../ui/format.ts';
 import { Empty, ErrorNotice, Loading } from '../ui/status.tsx';
+import { useCartAnswer } from './cartCache.ts';
 import './store.css';
 
 type CartLine = RouterOutputs['cart']['get']['lines'][number];
@@ -46,10 +47,7 @@ function lineProblems(error: unknown, currency: string): LineProblems {
 
 function Line({ line, currency, problem }: { line: CartLine; currency: string; problem?: string | undefined }) {
   const trpc = useTRPC();
-  const queryClient = useQueryClient();
-  const onCart = {
-    onSuccess: (cart: RouterOutputs['cart']['get']) => queryClient.setQueryData(trpc.cart.get.queryKey(), cart),
-  };
+  const onCart = { onSuccess: useCartAnswer() };
   const update = useMutation(trpc.cart.updateItem.mutationOptions(onCart));
   const remove = useMutation(trpc.cart.removeItem.mutationOptions(onCart));
   const issues = fieldIssues(update.error);

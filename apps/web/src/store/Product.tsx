@@ -13,6 +13,7 @@ import { useTRPC } from '../trpc.ts';
 import { Field, fieldIssues } from '../ui/form.tsx';
 import { money } from '../ui/format.ts';
 import { ErrorNotice, LiveIndicator, Loading } from '../ui/status.tsx';
+import { useCartAnswer } from './cartCache.ts';
 import { hideBroken } from './images.ts';
 import './store.css';
 
@@ -48,10 +49,11 @@ export default function Product() {
     track({ name: 'product_viewed', productId: id });
   }, [id, record]);
 
+  const cartAnswer = useCartAnswer();
   const addItem = useMutation(
     trpc.cart.addItem.mutationOptions({
-      onSuccess: (cart) => {
-        queryClient.setQueryData(trpc.cart.get.queryKey(), cart);
+      onSuccess: async (cart) => {
+        await cartAnswer(cart);
         setAdded(true);
         if (id) track({ name: 'add_to_cart', productId: id, props: { quantity: Number(quantity) } });
       },
