@@ -6,18 +6,12 @@
  * and the alert rules load, evaluated by that same Prometheus. The processes ask for METRICS_TOKEN and
  * Prometheus presents it as docs tell operators to (`authorization.credentials_file`).
  */
-import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { once } from 'node:events';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { publishEvents } from '@keelson/realtime';
 import {
   createProduct,
   createUsers,
   eventually,
-  freePort,
   needsTool,
   rawCall,
   sql,
@@ -28,101 +22,17 @@ import {
   type TestWorker,
 } from '@keelson/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { dashboardQueries, readAlertRules, readDashboard, repoRoot } from './files.ts';
-
-interface QueryResult {
-  status: 'success' | 'error';
-  error?: string;
-  data?: { resultType: string; result: { value?: [number, string] }[] | [number, string] };
-}
+import { dashboardQueries, readAlertRules, readDashboard } from './files.ts';
+import { hasData, startPrometheus as startPrometheusWith } from './prometheus.ts';
 
 const METRICS_TOKEN = randomBytes(32).toString('hex');
 
-/** Prometheus, started on a free port with a config of its own in a temporary folder. */
-async function startPrometheus(targets: { api: string; worker: string }) {
-  const dir = await mkdtemp(path.join(tmpdir(), 'keelson-prometheus-'));
-  const port = await freePort();
-  const credentials = path.join(dir, 'metrics-token');
-  await writeFile(credentials, `${METRICS_TOKEN}\n`, { mode: 0o600 });
-  const authorization = { type: 'Bearer', credentials_file: credentials };
-  const config = {
-    global: { scrape_interval: '1s', evaluation_interval: '1s' },
-    rule_files: [path.join(repoRoot, 'observability/prometheus/alerts.yml')],
-    scrape_configs: [
-      { job_name: 'keelson-api', authorization, static_configs: [{ targets: [targets.api] }] },
-      { job_name: 'keelson-worker', authorization, static_configs: [{ targets: [targets.worker] }] },
-    ],
-  };
-  // JSON is YAML: no serialiser needed.
-  await writeFile(path.join(dir, 'prometheus.yml'), JSON.stringify(config, null, 2));
-  let child: ChildProcess;
-  try {
-    child = spawn(
-      'prometheus',
-      [
-        `--config.file=${path.join(dir, 'prometheus.yml')}`,
-        `--storage.tsdb.path=${path.join(dir, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--enable-feature=exemplar-storage',
-        '--log.level=warn',
-      ],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
-    );
-    await Promise.race([
-      once(child, 'spawn'),
-      once(child, 'error').then(([err]) => {
-        throw (err as NodeJS.ErrnoException).code === 'ENOENT'
-          ? new Error(
-              "prometheus is not installed: install Debian's prometheus package (`apt-get install -y prometheus`), as .ci/run does",
-            )
-          : err;
-      }),
-    ]);
-  } catch (err) {
-    await rm(dir, { recursive: true, force: true });
-    throw err;
-  }
-  let output = '';
-  child.stdout?.on('data', (c: Buffer) => (output += c));
-  child.stderr?.on('data', (c: Buffer) => (output += c));
-  const url = `http://127.0.0.1:${port}`;
-  await eventually(
-    () =>
-      fetch(`${url}/-/ready`).then(
-        (r) => r.ok,
-        () => false,
-      ),
-    30_000,
-  ).catch(() => {
-    throw new Error(`prometheus did not become ready:\n${output}`);
+/** Both processes scraped every second with the bearer token, the repository's alert rules loaded. */
+function startPrometheus(targets: { api: string; worker: string }) {
+  return startPrometheusWith({
+    targets: { 'keelson-api': targets.api, 'keelson-worker': targets.worker },
+    metricsToken: METRICS_TOKEN,
   });
-  return {
-    url,
-    output: () => output,
-    async query(expr: string): Promise<QueryResult> {
-      const res = await fetch(`${url}/api/v1/query`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/x-www-form-urlencoded' },
-        body: new URLSearchParams({ query: expr }),
-      });
-      return (await res.json()) as QueryResult;
-    },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGTERM');
-        await once(child, 'exit');
-      }
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** Whether a query result holds at least one finite value: something a panel would draw. */
-function hasData(result: QueryResult): boolean {
-  const data = result.data;
-  if (result.status !== 'success' || !data) return false;
-  if (data.resultType === 'scalar') return Number.isFinite(Number((data.result as [number, string])[1]));
-  return (data.result as { value?: [number, string] }[]).some((s) => Number.isFinite(Number(s.value?.[1])));
 }
 
 describe('dashboard truth against a real Prometheus', needsTool('prometheus'), () => {
@@ -168,6 +78,13 @@ describe('dashboard truth against a real Prometheus', needsTool('prometheus'), (
     // UNAUTHORIZED (counted as a failed log-in) until the log-in throttle answers TOO_MANY_REQUESTS.
     expect([401, 429]).toContain((await call({ path: 'auth.logIn', type: 'mutation', input: logIn })).status);
     expect((await fetch(`${api.baseUrl}/no-such-file.txt`)).status).toBe(404);
+    // A batch whose calls end differently: one HTTP 207, and a NOT_FOUND call the per-call panels count.
+    const batchInput = { 0: { json: { slug: product.slug } }, 1: { json: { slug: `batch-missing-${wave}` } } };
+    const batch = await fetch(
+      `${api.baseUrl}/trpc/catalog.get,catalog.get?batch=1&input=${encodeURIComponent(JSON.stringify(batchInput))}`,
+    );
+    await batch.body?.cancel();
+    expect(batch.status).toBe(207);
     // A job that completes (the view count recount) and one that fails (a payload its contract rejects).
     expect((await call({ path: 'catalog.recordView', type: 'mutation', input: { id: product.id } })).status).toBe(200);
     await sql(api.db.url, `select graphile_worker.add_job('catalog__refresh_view_count', '{"productId":"bad"}'::json)`);

@@ -10,8 +10,6 @@ export interface PoolCounts {
   totalCount: number;
   idleCount: number;
   waitingCount: number;
-  /** The pool's ceiling (`pg.Pool` keeps it in `options.max`); without it every waiter counts. */
-  options?: { max?: number };
 }
 
 /** Returns a pool at scrape time (a function, as MikroORM hands its pool out asynchronously); null skips it. */
@@ -99,7 +97,7 @@ export function createProcessMetrics(): ProcessMetrics {
   const pools: PoolSource[] = [];
   new Gauge({
     name: 'keelson_db_pool_connections',
-    help: "Connections of this process's PostgreSQL pools: in_use (checked out or connecting), idle, waiting (callers queued because the pool is at its maximum)",
+    help: "Connections of this process's PostgreSQL pools: in_use (checked out or connecting), idle, waiting (callers queued for a connection no idle one can give them)",
     labelNames: ['state'] as const,
     registers: [registry],
     async collect() {
@@ -115,11 +113,10 @@ export function createProcessMetrics(): ProcessMetrics {
         if (!pool) continue;
         inUse += pool.totalCount - pool.idleCount;
         idle += pool.idleCount;
-        // pg-pool queues every caller, also one whose own new connection is still being opened: an idle
-        // process whose connections timed out "waits" at every scrape that queries. Only a pool at its
-        // ceiling makes callers wait for another's connection, which is what saturation means.
-        const max = pool.options?.max;
-        if (max === undefined || pool.totalCount >= max) waiting += pool.waitingCount;
+        // pg-pool queues even a caller it is about to hand an idle connection (until its next tick), so
+        // every scrape whose own queries check one out read `waiting 1` on an idle process. A caller an
+        // idle connection will serve is not waiting; only those beyond the idle ones are.
+        waiting += Math.max(0, pool.waitingCount - pool.idleCount);
       }
       this.set({ state: 'in_use' }, inUse);
       this.set({ state: 'idle' }, idle);
