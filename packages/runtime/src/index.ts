@@ -4,20 +4,20 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { isSpanContextValid, trace } from '@opentelemetry/api';
 import pino, { type Logger } from 'pino';
+import { redactSerializedError, redactText } from './redact.ts';
+
+export { redactSerializedError, redactText } from './redact.ts';
 
 /**
- * Keys whose values never reach a log line: at the top of the logged object, one level down (`{ input:
- * { password } }`), and in the request and response headers pino's serializers produce.
+ * Keys whose values never reach a log line: at the top of the logged object, one and two levels down
+ * (`{ input: { password } }`), and in the request and response headers pino's serializers produce.
+ * Values inside messages and errors are masked apart (redact.ts).
  */
+const SECRET_KEYS = ['password', 'newPassword', 'token', 'deviceToken', 'resetToken', 'cookie', 'authorization'];
 export const redactPaths = [
-  'password',
-  'token',
-  'cookie',
-  'authorization',
-  '*.password',
-  '*.token',
-  '*.cookie',
-  '*.authorization',
+  ...SECRET_KEYS,
+  ...SECRET_KEYS.map((k) => `*.${k}`),
+  ...SECRET_KEYS.map((k) => `*.*.${k}`),
   'req.headers.authorization',
   'req.headers.cookie',
   'res.headers["set-cookie"]',
@@ -58,6 +58,14 @@ export function createLogger(opts: {
       level: opts.level,
       redact: { paths: redactPaths, censor: '[redacted]' },
       mixin: correlationFields,
+      serializers: { err: (e: Error) => redactSerializedError(pino.stdSerializers.err(e) as Record<string, unknown>) },
+      // The message itself: graphile-worker's "Failed task … with error '…'" repeats the error's text.
+      hooks: {
+        logMethod(args, method) {
+          const masked = args.map((a) => (typeof a === 'string' ? redactText(a) : a)) as typeof args;
+          method.apply(this, masked);
+        },
+      },
     },
     opts.destination,
   );

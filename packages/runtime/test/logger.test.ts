@@ -31,6 +31,29 @@ describe('createLogger', () => {
     expect(lines[1]).toMatchObject({ input: { password: '[redacted]' }, headers: { authorization: '[redacted]' } });
   });
 
+  it('masks values inside messages and errors, and drops the data fields of driver and mailer errors', () => {
+    const { lines, logger } = capture();
+    const pgError = Object.assign(new Error('duplicate key value violates unique constraint "app_user_email_key"'), {
+      code: '23505',
+      detail: 'Key (email)=(ada@example.com) already exists.',
+    });
+    logger.error({ err: pgError }, 'procedure failed');
+    const smtpError = Object.assign(new Error("Can't send mail - all recipients were rejected: <ada@example.com>"), {
+      rejected: ['ada@example.com'],
+    });
+    logger.error({ err: smtpError }, `Failed task 7 (email__send_receipt) with error '${smtpError.message}'`);
+    logger.info({ newPassword: 'np1', input: { user: { password: 'p3' } } }, 'deep');
+    const text = JSON.stringify(lines);
+    expect(text).not.toContain('ada@example.com');
+    expect(text).not.toContain('np1');
+    expect(text).not.toContain('p3');
+    expect(lines[0]).toMatchObject({ err: { code: '23505' } });
+    expect(lines[0]?.err).not.toHaveProperty('detail');
+    expect(lines[1]?.msg).toBe(
+      "Failed task 7 (email__send_receipt) with error 'Can't send mail - all recipients were rejected: <[email]>'",
+    );
+  });
+
   it('adds the fields of withLogFields to every line inside it, and no trace ids without tracing', async () => {
     const { lines, logger } = capture();
     await withLogFields({ userId: 'usr_1' }, async () => {

@@ -6,24 +6,18 @@
  * - SQL text (`db.query.text`, the older `db.statement`): literals replaced (see sql.ts), and the span
  *   named `{operation} {table}` with `db.operation.name` / `db.collection.name` (instrumentation-pg
  *   names it `pg.query:SELECT <db>`, or by the prepared statement's hash, which says nothing).
- * - `url.path` (Fastify's request span puts the whole URL there, GET inputs included) and `http.target`
- *   lose their query string; `url.query` is redacted by instrumentation-http's own list (sdk.ts).
+ * - `url.path` (Fastify's request span puts the whole URL there, GET inputs included), `http.target` and
+ *   `url.full` lose their query string; `url.query` keeps its parameter names, every value REDACTED.
  * - A 5xx answer gets `error.type` (its status code) where the instrumentation left it out.
  * - Messages (span status, exception events, `error.message`): email addresses and long tokens masked,
  *   as PostgreSQL repeats an offending value in its error (`invalid input syntax for type uuid: "…"`).
  */
+
+// The subpath, not the package: its index imports pino, which must load after the SDK hooks it.
+import { redactText as scrubMessage } from '@keelson/runtime/redact';
 import type { Context } from '@opentelemetry/api';
 import type { ReadableSpan, Span, SpanProcessor } from '@opentelemetry/sdk-trace';
 import { sanitizeSql, summarizeSql } from './sql.ts';
-
-const EMAIL = /[\p{L}\p{N}._%+-]+@[\p{L}\p{N}-]+(?:\.[\p{L}\p{N}-]+)+/gu;
-// Session and reset tokens, payment tokens, argon2 hashes: long runs of base64url/hex characters.
-const TOKEN = /\$argon2[\w$=,+/.-]+|\b[A-Za-z0-9_-]{24,}\b/g;
-
-/** A message with email addresses and token-like strings masked. */
-export function scrubMessage(message: string): string {
-  return message.replace(EMAIL, '[email]').replace(TOKEN, '[redacted]');
-}
 
 const withoutQuery = (url: string) => {
   const at = url.indexOf('?');
@@ -49,9 +43,15 @@ export class ScrubbingSpanProcessor implements SpanProcessor {
         span.updateName(name);
       }
     }
-    for (const key of ['url.path', 'http.target'] as const) {
+    for (const key of ['url.path', 'http.target', 'url.full', 'http.url'] as const) {
       const value = attributes[key];
       if (typeof value === 'string' && value.includes('?')) span.setAttribute(key, withoutQuery(value));
+    }
+    // Every value of the query string, not only the names instrumentation-http knows (`input`, `token`):
+    // an OpenID Connect callback's `code` and `state` are secrets too. The names stay.
+    const query = attributes['url.query'];
+    if (typeof query === 'string' && query) {
+      span.setAttribute('url.query', query.replace(/=[^&]*/g, '=REDACTED'));
     }
     // A server answer of 5xx is the operation failing (4xx is the client's): `error.type` names it, as
     // the HTTP conventions ask, on the HTTP and Fastify request spans alike.

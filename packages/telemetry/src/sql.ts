@@ -14,19 +14,15 @@ export function sanitizeSql(text: string): string {
   const isIdent = (c: string | undefined) => c !== undefined && /[\p{L}\p{N}_$]/u.test(c);
   while (i < n) {
     const c = text[i] as string;
-    // -- comment to the end of the line, /* block */: kept as they are (sqlcommenter, hints).
+    // -- comment to the end of the line, /* block */: dropped (a comment may quote anything).
     if (c === '-' && text[i + 1] === '-') {
       const end = text.indexOf('\n', i);
-      const stop = end === -1 ? n : end;
-      out += text.slice(i, stop);
-      i = stop;
+      i = end === -1 ? n : end;
       continue;
     }
     if (c === '/' && text[i + 1] === '*') {
       const end = text.indexOf('*/', i + 2);
-      const stop = end === -1 ? n : end + 2;
-      out += text.slice(i, stop);
-      i = stop;
+      i = end === -1 ? n : end + 2;
       continue;
     }
     // "quoted identifier": kept.
@@ -55,7 +51,7 @@ export function sanitizeSql(text: string): string {
     }
     // $tag$ … $tag$ (not $1, a parameter).
     if (c === '$' && !isIdent(out.at(-1))) {
-      const tag = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(text.slice(i));
+      const tag = /^\$([\p{L}_][\p{L}\p{N}_]*)?\$/u.exec(text.slice(i));
       if (tag) {
         const end = text.indexOf(tag[0], i + tag[0].length);
         out += '?';
@@ -63,9 +59,10 @@ export function sanitizeSql(text: string): string {
         continue;
       }
     }
-    // 42, 3.14, .5, 1e10 outside identifiers (table1 and $1 stay).
+    // 42, 3.14, .5, 1e10, 0x1F, 1_000 outside identifiers (table1 and $1 stay); a number runs to the
+    // next character that cannot be part of a word, so no digit of it is left behind.
     if (/[0-9.]/.test(c) && !isIdent(out.at(-1)) && /^\.?[0-9]/.test(text.slice(i, i + 2))) {
-      const num = /^(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?/.exec(text.slice(i));
+      const num = /^(?:[0-9][\w]*(?:\.[\w]*)?|\.[0-9][\w]*)(?:(?<=[eE])[+-][0-9]+)?/u.exec(text.slice(i));
       if (num) {
         out += '?';
         i += num[0].length;

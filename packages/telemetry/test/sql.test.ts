@@ -1,9 +1,9 @@
+import { redactText as scrubMessage } from '@keelson/runtime';
 import { describe, expect, it } from 'vitest';
-import { scrubMessage } from '../src/scrub.ts';
 import { sanitizeSql, summarizeSql } from '../src/sql.ts';
 
 describe('sanitizeSql', () => {
-  it('replaces every literal and keeps identifiers, parameters, casts and comments', () => {
+  it('replaces every literal, drops comments, and keeps identifiers, parameters and casts', () => {
     expect(
       sanitizeSql(
         `select "u0".* from "app_user" as "u0" where "u0"."email" = 'ada@example.com' and "u0"."age" > 42 limit 1`,
@@ -15,8 +15,12 @@ describe('sanitizeSql', () => {
     expect(
       sanitizeSql(`insert into t (h) values (E'\\\\x41\\'s'), (X'1F'), ($$a 'dollar' body$$), ($tag$x$tag$)`),
     ).toBe(`insert into t (h) values (?), (?), (?), (?)`);
-    expect(sanitizeSql(`select table1.col2 from schema2.table1 -- note 'kept'\n/* 7 */ where x = .5`)).toBe(
-      `select table1.col2 from schema2.table1 -- note 'kept'\n/* 7 */ where x = ?`,
+    // Comments go: they may quote anything.
+    expect(sanitizeSql(`select table1.col2 from schema2.table1 -- by 'ada@example.com'\n/* 7 */ where x = .5`)).toBe(
+      `select table1.col2 from schema2.table1 \n where x = ?`,
+    );
+    expect(sanitizeSql(`select $é$secret$é$, 0x1F, 1_000_000, 1.5e-3, 123abc from t`)).toBe(
+      `select ?, ?, ?, ?, ? from t`,
     );
     expect(sanitizeSql(`select "weird""name" from t where s like'%ada%'`)).toBe(
       `select "weird""name" from t where s like?`,
@@ -59,11 +63,36 @@ describe('summarizeSql', () => {
 describe('scrubMessage', () => {
   it('masks emails and long tokens in error messages, and keeps the rest', () => {
     expect(scrubMessage('invalid input syntax for type uuid: "ada@example.com"')).toBe(
-      'invalid input syntax for type uuid: "[email]"',
+      'invalid input syntax for type uuid: "?"',
     );
+    expect(scrubMessage('no user ada@example.com')).toBe('no user [email]');
     expect(scrubMessage('token tok_0123456789abcdef0123456789 rejected')).toBe('token [redacted] rejected');
     expect(scrubMessage('duplicate key value violates unique constraint "app_user_email_unique"')).toBe(
       'duplicate key value violates unique constraint "app_user_email_unique"',
+    );
+  });
+});
+
+describe('redactText (log and error messages)', () => {
+  it('masks what drivers, mailers and ORMs repeat of the values they refused', () => {
+    expect(scrubMessage('invalid input syntax for type integer: "Ada Lovelace"')).toBe(
+      'invalid input syntax for type integer: "?"',
+    );
+    expect(scrubMessage('Key (email)=(ada@example.com) already exists.')).toBe('Key (email)=(?) already exists.');
+    expect(scrubMessage('Failing row contains (0191, Ada, $argon2id$v=19$m=1$abc).')).toBe('Failing row contains (?).');
+    expect(scrubMessage("User not found ({ name: 'Ada' })")).toBe("User not found ({ name: '?' })");
+    expect(scrubMessage("Can't send mail - all recipients were rejected: 550 <ada@example.com>")).toBe(
+      "Can't send mail - all recipients were rejected: 550 <[email]>",
+    );
+  });
+
+  it('keeps task names, ids and ordinary words', () => {
+    const names = "Worker connected and looking for jobs... (task names: 'catalog__refresh_view_count', 'b')";
+    expect(scrubMessage(names)).toBe(names);
+    const line = `Completed task 42 (catalog__refresh_view_count, 3.1ms) for 0191e0c4-7e1a-7c3b-9d2e-2f1a3b4c5d6e`;
+    expect(scrubMessage(line)).toBe(line);
+    expect(scrubMessage("Failed task 7 (email__send_receipt) with error 'Invalid payload'")).toBe(
+      "Failed task 7 (email__send_receipt) with error 'Invalid payload'",
     );
   });
 });
