@@ -25,6 +25,13 @@ export interface QueueGaugeOptions {
   cacheMs?: number;
   /** Told when the queue query fails; the queue gauges are then left out of that scrape. */
   onError?: (err: unknown) => void;
+  /**
+   * How long a scrape waits for the read, milliseconds (default 2 s): a database that holds the query
+   * (a frozen primary, a huge backlog) must not hold the whole scrape past Prometheus' timeout, or every
+   * target would look down. The scrape then reports the database unreachable; the read goes on, shared
+   * by the scrapes that follow, so no second one piles up behind it.
+   */
+  timeoutMs?: number;
   /** Default `Date.now`. */
   now?: () => number;
 }
@@ -52,6 +59,15 @@ export function queueGauges(registers: Registry<RegistryContentType>[], opts: Qu
     cached = entry;
     return entry.rows;
   };
+  const timeoutMs = opts.timeoutMs ?? 2_000;
+  // One scrape's view of the read: the rows, or null once it has waited timeoutMs.
+  const forScrape = (): Promise<QueueStats[] | null> => {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), timeoutMs);
+    });
+    return Promise.race([queueStats(), late]).finally(() => clearTimeout(timer));
+  };
   const queueGauge = (name: string, help: string, value: (s: QueueStats) => number) =>
     new Gauge({
       name,
@@ -59,7 +75,7 @@ export function queueGauges(registers: Registry<RegistryContentType>[], opts: Qu
       labelNames: ['task'] as const,
       registers,
       async collect() {
-        const stats = await queueStats();
+        const stats = await forScrape();
         this.reset();
         if (!stats) return;
         for (const task of opts.knownTasks) this.set({ task }, 0);
@@ -91,7 +107,7 @@ export function queueGauges(registers: Registry<RegistryContentType>[], opts: Qu
     help: "1 when this process's scrape-time read of the job queue succeeded, 0 when the database did not answer it",
     registers,
     async collect() {
-      this.set((await queueStats()) ? 1 : 0);
+      this.set((await forScrape()) ? 1 : 0);
     },
   });
 }

@@ -180,11 +180,13 @@ describe('event hub', () => {
         })();
         return { got, done };
       });
+      // The back-fill read is Kysely's (`from "app_event"`), the head read plain SQL: either may be the
+      // one waiting first, so both spellings count.
       await eventually(async () => {
         const [row] = await sql<{ n: number }>(
           db.url,
           `select count(*)::int as n from pg_stat_activity where datname = current_database()
-             and wait_event_type = 'Lock' and query like '%from app_event%'`,
+             and wait_event_type = 'Lock' and query ~ 'from "?app_event"?'`,
         );
         return (row?.n ?? 0) > 0;
       });
