@@ -243,7 +243,17 @@ export function createWorker(deps: WorkerDeps): KeelsonWorker {
           // main.ts owns signals: it stops the runner, then closes the ORM, then exits.
           noHandleSignals: true,
           // The jobs' abort signal (TaskContext.signal) fires when the grace runs out, as they are failed.
-          preset: { worker: { gracefulShutdownAbortTimeout: config.worker.shutdownGraceMs } },
+          preset: {
+            worker: {
+              gracefulShutdownAbortTimeout: config.worker.shutdownGraceMs,
+              // Batched completion and failure (off by default): WORKER_*_BATCH_DELAY_MS. graphile-worker's
+              // local queue is not offered: in 0.18 a pool whose local queue holds jobs cannot shut down
+              // (releasing it throws, then the forceful shutdown never ends), and it runs the jobs of a
+              // named queue (analytics__rollup's) concurrently (graphile/worker#621).
+              completeJobBatchDelay: config.worker.completeBatchDelayMs,
+              failJobBatchDelay: config.worker.failBatchDelayMs,
+            },
+          },
         });
         // The runner ends by itself only on a fatal error (graphile-worker may then resolve, not reject,
         // e.g. after its pool shut down because a job could not be released): either way, a crash.

@@ -173,6 +173,13 @@ const schema = z.object({
   WORKER_HEARTBEAT_INTERVAL_MS: int(100, 10 * MINUTE).default(10 * SECOND),
   /** A worker whose heartbeat is this old is dead: its locked jobs are released to run again, milliseconds. */
   WORKER_DEAD_AFTER_MS: int(SECOND, DAY).default(60 * SECOND),
+  /**
+   * Milliseconds to wait to complete finished jobs in one statement; -1: each at once. A worker killed
+   * in that window runs those jobs again once the heartbeat sweep frees them (at-least-once, as always).
+   */
+  WORKER_COMPLETE_BATCH_DELAY_MS: int(-1, 5 * SECOND).default(-1),
+  /** The same for failed attempts (their retry is scheduled in one statement); -1: each at once. */
+  WORKER_FAIL_BATCH_DELAY_MS: int(-1, 5 * SECOND).default(-1),
   /** Interface the worker's health and metrics server binds to. */
   WORKER_HTTP_HOST: z.string().min(1).default('127.0.0.1'),
   /** Port of the worker's `/healthz`, `/readyz` and `/metrics`; 0 picks a free one. */
@@ -347,6 +354,9 @@ export interface Config {
     shutdownGraceMs: number;
     heartbeatIntervalMs: number;
     deadAfterMs: number;
+    /** Batched completion and failure of jobs, milliseconds; -1: off. */
+    completeBatchDelayMs: number;
+    failBatchDelayMs: number;
     http: { host: string; port: number };
   };
   auth: {
@@ -493,6 +503,8 @@ export function loadConfig(env: Record<string, string | undefined> = readEnviron
       shutdownGraceMs: e.WORKER_SHUTDOWN_GRACE_MS,
       heartbeatIntervalMs: e.WORKER_HEARTBEAT_INTERVAL_MS,
       deadAfterMs: e.WORKER_DEAD_AFTER_MS,
+      completeBatchDelayMs: e.WORKER_COMPLETE_BATCH_DELAY_MS,
+      failBatchDelayMs: e.WORKER_FAIL_BATCH_DELAY_MS,
       http: { host: e.WORKER_HTTP_HOST, port: e.WORKER_HTTP_PORT },
     },
     auth: {
