@@ -56,6 +56,27 @@ describe('queue gauges', () => {
     expect(queries).toBe(2);
   });
 
+  it('answers a scrape in time when the read hangs, reporting the database unreachable, and reads no second time meanwhile', async () => {
+    let queries = 0;
+    const metrics = createApiMetrics();
+    metrics.trackQueue({
+      query: () => {
+        queries++;
+        return new Promise(() => {});
+      },
+      knownTasks: ['payment__capture'],
+      cacheMs: 0,
+      timeoutMs: 50,
+    });
+    const started = performance.now();
+    const { body } = await metrics.scrape(undefined);
+    expect(performance.now() - started).toBeLessThan(1_000);
+    expect(body).toMatch(/^keelson_db_reachable 0$/m);
+    expect(body).not.toMatch(/^keelson_jobs_queued\{/m);
+    await metrics.scrape(undefined);
+    expect(queries).toBe(1);
+  });
+
   it('leaves the queue gauges out of a scrape whose query fails, says why, and reports the database unreachable', async () => {
     const errors: unknown[] = [];
     const metrics = createWorkerMetrics({
