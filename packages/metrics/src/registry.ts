@@ -10,6 +10,8 @@ export interface PoolCounts {
   totalCount: number;
   idleCount: number;
   waitingCount: number;
+  /** The pool's ceiling (`pg.Pool` keeps it in `options.max`). */
+  options?: { max?: number };
 }
 
 /** Returns a pool at scrape time (a function, as MikroORM hands its pool out asynchronously); null skips it. */
@@ -97,7 +99,7 @@ export function createProcessMetrics(): ProcessMetrics {
   const pools: PoolSource[] = [];
   new Gauge({
     name: 'keelson_db_pool_connections',
-    help: "Connections of this process's PostgreSQL pools: in_use (checked out or connecting), idle, waiting (callers queued for a connection no idle one can give them)",
+    help: "Connections of this process's PostgreSQL pools: in_use (checked out or connecting), idle, waiting (callers queued at the pool's maximum beyond its idle connections)",
     labelNames: ['state'] as const,
     registers: [registry],
     async collect() {
@@ -113,10 +115,11 @@ export function createProcessMetrics(): ProcessMetrics {
         if (!pool) continue;
         inUse += pool.totalCount - pool.idleCount;
         idle += pool.idleCount;
-        // pg-pool queues even a caller it is about to hand an idle connection (until its next tick), so
-        // every scrape whose own queries check one out read `waiting 1` on an idle process. A caller an
-        // idle connection will serve is not waiting; only those beyond the idle ones are.
-        waiting += Math.max(0, pool.waitingCount - pool.idleCount);
+        // pg-pool queues even a caller it is about to hand an idle connection, or a new one (until its
+        // next tick), so every scrape whose own queries check one out read `waiting 1` on an idle
+        // process. Waiting means a pool at its maximum with more callers than idle connections.
+        const full = pool.options?.max === undefined || pool.totalCount >= pool.options.max;
+        if (full) waiting += Math.max(0, pool.waitingCount - pool.idleCount);
       }
       this.set({ state: 'in_use' }, inUse);
       this.set({ state: 'idle' }, idle);

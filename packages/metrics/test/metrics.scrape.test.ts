@@ -106,14 +106,16 @@ describe('scrape format and exemplars', () => {
     expect(body).toMatch(/^keelson_db_pool_connections\{state="waiting"\} 1$/m);
   });
 
-  it('counts as waiting only the callers no idle connection will serve', async () => {
+  it('counts as waiting only the callers of a pool at its maximum that no idle connection will serve', async () => {
     const metrics = createApiMetrics();
     // pg-pool queues a caller it is handing an idle connection until its next tick: an idle process's
     // scrape-time query looked like saturation at every scrape.
-    metrics.trackPool(() => ({ totalCount: 2, idleCount: 2, waitingCount: 1 }));
-    metrics.trackPool(() => ({ totalCount: 4, idleCount: 1, waitingCount: 3 }));
+    metrics.trackPool(() => ({ totalCount: 2, idleCount: 2, waitingCount: 1, options: { max: 10 } }));
+    // Below its maximum, two callers queued for one idle connection: the second gets a new one next tick.
+    metrics.trackPool(() => ({ totalCount: 1, idleCount: 1, waitingCount: 2, options: { max: 10 } }));
+    metrics.trackPool(() => ({ totalCount: 4, idleCount: 1, waitingCount: 3, options: { max: 4 } }));
     const { body } = await metrics.scrape(undefined);
-    expect(body).toMatch(/^keelson_db_pool_connections\{state="idle"\} 3$/m);
+    expect(body).toMatch(/^keelson_db_pool_connections\{state="idle"\} 4$/m);
     expect(body).toMatch(/^keelson_db_pool_connections\{state="waiting"\} 2$/m);
   });
 });
