@@ -3,6 +3,8 @@
  * interleaved in one run. The method is described in docs/benchmarks.md (DOC_HEADER in report.ts).
  */
 import { appendFileSync, existsSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import autocannon from 'autocannon';
 import { type BenchDatabase, openDatabase } from './database.ts';
 import {
@@ -14,6 +16,7 @@ import {
   isOtherCpu,
   pinSelfAwayFromServerCpu,
   processCpuSeconds,
+  type ServerKind,
   type ServerProcess,
   startServer,
   tasksetWorks,
@@ -26,15 +29,35 @@ const DOC = new URL('../../../docs/benchmarks.md', import.meta.url);
 
 const log = (line: string) => process.stderr.write(`[bench] ${line}\n`);
 
+/** An OTLP/HTTP endpoint that accepts every export and keeps nothing: what tracing costs the server alone. */
+async function startOtlpSink(cleanup: AsyncDisposableStack): Promise<string> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end());
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  cleanup.defer(() => new Promise<void>((resolve) => server.close(() => resolve())));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
 function readOptions(): {
   durationSec: number;
   warmupSec: number;
   rounds: number;
   write: boolean;
+  tracing: boolean;
   databaseUrl: string | undefined;
 } {
   // biome-ignore lint/style/noProcessEnv: the harness's own knobs; it is no app, so it has no Config for them.
-  const { BENCH_DURATION = '10', BENCH_WARMUP = '30', BENCH_ROUNDS = '3', BENCH_WRITE, DATABASE_URL } = process.env;
+  const env = process.env;
+  const {
+    BENCH_DURATION = '10',
+    BENCH_WARMUP = '30',
+    BENCH_ROUNDS = '3',
+    BENCH_WRITE,
+    BENCH_TRACING,
+    DATABASE_URL,
+  } = env;
   const args = process.argv.slice(2);
   const unknown = args.filter((a) => a !== '--write');
   if (unknown.length) throw new Error(`unknown arguments: ${unknown.join(' ')} (usage: pnpm bench [--write])`);
@@ -54,6 +77,7 @@ function readOptions(): {
     warmupSec,
     rounds,
     write: args.includes('--write') || BENCH_WRITE === '1',
+    tracing: BENCH_TRACING === '1',
     databaseUrl: DATABASE_URL,
   };
 }
@@ -154,8 +178,22 @@ async function main(): Promise<void> {
   const servers: ServerProcess[] = [];
   const baseline = baselineDir();
   if (baseline) log(`baseline: the full server of ${baseline}`);
-  for (const kind of baseline ? (['full', 'baseline', 'bare'] as const) : (['full', 'bare'] as const)) {
-    const server = await startServer(kind, { databaseUrl: db.url, poolMax: POOL_MAX, pinned });
+  // BENCH_TRACING=1: the full server also with tracing on, every trace and one in ten, exporting OTLP
+  // to a sink here that answers every export at once (what tracing costs the server, not the collector).
+  const otlpUrl = options.tracing ? await startOtlpSink(cleanup) : undefined;
+  const kinds: ServerKind[] = [
+    'full',
+    ...(baseline ? (['baseline'] as const) : []),
+    ...(options.tracing ? (['traced', 'sampled'] as const) : []),
+    'bare',
+  ];
+  for (const kind of kinds) {
+    const server = await startServer(kind, {
+      databaseUrl: db.url,
+      poolMax: POOL_MAX,
+      pinned,
+      ...(otlpUrl ? { otlpUrl } : {}),
+    });
     cleanup.defer(() => server.stop());
     servers.push(server);
     checkpoint();
@@ -193,6 +231,7 @@ async function main(): Promise<void> {
       rounds: options.rounds,
       products: db.productIds.length,
       baseline: baseline ? revision(baseline) : null,
+      kinds,
     },
     results,
   );

@@ -10,7 +10,17 @@ import { fileURLToPath } from 'node:url';
  * `baseline` is the full server of another checkout (BENCH_BASELINE: a directory holding an earlier
  * commit with its dependencies installed), measured in the same run to show what a change costs.
  */
-export type ServerKind = 'full' | 'bare' | 'baseline';
+export type ServerKind = 'full' | 'bare' | 'baseline' | 'traced' | 'sampled';
+
+/**
+ * The full server with tracing on, as `pnpm start:api` runs it with OTEL_EXPORTER_OTLP_ENDPOINT set
+ * (exporting to a sink of the harness): `traced` samples every trace, `sampled` one in ten
+ * (parentbased_traceidratio 0.1).
+ */
+const TRACING: Partial<Record<ServerKind, Record<string, string>>> = {
+  traced: { OTEL_TRACES_SAMPLER: 'parentbased_always_on' },
+  sampled: { OTEL_TRACES_SAMPLER: 'parentbased_traceidratio', OTEL_TRACES_SAMPLER_ARG: '0.1' },
+};
 
 /** BENCH_BASELINE, resolved, or null when the run compares nothing with an earlier commit. */
 export function baselineDir(): string | null {
@@ -63,18 +73,26 @@ function waitForExit(child: ChildProcess, ms: number): Promise<boolean> {
 
 export async function startServer(
   kind: ServerKind,
-  opts: { databaseUrl: string; poolMax: number; pinned: boolean },
+  opts: { databaseUrl: string; poolMax: number; pinned: boolean; otlpUrl?: string },
 ): Promise<ServerProcess> {
+  const tracing = TRACING[kind];
+  if (tracing && !opts.otlpUrl) throw new Error(`a ${kind} server needs an OTLP endpoint`);
   const baseline = kind === 'baseline' ? baselineDir() : null;
   if (kind === 'baseline' && !baseline) throw new Error('a baseline server needs BENCH_BASELINE');
   const entry = baseline
     ? path.join(baseline, 'apps/bench/src/servers/full.ts')
-    : fileURLToPath(new URL(`./servers/${kind}.ts`, import.meta.url));
-  const node = [process.execPath, entry, opts.databaseUrl, String(opts.poolMax)];
+    : fileURLToPath(new URL(`./servers/${tracing ? 'full' : kind}.ts`, import.meta.url));
+  const register = tracing ? ['--import', '@keelson/telemetry/register'] : [];
+  const node = [process.execPath, ...register, entry, opts.databaseUrl, String(opts.poolMax)];
   // taskset execs node in place, so the child's pid is the server's own.
   const [command, ...args] = opts.pinned ? ['taskset', '-c', String(SERVER_CPU), ...node] : node;
   // biome-ignore lint/style/noProcessEnv: libraries read NODE_ENV from the environment, not Keelson's config.
-  const env = { ...process.env, NODE_ENV: 'production' };
+  const inherited = process.env;
+  const env = {
+    ...inherited,
+    NODE_ENV: 'production',
+    ...(tracing ? { ...tracing, OTEL_EXPORTER_OTLP_ENDPOINT: opts.otlpUrl, OTEL_SERVICE_NAME: `bench-${kind}` } : {}),
+  };
   const child = spawn(command as string, args, { env, stdio: ['pipe', 'pipe', 'inherit'] });
   const stop = async () => {
     child.stdin?.end();

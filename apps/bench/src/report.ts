@@ -32,6 +32,8 @@ export interface RunInfo {
   products: number;
   /** The baseline checkout's revision, when a `baseline` server ran too. */
   baseline: string | null;
+  /** The servers measured, in the order they ran. */
+  kinds: ServerKind[];
 }
 
 export const DOC_HEADER = `# Benchmarks
@@ -129,10 +131,15 @@ export function markdownSection(info: RunInfo, results: RoundResult[]): string {
   const full = summary('full');
   const bare = summary('bare');
   const baseline = info.baseline ? summary('baseline') : null;
-  const kinds = info.baseline ? (['full', 'baseline', 'bare'] as const) : (['full', 'bare'] as const);
+  const kinds = info.kinds;
+  const labels: Partial<Record<ServerKind, string>> = {
+    baseline: `full at ${info.baseline}`,
+    traced: 'full, tracing 100%',
+    sampled: 'full, tracing 10%',
+  };
   const summaryRows = kinds.map((kind) => {
     const s = summary(kind);
-    const label = kind === 'baseline' ? `full at ${info.baseline}` : kind;
+    const label = labels[kind] ?? kind;
     return [label, int(s.reqPerSec), ms(s.p50Ms), ms(s.p99Ms), pct(s.serverCpu)];
   });
   // Per CPU-second of the server: the honest comparison when a server did not use its whole core.
@@ -156,6 +163,15 @@ export function markdownSection(info: RunInfo, results: RoundResult[]): string {
     ...table(['server', 'req/s', 'p50 ms', 'p99 ms', 'server CPU'], [false, true, true, true, true], summaryRows),
     '',
     `**full / bare req/s: ${(full.reqPerSec / bare.reqPerSec).toFixed(2)}** (medians over rounds)`,
+    ...(['traced', 'sampled'] as const)
+      .filter((kind) => kinds.includes(kind))
+      .flatMap((kind) => {
+        const s = summary(kind);
+        return [
+          '',
+          `**${labels[kind]} / full without tracing: req/s ${(s.reqPerSec / full.reqPerSec).toFixed(2)}, per server CPU-second ${(perCpu(s) / perCpu(full)).toFixed(2)}** (same run, interleaved)`,
+        ];
+      }),
     ...(baseline
       ? [
           '',
