@@ -5,7 +5,6 @@
  */
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { FastifyOtelInstrumentation } from '@fastify/otel';
 import type { TracesSampler } from '@keelson/config';
 import { HttpInstrumentation } from '@opentelemetry/instrumentation-http';
 import { PgInstrumentation } from '@opentelemetry/instrumentation-pg';
@@ -74,14 +73,9 @@ function instrumentations() {
       ignoreIncomingRequestHook: (req) => UNTRACED_PATHS.has((req.url ?? '').split('?')[0] ?? ''),
       redactedQueryParamsServer: REDACTED_QUERY_PARAMS,
     }),
-    // Registers its plugin on every Fastify instance as it is created (a diagnostics channel), so it
-    // needs no change in buildApp and works whatever the import order.
-    new FastifyOtelInstrumentation({
-      registerOnInitialization: true,
-      ignorePaths: ({ url }) => UNTRACED_PATHS.has(url),
-      // One span per hook of every request is noise; the request and handler spans remain.
-      instrumentHooks: false,
-    }),
+    // No Fastify instrumentation: its `request` and `handler` spans repeated the HTTP server span for
+    // every request, at a measured cost; the API names the HTTP span by its route itself
+    // (apps/api/src/plugins/requestId.ts) and the procedure spans say what ran.
     // graphile-worker polls, heartbeats and listens on its own: only queries inside a request or a job
     // make spans, not a root trace per poll.
     new PgInstrumentation({ requireParentSpan: true }),

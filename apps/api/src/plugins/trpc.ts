@@ -96,7 +96,7 @@ export async function trpc(app: FastifyInstance, opts: TrpcOptions) {
   const publicCacheControl = `public, max-age=${catalog.httpMaxAgeS}, stale-while-revalidate=${catalog.httpStaleWhileRevalidateS}`;
   await app.register(trpcIndexRoute, { prefix: '/trpc', router: appRouter });
   // tRPC's adapter sends a fetch Response, whose status Fastify applies only after the onSend hooks:
-  // until then the reply says 200, and so did the `request` span (@fastify/otel reads it in onSend).
+  // until then the reply says 200 to any hook that reads it (a tracing plugin's `request` span did).
   app.addHook('onSend', async (_req, reply, payload) => {
     if (payload instanceof Response && reply.statusCode !== payload.status) reply.code(payload.status);
     return payload;
