@@ -128,8 +128,28 @@ export async function eventually<T>(fn: () => Promise<T>, timeoutMs = 10_000): P
   }
 }
 
-/** A TCP port free on loopback right now. */
-export function freePort(): Promise<number> {
+/** Whether a TCP port can be listened on at 127.0.0.1 right now. */
+function canListen(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+/**
+ * A TCP port free on loopback right now, for a process a test starts to listen on. Taken below Linux's
+ * ephemeral range (32768–60999), which `listen(0)` would pick from: between this answer and the child's
+ * own listen, any outgoing connection of the machine (a test's to PostgreSQL) may take an ephemeral
+ * port as its local one, which once made `pnpm start` fail with "port already in use" in CI. Random, so
+ * that test files running side by side do not pick the same one.
+ */
+export async function freePort(): Promise<number> {
+  for (let attempt = 0; attempt < 50; attempt++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    if (await canListen(port)) return port;
+  }
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();
